@@ -1,0 +1,272 @@
+package open511_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trafficctl/trafficctl/internal/feedtest"
+	"github.com/trafficctl/trafficctl/pkg/open511"
+)
+
+const testdata = "../../testdata/"
+
+func newServer(t *testing.T, files ...string) *feedtest.Server {
+	t.Helper()
+	srv := feedtest.New()
+	t.Cleanup(srv.Close)
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = testdata + f
+	}
+	if err := srv.SetFiles(paths...); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func client(srv *feedtest.Server) *open511.Client {
+	return &open511.Client{URL: srv.URL(), APIKey: "test-key-0001", PageSize: 5, Backoff: time.Millisecond, Timeout: 2 * time.Second, UserAgent: "trafficctl/test"}
+}
+
+func TestFetchSnapshotFollowsPagesAndStripsBOM(t *testing.T) {
+	for _, first := range []string{"511/events_page1.json", "511/events_bom.json"} {
+		t.Run(first, func(t *testing.T) {
+			srv := newServer(t, first, "511/events_page2.json")
+			snap, err := client(srv).FetchSnapshot(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap.Pages != 2 || len(snap.Events) != 8 || snap.Received != 8 || snap.Skipped != 0 {
+				t.Fatalf("pages=%d events=%d received=%d skipped=%d", snap.Pages, len(snap.Events), snap.Received, snap.Skipped)
+			}
+			byID := map[string]open511.Event{}
+			for _, e := range snap.Events {
+				byID[e.ID] = e
+			}
+			point := byID["511.org/763104"]
+			if *point.Lat != 37.396166 || *point.Lon != -121.907568 || point.GeometryType != "Point" {
+				t.Errorf("point: lat=%v lon=%v type=%s", *point.Lat, *point.Lon, point.GeometryType)
+			}
+			line := byID["511.org/761870"]
+			if line.GeometryType != "LineString" || *line.Lat != 37.258462 || *line.Lon != -121.962391 {
+				t.Errorf("linestring first vertex: lat=%v lon=%v", *line.Lat, *line.Lon)
+			}
+			if !strings.HasPrefix(line.Geometry, `{"type":"LineString","coordinates":[[-121.962391,37.258462],`) {
+				t.Errorf("geometry = %s", line.Geometry)
+			}
+			if point.Created == nil || !point.Created.Equal(time.Date(2021, 4, 27, 15, 41, 0, 0, time.UTC)) {
+				t.Errorf("created = %v", point.Created)
+			}
+			if point.Roads != "I-880 N (Northbound)" || point.Areas != "Santa Clara" || point.EventSubtypes != "Traffic Collision" {
+				t.Errorf("roads=%q areas=%q subtypes=%q", point.Roads, point.Areas, point.EventSubtypes)
+			}
+			reqs := srv.Requests()
+			q := reqs[0].Query()
+			if q.Get("format") != "json" || q.Get("limit") != "5" || q.Get("api_key") != "test-key-0001" {
+				t.Errorf("first request query = %v", q)
+			}
+			if reqs[1].Query().Get("offset") != "5" {
+				t.Errorf("second request = %v", reqs[1].String())
+			}
+		})
+	}
+}
+
+func TestFetchSnapshotSendsHeaders(t *testing.T) {
+	srv := newServer(t, "511/events_empty.json")
+	var ua, accept atomic.Value
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		ua.Store(r.Header.Get("User-Agent"))
+		accept.Store(r.Header.Get("Accept"))
+		return false
+	})
+	snap, err := client(srv).FetchSnapshot(context.Background())
+	if err != nil || len(snap.Events) != 0 || snap.Pages != 1 {
+		t.Fatalf("snap=%+v err=%v", snap, err)
+	}
+	if ua.Load() != "trafficctl/test" || accept.Load() != "application/json" {
+		t.Fatalf("User-Agent %q Accept %q", ua.Load(), accept.Load())
+	}
+}
+
+func TestFetchSnapshotDriveBC(t *testing.T) {
+	srv := newServer(t, "drivebc/events.json")
+	c := client(srv)
+	c.APIKey = ""
+	snap, err := c.FetchSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Events) == 0 {
+		t.Fatal("no events")
+	}
+	e := snap.Events[0]
+	if e.ID != "drivebc.ca/DBC-52446" || e.Severity != "MINOR" || e.GeometryType != "LineString" || *e.Lon != -122.577071 {
+		t.Fatalf("first event = %+v", e)
+	}
+	want := time.Date(2021, 5, 8, 0, 31, 8, 0, time.UTC)
+	if !e.Created.Equal(want) || e.Created.Location() != time.UTC {
+		t.Fatalf("created = %v, want %v in UTC", e.Created, want)
+	}
+	if srv.Requests()[0].Query().Has("api_key") {
+		t.Fatal("sent an api_key although none is configured")
+	}
+}
+
+func TestFetchSnapshotErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		fault   feedtest.Fault
+		retries int
+		want    string
+		is      error
+	}{
+		{"500 forever", status(500), 2, "500 Internal Server Error (retried 2 times)", nil},
+		{"401", status(401), 3, "API key refused (401 Unauthorized)", open511.ErrKeyRefused},
+		{"404 no retry", status(404), 3, "404 Not Found", nil},
+		{"html", body("text/html", "<html><body>Service down</body></html>"), 0, "not JSON", nil},
+		{"no events", body("application/json", `{"error":"x"}`), 0, `no "events" member`, nil},
+		{"truncated", body("application/json", `{"events":[{"id":"511.org/1","headline":"x"`), 1, "ended early (truncated) (retried 1 times)", nil},
+		{"empty body", body("application/json", ``), 0, "body is empty", nil},
+		{"429 forever", status(429), 1, "rate limited", open511.ErrRateLimited},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
+			srv.SetFault(tt.fault)
+			c := client(srv)
+			c.Retries = tt.retries
+			_, err := c.FetchSnapshot(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "test-key-0001") {
+				t.Fatalf("error shows the key: %v", err)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Fatalf("err = %v is not %v", err, tt.is)
+			}
+			if got := len(srv.Requests()); got != tt.retries+1 && tt.is != open511.ErrKeyRefused && tt.name != "404 no retry" {
+				t.Fatalf("%d requests, want %d", got, tt.retries+1)
+			}
+		})
+	}
+}
+
+func TestFetchSnapshotRetriesThenSucceeds(t *testing.T) {
+	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
+	var calls atomic.Int32
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		if page == 1 && calls.Add(1) == 1 {
+			w.WriteHeader(502)
+			return true
+		}
+		return false
+	})
+	c := client(srv)
+	c.Retries = 3
+	snap, err := c.FetchSnapshot(context.Background())
+	if err != nil || len(snap.Events) != 8 {
+		t.Fatalf("snap=%v err=%v", snap, err)
+	}
+}
+
+func TestFetchSnapshotRetryAfterBeyondDeadlineStopsAtOnce(t *testing.T) {
+	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(429)
+		return true
+	})
+	c := client(srv)
+	c.Retries = 3
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.FetchSnapshot(ctx)
+	if !errors.Is(err, open511.ErrRateLimited) || !strings.Contains(err.Error(), "asked to wait 1h0m0s") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(srv.Requests()) != 1 {
+		t.Fatalf("%d requests, want 1", len(srv.Requests()))
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Fatal("waited instead of stopping")
+	}
+}
+
+func TestFetchSnapshotStopsOnLoopingPagination(t *testing.T) {
+	srv := feedtest.New()
+	defer srv.Close()
+	srv.SetBodies([]byte(`{"events":[{"id":"a/1"}],"pagination":{"next_url":"/traffic/events?offset=0&format=json"}}`))
+	_, err := client(srv).FetchSnapshot(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "pagination loops") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFetchSnapshotBodyLimit(t *testing.T) {
+	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
+	c := client(srv)
+	c.MaxBody = 1000
+	_, err := c.FetchSnapshot(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "larger than source.max_body (1000 bytes)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFetchSnapshotTimeout(t *testing.T) {
+	srv := newServer(t, "511/events_page1.json")
+	release := make(chan struct{})
+	defer close(release)
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return true
+	})
+	c := client(srv)
+	c.Timeout = 100 * time.Millisecond
+	c.Retries = 1
+	_, err := c.FetchSnapshot(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no complete answer within source.timeout (100ms) (retried 1 times)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFetchSnapshotSkipsEventsWithoutIDAndKeepsLastDuplicate(t *testing.T) {
+	srv := feedtest.New()
+	defer srv.Close()
+	srv.SetBodies([]byte(`{"events":[{"id":"a/1","headline":"old"},{"headline":"no id"},{"id":"a/2"},{"id":"a/1","headline":"new"},7]}`))
+	snap, err := client(srv).FetchSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Received != 5 || snap.Skipped != 2 || snap.Duplicates != 1 || len(snap.Events) != 2 {
+		t.Fatalf("%+v", snap)
+	}
+	if snap.Events[0].ID != "a/1" || snap.Events[0].Headline != "new" {
+		t.Fatalf("first event = %+v", snap.Events[0])
+	}
+}
+
+func status(code int) feedtest.Fault {
+	return func(w http.ResponseWriter, r *http.Request, page int) bool {
+		w.WriteHeader(code)
+		return true
+	}
+}
+
+func body(contentType, text string) feedtest.Fault {
+	return func(w http.ResponseWriter, r *http.Request, page int) bool {
+		w.Header().Set("Content-Type", contentType)
+		w.Write([]byte(text))
+		return true
+	}
+}

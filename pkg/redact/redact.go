@@ -1,0 +1,78 @@
+// Package redact removes secrets (API keys, database passwords) from text
+// before it is printed, logged or stored.
+//
+// It is its own package because every layer needs it: the feed client turns
+// request URLs into errors, the store turns DSNs into errors, and the command
+// layer prints whatever reaches it. Redaction happens where a URL or DSN
+// becomes text, and once more on every line that leaves the process.
+package redact
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Mask replaces a secret in output.
+const Mask = "***"
+
+// keyParam matches an api_key (or apikey, access_token) query parameter in any text,
+// including URLs embedded in Go's "Get \"https://...\": ..." errors and
+// percent-encoded forms.
+var keyParam = regexp.MustCompile(`(?i)((?:api_key|apikey|access_token)(?:=|%3D))[^&\s"'<>]*`)
+
+// userinfo matches the password part of scheme://user:password@host.
+var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s"']*:)[^@\s"'/]*@`)
+
+// libpqPassword matches password=... in key/value DSNs.
+var libpqPassword = regexp.MustCompile(`(?i)(password=)('[^']*'|[^\s"]*)`)
+
+// Text removes query-string keys, URL passwords and key/value DSN passwords
+// from s, then every literal secret given.
+func Text(s string, secrets ...string) string {
+	s = keyParam.ReplaceAllString(s, "${1}"+Mask)
+	s = userinfo.ReplaceAllString(s, "${1}"+Mask+"@")
+	s = libpqPassword.ReplaceAllString(s, "${1}"+Mask)
+	for _, secret := range secrets {
+		// Very short secrets would mask ordinary words; real keys and
+		// passwords worth hiding are longer than this.
+		if len(secret) >= 4 {
+			s = strings.ReplaceAll(s, secret, Mask)
+		}
+	}
+	return s
+}
+
+// URL returns u as text with its api_key query parameter and its password
+// replaced by Mask. The query is otherwise left as it was.
+func URL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	if _, has := c.User.Password(); has {
+		c.User = url.UserPassword(c.User.Username(), Mask)
+	}
+	return Text(c.String())
+}
+
+// Secrets collects the literal secrets of one invocation so that every
+// output path can mask them, whatever shape they arrive in.
+type Secrets struct{ values []string }
+
+// Add remembers secret values; empty ones are ignored.
+func (s *Secrets) Add(values ...string) {
+	for _, v := range values {
+		if v != "" {
+			s.values = append(s.values, v, url.QueryEscape(v))
+		}
+	}
+}
+
+// Text is Text(s) with the collected secrets.
+func (s *Secrets) Text(text string) string {
+	if s == nil {
+		return Text(text)
+	}
+	return Text(text, s.values...)
+}

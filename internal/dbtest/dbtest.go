@@ -1,0 +1,76 @@
+// Package dbtest gives tests a fresh, real database of each kind: a SQLite
+// file in a temporary folder always, and a new PostgreSQL database on the
+// server named by TRAFFICCTL_TEST_DATABASE_URL when it is set. With
+// TRAFFICCTL_REQUIRE_POSTGRES=1 a missing server fails the test instead of
+// skipping it.
+package dbtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// EnvURL names the PostgreSQL server tests may use.
+const EnvURL = "TRAFFICCTL_TEST_DATABASE_URL"
+
+// Each runs fn once per available database kind, as subtests "sqlite" and
+// "postgres", each with the URL of a new empty database.
+func Each(t *testing.T, fn func(t *testing.T, dbURL string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+}
+
+// SQLite returns the URL of a new SQLite file.
+func SQLite(t testing.TB) string {
+	return "sqlite:///" + filepath.Join(t.TempDir(), "test.db")
+}
+
+// Postgres creates a new database and returns its URL; it is dropped when
+// the test ends. Without a server it skips, or fails when one is required.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvURL)
+	if base == "" {
+		if os.Getenv("TRAFFICCTL_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("%s is not set but TRAFFICCTL_REQUIRE_POSTGRES=1", EnvURL)
+		}
+		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test) to run them", EnvURL)
+	}
+	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("connect to %s: %v", EnvURL, err)
+	}
+	sqlDB, _ := admin.DB()
+	defer sqlDB.Close()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "trafficctl_test_" + hex.EncodeToString(b)
+	if err := admin.Exec("CREATE DATABASE " + name).Error; err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
+		if err != nil {
+			return
+		}
+		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		if d, err := admin.DB(); err == nil {
+			d.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}

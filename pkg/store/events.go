@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/trafficctl/trafficctl/pkg/open511"
+)
+
+// known is what the database holds of one event id.
+type known struct {
+	hash    string
+	version int
+	open    bool
+}
+
+// plan sorts a snapshot's events against what is stored.
+type plan struct {
+	write     []open511.Event // new, changed or reopened: upsert and start a spell
+	versions  []int           // the spell number of each write
+	unchanged []string        // ids whose open spell goes on
+	closed    []string        // open ids absent from the snapshot
+	counts    Counts
+}
+
+// loadKnown reads the open events, then which of the snapshot's other ids
+// exist at all (closed ones). Two kinds of query, each batched: the number
+// of statements grows with events / batch size, never with events.
+func (s *Store) loadKnown(tx *gorm.DB, events []open511.Event) (map[string]known, error) {
+	state := make(map[string]known, len(events))
+	rows, err := tx.Raw("SELECT id, content_hash, current_version FROM events WHERE closed_at IS NULL").Rows()
+	if err != nil {
+		return nil, s.dbError("read open events", err)
+	}
+	for rows.Next() {
+		var id string
+		k := known{open: true}
+		if err := rows.Scan(&id, &k.hash, &k.version); err != nil {
+			rows.Close()
+			return nil, s.dbError("read open events", err)
+		}
+		state[id] = k
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.dbError("read open events", err)
+	}
+	var other []string
+	for _, e := range events {
+		if _, ok := state[e.ID]; !ok {
+			other = append(other, e.ID)
+		}
+	}
+	err = inBatches(other, s.maxParams(), func(ids []string) error {
+		var found []struct {
+			ID             string
+			CurrentVersion int
+		}
+		if err := tx.Model(&Event{}).Select("id, current_version").Where("id IN ?", ids).Find(&found).Error; err != nil {
+			return err
+		}
+		for _, f := range found {
+			state[f.ID] = known{version: f.CurrentVersion}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.dbError("read closed events", err)
+	}
+	return state, nil
+}
+
+func makePlan(state map[string]known, events []open511.Event) plan {
+	var p plan
+	present := make(map[string]bool, len(events))
+	for _, e := range events {
+		present[e.ID] = true
+		k, stored := state[e.ID]
+		switch {
+		case !stored:
+			p.counts.New++
+			p.write = append(p.write, e)
+			p.versions = append(p.versions, 1)
+		case k.open && k.hash == e.ContentHash:
+			p.counts.Unchanged++
+			p.unchanged = append(p.unchanged, e.ID)
+		default: // changed while open, or back after being closed
+			p.counts.Changed++
+			p.write = append(p.write, e)
+			p.versions = append(p.versions, k.version+1)
+		}
+	}
+	for id, k := range state {
+		if k.open && !present[id] {
+			p.closed = append(p.closed, id)
+		}
+	}
+	p.counts.Closed = len(p.closed)
+	return p
+}
+
+// Plan reports what applying the snapshot would change, writing nothing.
+// On a database that was never migrated every event is new.
+func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error) {
+	st, err := s.Migrations(ctx)
+	if err != nil {
+		return Counts{}, err
+	}
+	if len(st.Applied) == 0 {
+		return makePlan(nil, events).counts, nil
+	}
+	state, err := s.loadKnown(s.db.WithContext(ctx), events)
+	if err != nil {
+		return Counts{}, err
+	}
+	return makePlan(state, events).counts, nil
+}
+
+// applySnapshot writes one snapshot inside the run's transaction.
+// prev is the previous successful run: open spells end there.
+func (s *Store) applySnapshot(tx *gorm.DB, runID, prev int64, at time.Time, events []open511.Event) (Counts, error) {
+	state, err := s.loadKnown(tx, events)
+	if err != nil {
+		return Counts{}, err
+	}
+	p := makePlan(state, events)
+
+	rows := make([]Event, len(p.write))
+	spells := make([]EventVersion, len(p.write))
+	for i, e := range p.write {
+		fields := fieldsOf(e)
+		rows[i] = Event{
+			ID: e.ID, EventFields: fields, FirstSeenAt: at, LastSeenAt: at,
+			CurrentVersion: p.versions[i], ContentHash: e.ContentHash, Raw: string(e.Raw),
+		}
+		spells[i] = EventVersion{
+			EventID: e.ID, Version: p.versions[i], FirstRunID: runID, LastRunID: runID,
+			ValidFrom: at, ValidTo: at, ContentHash: e.ContentHash, EventFields: fields, Raw: string(e.Raw),
+		}
+	}
+	if len(rows) > 0 {
+		// first_seen_at is the one column an update never touches.
+		update := clause.AssignmentColumns([]string{
+			"headline", "event_type", "severity", "lat", "lon", "status", "event_subtypes",
+			"description", "roads", "areas", "created", "updated", "geometry_type", "geometry",
+			"last_seen_at", "closed_at", "current_version", "content_hash", "raw",
+		})
+		err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: update}).
+			CreateInBatches(&rows, s.rowsPerBatch(21)).Error
+		if err != nil {
+			return Counts{}, s.dbError("write events", err)
+		}
+		if err := tx.CreateInBatches(&spells, s.rowsPerBatch(25)).Error; err != nil {
+			return Counts{}, s.dbError("write event versions", err)
+		}
+	}
+	// Unchanged events: their open spell (which ends at prev) goes on to this run.
+	err = inBatches(p.unchanged, s.maxParams()-3, func(ids []string) error {
+		if err := tx.Model(&Event{}).Where("id IN ?", ids).Update("last_seen_at", at).Error; err != nil {
+			return err
+		}
+		return tx.Model(&EventVersion{}).Where("last_run_id = ? AND event_id IN ?", prev, ids).
+			Updates(map[string]any{"last_run_id": runID, "valid_to": at}).Error
+	})
+	if err != nil {
+		return Counts{}, s.dbError("extend unchanged events", err)
+	}
+	err = inBatches(p.closed, s.maxParams()-1, func(ids []string) error {
+		return tx.Model(&Event{}).Where("id IN ?", ids).Update("closed_at", at).Error
+	})
+	if err != nil {
+		return Counts{}, s.dbError("close absent events", err)
+	}
+	return p.counts, nil
+}
+
+func fieldsOf(e open511.Event) EventFields {
+	return EventFields{
+		Headline: e.Headline, EventType: e.EventType, Severity: e.Severity, Lat: e.Lat, Lon: e.Lon,
+		Status: e.Status, EventSubtypes: e.EventSubtypes, Description: e.Description, Roads: e.Roads,
+		Areas: e.Areas, Created: e.Created, Updated: e.Updated, GeometryType: e.GeometryType, Geometry: e.Geometry,
+	}
+}
+
+// rowsPerBatch is how many rows of n columns fit in one statement.
+func (s *Store) rowsPerBatch(columns int) int { return s.maxParams() / columns }
+
+// inBatches calls fn with consecutive slices of at most size ids.
+func inBatches(ids []string, size int, fn func([]string) error) error {
+	for len(ids) > 0 {
+		n := min(size, len(ids))
+		if err := fn(ids[:n]); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+// migrationsTable records which migrations were applied.
+const migrationsTable = "schema_migrations"
+
+// Advisory lock keys (PostgreSQL). Arbitrary, fixed, and only ours.
+const (
+	migrateLockKey = 5110001
+	fetchLockKey   = 5110002
+)
+
+// migrations is the versioned schema, oldest first. Applied ones are never
+// edited: a change is a new migration.
+func (s *Store) migrations() []*gormigrate.Migration {
+	return []*gormigrate.Migration{
+		{ID: "0001_initial", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.initialSchema()) }},
+	}
+}
+
+// initialSchema is written as SQL rather than derived from the models so
+// that the schema of each applied version is fixed text, and so that each
+// dialect gets its own types: jsonb for raw on PostgreSQL (queryable), text
+// on SQLite; timestamptz on PostgreSQL so times are unambiguous.
+func (s *Store) initialSchema() []string {
+	id, ts, float, raw := "INTEGER PRIMARY KEY AUTOINCREMENT", "DATETIME", "REAL", "TEXT"
+	if s.dialect == Postgres {
+		id, ts, float, raw = "BIGSERIAL PRIMARY KEY", "TIMESTAMPTZ", "DOUBLE PRECISION", "JSONB"
+	}
+	fields := `headline TEXT NOT NULL DEFAULT '',
+	event_type TEXT NOT NULL DEFAULT '',
+	severity TEXT NOT NULL DEFAULT '',
+	lat ` + float + `,
+	lon ` + float + `,
+	status TEXT NOT NULL DEFAULT '',
+	event_subtypes TEXT NOT NULL DEFAULT '',
+	description TEXT NOT NULL DEFAULT '',
+	roads TEXT NOT NULL DEFAULT '',
+	areas TEXT NOT NULL DEFAULT '',
+	created ` + ts + `,
+	updated ` + ts + `,
+	geometry_type TEXT NOT NULL DEFAULT '',
+	geometry TEXT NOT NULL DEFAULT ''`
+	return []string{
+		`CREATE TABLE fetch_runs (
+	id ` + id + `,
+	started_at ` + ts + ` NOT NULL,
+	finished_at ` + ts + ` NOT NULL,
+	status TEXT NOT NULL,
+	source_url TEXT NOT NULL DEFAULT '',
+	pages INTEGER NOT NULL DEFAULT 0,
+	events_received INTEGER NOT NULL DEFAULT 0,
+	events_new INTEGER NOT NULL DEFAULT 0,
+	events_changed INTEGER NOT NULL DEFAULT 0,
+	events_unchanged INTEGER NOT NULL DEFAULT 0,
+	events_closed INTEGER NOT NULL DEFAULT 0,
+	events_skipped INTEGER NOT NULL DEFAULT 0,
+	error TEXT NOT NULL DEFAULT '',
+	version TEXT NOT NULL DEFAULT ''
+)`,
+		// The latest successful run is looked up by every fetch and status.
+		`CREATE INDEX fetch_runs_status_id ON fetch_runs (status, id)`,
+		`CREATE TABLE events (
+	id TEXT PRIMARY KEY,
+	` + fields + `,
+	first_seen_at ` + ts + ` NOT NULL,
+	last_seen_at ` + ts + ` NOT NULL,
+	closed_at ` + ts + `,
+	current_version INTEGER NOT NULL,
+	content_hash TEXT NOT NULL,
+	raw ` + raw + ` NOT NULL
+)`,
+		// Each fetch reads the open events' ids and hashes: a covering
+		// partial index keeps that read off the wide rows.
+		`CREATE INDEX events_open ON events (id, content_hash, current_version) WHERE closed_at IS NULL`,
+		`CREATE TABLE event_versions (
+	event_id TEXT NOT NULL REFERENCES events (id),
+	version INTEGER NOT NULL,
+	first_run_id BIGINT NOT NULL REFERENCES fetch_runs (id),
+	last_run_id BIGINT NOT NULL REFERENCES fetch_runs (id),
+	valid_from ` + ts + ` NOT NULL,
+	valid_to ` + ts + ` NOT NULL,
+	content_hash TEXT NOT NULL,
+	` + fields + `,
+	raw ` + raw + ` NOT NULL,
+	PRIMARY KEY (event_id, version)
+)`,
+		// The snapshots export sweeps spells in the order they begin.
+		`CREATE INDEX event_versions_first_run ON event_versions (first_run_id, event_id)`,
+		`CREATE INDEX event_versions_last_run ON event_versions (last_run_id)`,
+	}
+}
+
+func execAll(tx *gorm.DB, statements []string) error {
+	for _, stmt := range statements {
+		if err := tx.Exec(stmt).Error; err != nil {
+			return fmt.Errorf("%s: %w", strings.SplitN(stmt, "(", 2)[0], err)
+		}
+	}
+	return nil
+}
+
+// MigrationStatus lists applied and pending migration ids.
+type MigrationStatus struct {
+	Applied []string
+	Pending []string
+}
+
+// Migrations reports which migrations are applied and which are pending.
+func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
+	var st MigrationStatus
+	db := s.db.WithContext(ctx)
+	applied := map[string]bool{}
+	if db.Migrator().HasTable(migrationsTable) {
+		var ids []string
+		if err := db.Table(migrationsTable).Pluck("id", &ids).Error; err != nil {
+			return st, s.dbError("read applied migrations", err)
+		}
+		for _, id := range ids {
+			applied[id] = true
+		}
+	}
+	for _, m := range s.migrations() {
+		if applied[m.ID] {
+			st.Applied = append(st.Applied, m.ID)
+		} else {
+			st.Pending = append(st.Pending, m.ID)
+		}
+	}
+	return st, nil
+}
+
+// Migrate applies every pending migration in one transaction and returns
+// the ids it applied (none when the schema was current). Concurrent
+// migrations wait for each other: on PostgreSQL through an advisory lock,
+// on SQLite through the immediate write transaction.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	before, err := s.Migrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(before.Pending) == 0 {
+		return nil, nil
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.dialect == Postgres {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
+				return err
+			}
+		}
+		m := gormigrate.New(tx, &gormigrate.Options{
+			TableName:                 migrationsTable,
+			IDColumnName:              "id",
+			IDColumnSize:              255,
+			UseTransaction:            false, // we already are in one, holding the lock
+			ValidateUnknownMigrations: true,  // a newer trafficctl migrated this database
+		}, s.migrations())
+		return m.Migrate()
+	})
+	if err != nil {
+		if err == gormigrate.ErrUnknownPastMigration {
+			return nil, fmt.Errorf("migrate %s: the database has migrations this trafficctl does not know; upgrade trafficctl", s.display)
+		}
+		return nil, s.dbError("migrate", err)
+	}
+	after, err := s.Migrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var applied []string
+	for _, id := range before.Pending {
+		for _, a := range after.Applied {
+			if a == id {
+				applied = append(applied, id)
+			}
+		}
+	}
+	return applied, nil
+}

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/trafficctl/trafficctl/pkg/open511"
+)
+
+// ErrLocked is returned when another fetch holds the run lock.
+var ErrLocked = errors.New("another trafficctl fetch is running on this database")
+
+// dbTime is how times are stored: UTC, whole seconds. SQLite keeps times as
+// text, and a fixed width keeps text order equal to time order.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+// RunInfo describes one fetch run for the ledger.
+type RunInfo struct {
+	StartedAt time.Time
+	SourceURL string // redacted by the caller
+	Version   string
+	Pages     int
+	Received  int
+	Skipped   int
+}
+
+// Counts is what a snapshot changed.
+type Counts struct {
+	New       int // ids never stored before
+	Changed   int // open events whose content changed, and closed events that came back
+	Unchanged int
+	Closed    int // open events absent from the snapshot
+}
+
+// Fetch is the write transaction of one fetch run. It holds the run lock
+// from BeginFetch until Apply commits or Rollback.
+type Fetch struct {
+	s  *Store
+	tx *gorm.DB
+}
+
+// BeginFetch starts the run's transaction and takes the run lock: on
+// PostgreSQL a transaction-level advisory try-lock, on SQLite the immediate
+// write lock (waiting up to the busy timeout). If another fetch holds it,
+// it returns ErrLocked.
+func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
+	tx := s.db.WithContext(ctx).Begin()
+	if err := tx.Error; err != nil {
+		if isBusy(err) {
+			return nil, ErrLocked
+		}
+		return nil, s.dbError("begin the run's transaction", err)
+	}
+	if s.dialect == Postgres {
+		var got bool
+		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", fetchLockKey).Scan(&got).Error; err != nil {
+			tx.Rollback()
+			return nil, s.dbError("take the run lock", err)
+		}
+		if !got {
+			tx.Rollback()
+			return nil, ErrLocked
+		}
+	}
+	return &Fetch{s: s, tx: tx}, nil
+}
+
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+}
+
+// Rollback abandons the run: nothing of it is written. Safe after Apply.
+func (f *Fetch) Rollback() {
+	if f.tx != nil {
+		f.tx.Rollback()
+		f.tx = nil
+	}
+}
+
+// Apply writes a complete snapshot and its ledger row, then commits. On any
+// error nothing is written and the caller records a failed run.
+func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) (FetchRun, error) {
+	if f.tx == nil {
+		return FetchRun{}, errors.New("the run's transaction is already finished")
+	}
+	tx := f.tx.WithContext(ctx)
+	defer f.Rollback()
+	started := dbTime(run.StartedAt)
+	prev, err := lastSucceeded(tx)
+	if err != nil {
+		return FetchRun{}, f.s.dbError("read the ledger", err)
+	}
+	rec := FetchRun{
+		StartedAt: started, FinishedAt: started, Status: RunSucceeded, SourceURL: run.SourceURL,
+		Pages: run.Pages, EventsReceived: run.Received, EventsSkipped: run.Skipped, Version: run.Version,
+	}
+	if err := tx.Create(&rec).Error; err != nil {
+		return FetchRun{}, f.s.dbError("record the run", err)
+	}
+	counts, err := f.s.applySnapshot(tx, rec.ID, prev, started, events)
+	if err != nil {
+		return FetchRun{}, err
+	}
+	rec.EventsNew, rec.EventsChanged, rec.EventsUnchanged, rec.EventsClosed = counts.New, counts.Changed, counts.Unchanged, counts.Closed
+	rec.FinishedAt = dbTime(time.Now())
+	if rec.FinishedAt.Before(started) {
+		rec.FinishedAt = started // an injected clock may run behind the real one
+	}
+	if err := tx.Save(&rec).Error; err != nil {
+		return FetchRun{}, f.s.dbError("record the run", err)
+	}
+	if err := tx.Commit().Error; err != nil {
+		return FetchRun{}, f.s.dbError("commit the run", err)
+	}
+	f.tx = nil
+	return rec, nil
+}
+
+// lastSucceeded is the id of the latest successful run, or 0.
+func lastSucceeded(tx *gorm.DB) (int64, error) {
+	var id *int64
+	err := tx.Model(&FetchRun{}).Where("status = ?", RunSucceeded).Select("MAX(id)").Scan(&id).Error
+	if err != nil || id == nil {
+		return 0, err
+	}
+	return *id, nil
+}
+
+// RecordFailedRun writes the ledger row of a run that failed, in its own
+// short transaction (the run's own one was rolled back).
+func (s *Store) RecordFailedRun(ctx context.Context, run RunInfo, reason string, finished time.Time) (FetchRun, error) {
+	rec := FetchRun{
+		StartedAt: dbTime(run.StartedAt), FinishedAt: dbTime(finished), Status: RunFailed,
+		SourceURL: run.SourceURL, Pages: run.Pages, EventsReceived: run.Received, EventsSkipped: run.Skipped,
+		Error: reason, Version: run.Version,
+	}
+	if rec.FinishedAt.Before(rec.StartedAt) {
+		rec.FinishedAt = rec.StartedAt
+	}
+	if err := s.db.WithContext(ctx).Create(&rec).Error; err != nil {
+		return rec, s.dbError("record the failed run", err)
+	}
+	return rec, nil
+}
+
+// LastRun returns the newest ledger row with the given status (any status
+// if empty); ok is false when there is none.
+func (s *Store) LastRun(ctx context.Context, status string) (run FetchRun, ok bool, err error) {
+	q := s.db.WithContext(ctx).Order("id DESC").Limit(1)
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	res := q.Find(&run)
+	if res.Error != nil {
+		return run, false, s.dbError("read the ledger", res.Error)
+	}
+	return run, res.RowsAffected == 1, nil
+}
+
+// String is a short description of a run for messages.
+func (r FetchRun) String() string {
+	return fmt.Sprintf("run %d (%s at %s)", r.ID, r.Status, r.StartedAt.UTC().Format(time.RFC3339))
+}

@@ -1,0 +1,207 @@
+// Package store keeps trafficctl's data in SQLite or PostgreSQL through
+// GORM: the current events, their history as spells of unchanged content,
+// and the ledger of runs. It knows nothing of HTTP.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/trafficctl/trafficctl/pkg/redact"
+)
+
+// Dialect names a supported database.
+type Dialect string
+
+// The supported databases.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// ErrBadURL is wrapped by errors about a database URL that cannot be used
+// as written (a configuration error, not a failed run).
+var ErrBadURL = errors.New("bad database URL")
+
+// ErrUnavailable is wrapped when the database cannot be opened or reached.
+var ErrUnavailable = errors.New("database unavailable")
+
+// Store is an open database.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+	display string // the URL with its password hidden
+}
+
+// Target is a parsed database URL.
+type Target struct {
+	Dialect Dialect
+	DSN     string // what the driver gets; may hold a password: never print it
+	Display string // safe to print
+}
+
+// ParseURL reads the database URLs trafficctl accepts:
+// postgres:// and postgresql:// URLs (Heroku's DATABASE_URL as it is),
+// SQLAlchemy-style sqlite:///relative.db and sqlite:////absolute.db, and a
+// plain file path for SQLite.
+func ParseURL(raw string) (Target, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return Target{}, fmt.Errorf("%w: it is empty; set --database-url or TRAFFICCTL_DATABASE_URL", ErrBadURL)
+	}
+	scheme, rest, hasScheme := strings.Cut(raw, "://")
+	if !hasScheme {
+		if strings.Contains(raw, ":") && !strings.ContainsAny(raw, `/\.`) {
+			return Target{}, fmt.Errorf("%w: %q is neither a URL nor a file path", ErrBadURL, redact.Text(raw))
+		}
+		return sqliteTarget(raw)
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3":
+		// sqlite:///rel.db -> "/rel.db" after the "://": one slash means relative,
+		// two (sqlite:////abs.db) mean absolute, as in SQLAlchemy.
+		path, ok := strings.CutPrefix(rest, "/")
+		if !ok || path == "" {
+			return Target{}, fmt.Errorf("%w: write SQLite URLs as sqlite:///relative/path.db or sqlite:////absolute/path.db", ErrBadURL)
+		}
+		return sqliteTarget(path)
+	case "postgres", "postgresql":
+		return postgresTarget(raw)
+	default:
+		return Target{}, fmt.Errorf("%w: unknown scheme %q (use postgres://, postgresql://, sqlite:/// or a file path)", ErrBadURL, scheme)
+	}
+}
+
+func sqliteTarget(path string) (Target, error) {
+	if strings.ContainsAny(path, "?#") {
+		return Target{}, fmt.Errorf("%w: the SQLite path %q has ? or # in it", ErrBadURL, path)
+	}
+	// WAL lets exports read while a fetch writes; the busy timeout makes a
+	// second writer wait instead of failing at once; _txlock=immediate takes
+	// the write lock when a transaction begins, so a run never finds out half
+	// way through that another one holds it.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
+	return Target{Dialect: SQLite, DSN: dsn, Display: "sqlite:///" + path}, nil
+}
+
+func postgresTarget(raw string) (Target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Target{}, fmt.Errorf("%w: it does not parse as a PostgreSQL URL", ErrBadURL)
+	}
+	q := u.Query()
+	if q.Get("sslmode") == "" && !isLocal(u.Hostname()) {
+		q.Set("sslmode", "require") // Heroku Postgres accepts TLS connections only
+	}
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", "10")
+	}
+	u.RawQuery = q.Encode()
+	return Target{Dialect: Postgres, DSN: u.String(), Display: redact.URL(u)}, nil
+}
+
+func isLocal(host string) bool {
+	if host == "" || host == "localhost" || strings.HasPrefix(host, "/") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Open connects to the database at rawURL. It does not migrate.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	t, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	var dialector gorm.Dialector
+	switch t.Dialect {
+	case SQLite:
+		path := strings.TrimPrefix(t.Display, "sqlite:///")
+		if dir := filepath.Dir(path); dir != "" {
+			if _, err := os.Stat(dir); err != nil {
+				return nil, fmt.Errorf("%w: open %s: the folder %s does not exist", ErrUnavailable, t.Display, dir)
+			}
+		}
+		dialector = sqlite.Open(t.DSN)
+	case Postgres:
+		dialector = postgres.Open(t.DSN)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard, // errors are returned, and SQL with values must not reach logs
+		SkipDefaultTransaction: true,           // every write already runs in an explicit transaction
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: open %s: %s", ErrUnavailable, t.Display, redact.Text(rootMessage(err)))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("%w: open %s: %v", ErrUnavailable, t.Display, err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("%w: open %s: %s", ErrUnavailable, t.Display, redact.Text(rootMessage(err)))
+	}
+	return &Store{db: db, dialect: t.Dialect, display: t.Display}, nil
+}
+
+// rootMessage is the innermost error's text: the driver's reason, without
+// the layers of "failed to initialize database" around it.
+func rootMessage(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+// Close closes the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Dialect says which database this is.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Display is the database URL with its password hidden.
+func (s *Store) Display() string { return s.display }
+
+// DB exposes the GORM handle to tests in this module.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// maxParams is the bind-parameter limit of one statement.
+func (s *Store) maxParams() int {
+	if s.dialect == Postgres {
+		return 65535
+	}
+	return 32766 // SQLITE_MAX_VARIABLE_NUMBER in the bundled SQLite 3.45
+}
+
+// dbError turns a driver error into one sentence without secrets.
+func (s *Store) dbError(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s on %s: %s", what, s.display, redact.Text(err.Error()))
+}

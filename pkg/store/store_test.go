@@ -1,0 +1,260 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trafficctl/trafficctl/internal/dbtest"
+	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/store"
+)
+
+var ctx = context.Background()
+
+func openStore(t *testing.T, dbURL string) *store.Store {
+	t.Helper()
+	s, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// fixtureEvents decodes the events of fixture bodies.
+func fixtureEvents(t *testing.T, files ...string) []open511.Event {
+	t.Helper()
+	var out []open511.Event
+	for _, f := range files {
+		b, err := os.ReadFile("../../testdata/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env struct{ Events []json.RawMessage }
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(string(b), "\ufeff")), &env); err != nil {
+			t.Fatal(err)
+		}
+		for _, raw := range env.Events {
+			e, _, err := open511.DecodeEvent(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func apply(t *testing.T, s *store.Store, at time.Time, events []open511.Event) store.FetchRun {
+	t.Helper()
+	f, err := s.BeginFetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.Apply(ctx, store.RunInfo{StartedAt: at, SourceURL: "http://feed/", Version: "test"}, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func events(t *testing.T, s *store.Store) map[string]store.Event {
+	t.Helper()
+	out := map[string]store.Event{}
+	err := s.Events(ctx, store.Filter{WithRaw: true}, func(e *store.Event) error {
+		c := *e
+		out[e.ID] = c
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+func TestMigrateTwiceIsANoOp(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		s, err := store.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		st, _ := s.Migrations(ctx)
+		if len(st.Pending) == 0 || len(st.Applied) != 0 {
+			t.Fatalf("fresh database: %+v", st)
+		}
+		applied, err := s.Migrate(ctx)
+		if err != nil || len(applied) != len(st.Pending) {
+			t.Fatalf("first migrate applied %v, err %v", applied, err)
+		}
+		applied, err = s.Migrate(ctx)
+		if err != nil || len(applied) != 0 {
+			t.Fatalf("second migrate applied %v, err %v", applied, err)
+		}
+	})
+}
+
+func TestApplySnapshotUpsertsAndKeepsFirstSeen(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		s := openStore(t, dbURL)
+		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
+		run1 := apply(t, s, t0, first)
+		if run1.EventsNew != 8 || run1.EventsUnchanged != 0 {
+			t.Fatalf("run 1 counts %+v", run1)
+		}
+		run2 := apply(t, s, t0.Add(10*time.Minute), first)
+		if run2.EventsNew != 0 || run2.EventsUnchanged != 8 || run2.EventsChanged != 0 || run2.EventsClosed != 0 {
+			t.Fatalf("run 2 counts %+v", run2)
+		}
+		got := events(t, s)
+		if len(got) != 8 {
+			t.Fatalf("%d events after the same snapshot twice", len(got))
+		}
+		line := got["511.org/761870"]
+		if line.GeometryType != "LineString" || *line.Lat != 37.258462 || *line.Lon != -121.962391 {
+			t.Fatalf("LineString event: %+v", line.EventFields)
+		}
+		if !got["511.org/763104"].LastSeenAt.Equal(t0.Add(10 * time.Minute)) {
+			t.Fatalf("last_seen_at = %v", got["511.org/763104"].LastSeenAt)
+		}
+
+		run3 := apply(t, s, t0.Add(20*time.Minute), fixtureEvents(t, "511/events_snapshot2.json"))
+		if run3.EventsNew != 1 || run3.EventsChanged != 1 || run3.EventsClosed != 1 || run3.EventsUnchanged != 6 {
+			t.Fatalf("run 3 counts %+v", run3)
+		}
+		got = events(t, s)
+		changed := got["511.org/763104"]
+		if changed.Severity != "Moderate" || !changed.FirstSeenAt.Equal(t0) || !changed.LastSeenAt.Equal(t0.Add(20*time.Minute)) || changed.CurrentVersion != 2 {
+			t.Fatalf("763104 after snapshot 2: severity %s first %v last %v version %d", changed.Severity, changed.FirstSeenAt, changed.LastSeenAt, changed.CurrentVersion)
+		}
+		if got["511.org/763127"].FirstSeenAt != t0.Add(20*time.Minute) {
+			t.Fatalf("763127 not added: %+v", got["511.org/763127"])
+		}
+		if c := got["511.org/763109"].ClosedAt; c == nil || !c.Equal(t0.Add(20*time.Minute)) {
+			t.Fatalf("763109 closed_at = %v", c)
+		}
+		if len(got) != 9 {
+			t.Fatalf("%d events", len(got))
+		}
+		var raw map[string]any
+		if err := json.Unmarshal([]byte(changed.Raw), &raw); err != nil || raw["+source_type"] != "CHP" {
+			t.Fatalf("raw does not keep extension fields: %v %v", raw, err)
+		}
+
+		// It comes back: closed_at cleared, a new spell, first_seen_at kept.
+		run4 := apply(t, s, t0.Add(30*time.Minute), first)
+		if run4.EventsChanged != 2 || run4.EventsClosed != 1 {
+			t.Fatalf("run 4 counts %+v", run4)
+		}
+		back := events(t, s)["511.org/763109"]
+		if back.ClosedAt != nil || !back.FirstSeenAt.Equal(t0) || back.CurrentVersion != 2 {
+			t.Fatalf("763109 after coming back: %+v", back)
+		}
+	})
+}
+
+func TestVersionsRecordSpells(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		s := openStore(t, dbURL)
+		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
+		r1 := apply(t, s, t0, first)
+		if _, err := s.RecordFailedRun(ctx, store.RunInfo{StartedAt: t0.Add(5 * time.Minute)}, "boom", t0.Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		r2 := apply(t, s, t0.Add(10*time.Minute), first)
+		r3 := apply(t, s, t0.Add(20*time.Minute), fixtureEvents(t, "511/events_snapshot2.json"))
+		spells := map[string][]store.EventVersion{}
+		err := s.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
+			spells[v.EventID] = append(spells[v.EventID], *v)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An unchanged event: one spell across the failed run, from r1 to r3.
+		if sp := spells["511.org/763112"]; len(sp) != 1 || sp[0].FirstRunID != r1.ID || sp[0].LastRunID != r3.ID || !sp[0].ValidTo.Equal(t0.Add(20*time.Minute)) {
+			t.Fatalf("763112 spells %+v", sp)
+		}
+		// Changed at r3: spell 1 ends at r2, spell 2 begins at r3.
+		if sp := spells["511.org/763104"]; len(sp) != 2 || sp[0].LastRunID != r2.ID || sp[1].FirstRunID != r3.ID || sp[1].Severity != "Moderate" {
+			t.Fatalf("763104 spells %+v", sp)
+		}
+		// Gone at r3: its spell ends at r2.
+		if sp := spells["511.org/763109"]; len(sp) != 1 || sp[0].LastRunID != r2.ID {
+			t.Fatalf("763109 spells %+v", sp)
+		}
+		// Rebuilt snapshots equal what was applied.
+		perRun := map[int64][]string{}
+		err = s.Snapshots(ctx, store.Filter{}, func(r *store.SnapshotRow) error {
+			perRun[r.RunID] = append(perRun[r.RunID], r.EventID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(perRun) != 3 || len(perRun[r1.ID]) != 8 || len(perRun[r2.ID]) != 8 || len(perRun[r3.ID]) != 8 {
+			t.Fatalf("snapshots %v", perRun)
+		}
+		if strings.Join(perRun[r3.ID], ",") == strings.Join(perRun[r2.ID], ",") {
+			t.Fatal("snapshot 3 equals snapshot 2")
+		}
+	})
+}
+
+func TestOpenRejectsBadURLs(t *testing.T) {
+	for _, u := range []string{"mysql://root@localhost/db", "", "sqlite://", "sqlite:///no/such/folder/x.db"} {
+		if _, err := store.Open(ctx, u); err == nil {
+			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		in, dialect, display string
+		dsnHas               string
+	}{
+		{"sqlite:///data/t.db", "sqlite", "sqlite:///data/t.db", "file:data/t.db?"},
+		{"sqlite:////var/lib/t.db", "sqlite", "sqlite:////var/lib/t.db", "file:/var/lib/t.db?"},
+		{"trafficctl.db", "sqlite", "sqlite:///trafficctl.db", "_journal_mode=WAL"},
+		{"postgres://u:secretpw@db.example.com:5432/d", "postgres", "postgres://u:***@db.example.com:5432/d?connect_timeout=10&sslmode=require", "sslmode=require"},
+		{"postgresql://u@127.0.0.1/d", "postgres", "postgresql://u@127.0.0.1/d?connect_timeout=10", "connect_timeout=10"},
+		{"postgres://u@db.example.com/d?sslmode=disable", "postgres", "postgres://u@db.example.com/d?connect_timeout=10&sslmode=disable", "sslmode=disable"},
+	}
+	for _, tt := range tests {
+		got, err := store.ParseURL(tt.in)
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", tt.in, err)
+			continue
+		}
+		if string(got.Dialect) != tt.dialect || got.Display != tt.display || !strings.Contains(got.DSN, tt.dsnHas) {
+			t.Errorf("ParseURL(%q) = %+v", tt.in, got)
+		}
+	}
+}
+
+func TestSecondFetchIsLockedOut(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		a := openStore(t, dbURL)
+		b := openStore(t, dbURL)
+		fa, err := a.BeginFetch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fa.Rollback()
+		start := time.Now()
+		if _, err := b.BeginFetch(ctx); err != store.ErrLocked {
+			t.Fatalf("second BeginFetch: %v, want ErrLocked", err)
+		}
+		t.Logf("second fetch gave up after %s", time.Since(start).Round(time.Millisecond))
+	})
+}

@@ -1,0 +1,203 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/trafficctl/trafficctl/pkg/export"
+	"github.com/trafficctl/trafficctl/pkg/store"
+)
+
+// ExportOptions are the inputs of trafficctl export.
+type ExportOptions struct {
+	IO        IOStreams
+	OpenStore func(context.Context) (*store.Store, error)
+	Table     string
+	Format    export.Format
+	Output    string // "" or "-" for stdout
+	Filter    store.Filter
+}
+
+type exportFlags struct {
+	format, since, until, bbox string
+	csv, jsonl, geojson        bool
+}
+
+// NewCmdExport builds "trafficctl export".
+func NewCmdExport(f *Factory, runF func(context.Context, *ExportOptions) error) *cobra.Command {
+	opts := &ExportOptions{}
+	var fl exportFlags
+	c := &cobra.Command{
+		Use:   "export",
+		Short: "Write collected data as CSV, JSON Lines or GeoJSON",
+		Long: `Stream a table to stdout or to a file (-o), as RFC 4180 CSV with a header row
+(the default), JSON Lines, or a GeoJSON FeatureCollection.
+
+Tables: events (the latest state of each event), versions (each event's spells of
+unchanged content), runs (the ledger of fetches) and snapshots (every successful
+run's snapshot rebuilt exactly: one row per run and event).`,
+		Example: `  trafficctl export --csv > events.csv
+  trafficctl export --table snapshots --since 2026-11-01 -o snapshots.csv
+  trafficctl export --geojson --event-type INCIDENT --bbox -122.6,37.2,-121.7,38.0 -o incidents.geojson`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.IO, opts.OpenStore = f.IO, f.OpenStore
+			if err := fl.apply(opts); err != nil {
+				return usageError{err}
+			}
+			if runF != nil {
+				return runF(c.Context(), opts)
+			}
+			return runExport(c.Context(), opts)
+		},
+	}
+	fs := c.Flags()
+	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs or snapshots")
+	fs.StringVar(&fl.format, "format", "", "format: csv, jsonl or geojson (default csv)")
+	fs.BoolVar(&fl.csv, "csv", false, "shorthand for --format csv")
+	fs.BoolVar(&fl.jsonl, "jsonl", false, "shorthand for --format jsonl")
+	fs.BoolVar(&fl.geojson, "geojson", false, "shorthand for --format geojson")
+	fs.StringVarP(&opts.Output, "output", "o", "", "write to this file (atomically) instead of stdout")
+	fs.StringVar(&fl.since, "since", "", "from this time: RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, UTC)")
+	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
+	fs.StringSliceVar(&opts.Filter.EventTypes, "event-type", nil, "only these event types (repeatable), e.g. INCIDENT")
+	fs.StringSliceVar(&opts.Filter.Severities, "severity", nil, "only these severities as received (repeatable), e.g. Major")
+	fs.StringSliceVar(&opts.Filter.Statuses, "status", nil, "only these event statuses (repeatable), e.g. ACTIVE")
+	fs.StringVar(&fl.bbox, "bbox", "", "only events whose position is inside minlon,minlat,maxlon,maxlat")
+	return c
+}
+
+func (fl *exportFlags) apply(opts *ExportOptions) error {
+	formats := map[string]bool{}
+	if fl.format != "" {
+		formats[fl.format] = true
+	}
+	for name, set := range map[string]bool{"csv": fl.csv, "jsonl": fl.jsonl, "geojson": fl.geojson} {
+		if set {
+			formats[name] = true
+		}
+	}
+	switch len(formats) {
+	case 0:
+		opts.Format = export.CSV
+	case 1:
+		for name := range formats {
+			opts.Format = export.Format(name)
+		}
+	default:
+		return fmt.Errorf("choose one output format, not several")
+	}
+	if !slices.Contains([]export.Format{export.CSV, export.JSONL, export.GeoJSON}, opts.Format) {
+		return fmt.Errorf("unknown format %q: use csv, jsonl or geojson", opts.Format)
+	}
+	if !slices.Contains(export.Tables, opts.Table) {
+		return fmt.Errorf("unknown table %q: use events, versions, runs or snapshots", opts.Table)
+	}
+	var err error
+	if opts.Filter.Since, err = parseWhen(fl.since, false); err != nil {
+		return fmt.Errorf("--since: %w", err)
+	}
+	if opts.Filter.Until, err = parseWhen(fl.until, true); err != nil {
+		return fmt.Errorf("--until: %w", err)
+	}
+	if !opts.Filter.Since.IsZero() && !opts.Filter.Until.IsZero() && !opts.Filter.Since.Before(opts.Filter.Until) {
+		return fmt.Errorf("--since must be before --until")
+	}
+	if fl.bbox != "" {
+		if opts.Filter.BBox, err = parseBBox(fl.bbox); err != nil {
+			return fmt.Errorf("--bbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// parseWhen reads an RFC 3339 time or a date (UTC). For an upper bound a
+// date means the end of that day, so --until 2026-11-01 includes the 1st.
+func parseWhen(s string, upper bool) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if d, err := time.Parse(time.DateOnly, s); err == nil {
+		if upper {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-01T08:00:00Z) nor a date (2026-11-01)", s)
+}
+
+func parseBBox(s string) (*store.BBox, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return nil, fmt.Errorf("%q is not minlon,minlat,maxlon,maxlat", s)
+	}
+	var v [4]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", p)
+		}
+		v[i] = f
+	}
+	b := &store.BBox{MinLon: v[0], MinLat: v[1], MaxLon: v[2], MaxLat: v[3]}
+	if b.MinLon > b.MaxLon || b.MinLat > b.MaxLat || b.MinLon < -180 || b.MaxLon > 180 || b.MinLat < -90 || b.MaxLat > 90 {
+		return nil, fmt.Errorf("%q is not a box minlon,minlat,maxlon,maxlat in degrees", s)
+	}
+	return b, nil
+}
+
+func runExport(ctx context.Context, opts *ExportOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := requireSchema(ctx, st); err != nil {
+		return err
+	}
+	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter}
+	if opts.Output == "" || opts.Output == "-" {
+		_, err := export.Write(ctx, st, eo, opts.IO.Out)
+		if err != nil {
+			return fmt.Errorf("export %s: %w", opts.Table, err)
+		}
+		return nil
+	}
+	if opts.IO.ErrTTY {
+		// Only on a terminal: in cron logs a progress bar is noise.
+		bar := progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(opts.IO.ErrOut),
+			progressbar.OptionSetDescription("exporting "+opts.Table),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetItsString("rows"),
+			progressbar.OptionShowIts(),
+			progressbar.OptionClearOnFinish(),
+		)
+		eo.Progress = func(n int64) { bar.Set64(n) }
+		defer bar.Finish()
+	}
+	_, err = export.ToFile(ctx, st, eo, opts.Output)
+	return err
+}
+
+// requireSchema fails with a clear sentence on a database never fetched into.
+func requireSchema(ctx context.Context, st *store.Store) error {
+	m, err := st.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	if len(m.Applied) == 0 {
+		return fmt.Errorf("%s has no trafficctl data yet: run trafficctl fetch (or trafficctl migrate) first", st.Display())
+	}
+	return nil
+}

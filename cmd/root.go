@@ -1,0 +1,205 @@
+// Package cmd is trafficctl's command line: one file per subcommand, each a
+// constructor, an options struct and a run function that makes one call
+// into pkg/. No SQL and no HTTP here.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trafficctl/trafficctl/pkg/collect"
+	"github.com/trafficctl/trafficctl/pkg/config"
+	"github.com/trafficctl/trafficctl/pkg/redact"
+	"github.com/trafficctl/trafficctl/pkg/store"
+)
+
+// Exit statuses, documented in the README.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1   // the run failed (source or database)
+	ExitUsage       = 2   // usage or configuration error
+	ExitTemporary   = 75  // another run holds the lock, or rate-limited: try later (EX_TEMPFAIL)
+	ExitInterrupted = 130 // SIGINT; SIGTERM gives 143
+)
+
+// IOStreams are a command's standard streams; tests pass buffers.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// ErrTTY says whether ErrOut is a terminal (progress bars go there only).
+	ErrTTY bool
+}
+
+// Factory holds what every command shares. Config and Logger are set by the
+// root command before a subcommand runs.
+type Factory struct {
+	IO         IOStreams
+	Now        func() time.Time
+	HTTPClient *http.Client
+	Secrets    *redact.Secrets
+	Config     *config.Config
+	Logger     *slog.Logger
+	DotEnv     string // .env file; empty means ./.env
+
+	configFile string
+	started    bool // a subcommand's run function was reached
+}
+
+// OpenStore opens the configured database.
+func (f *Factory) OpenStore(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, f.Config.Database.URL)
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "trafficctl",
+		Short: "Collect a time series of traffic events from an Open511 feed (511.org) into SQLite or PostgreSQL",
+		Long: `trafficctl fetches one complete snapshot of current traffic events from an Open511
+feed (511.org's Traffic Events API by default) and upserts it into a database,
+keeping every change as history. Run "trafficctl fetch" from cron or Heroku
+Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or GeoJSON.`,
+		Version:       Version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			return f.load(c)
+		},
+	}
+	root.SetVersionTemplate("trafficctl {{.Version}}\n")
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.configFile, "config", "", "config file (default ./trafficctl.yaml if it exists)")
+	pf.String("database-url", "", "database URL: sqlite:///file.db, a file path, or postgres://... (default sqlite:///trafficctl.db)")
+	pf.String("log-level", "", "log level: debug, info, warn or error (default info)")
+	pf.String("log-format", "", "log format on stderr: text or json (default text)")
+	pf.Bool("quiet", false, "log errors only")
+
+	root.AddCommand(NewCmdFetch(f, nil), NewCmdMigrate(f, nil), NewCmdExport(f, nil), NewCmdVersion(f))
+	return root
+}
+
+// load reads the configuration and sets up logging.
+func (f *Factory) load(c *cobra.Command) error {
+	// Warnings while loading go to a text logger at warn level; the
+	// configured logger exists only once the configuration does.
+	early := slog.New(redact.NewHandler(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}), f.Secrets))
+	cfg, err := config.Load(config.Options{File: f.configFile, DotEnv: f.DotEnv, Flags: c.Root().PersistentFlags(), Logger: early})
+	if err != nil {
+		return err
+	}
+	f.Secrets.Add(cfg.Source.APIKey)
+	if t, err := store.ParseURL(cfg.Database.URL); err == nil {
+		f.Secrets.Add(dsnPassword(t.DSN))
+	}
+	f.Config = cfg
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.Log.Level]
+	if cfg.Log.Quiet {
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(f.IO.ErrOut, opts)
+	if cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(f.IO.ErrOut, opts)
+	}
+	f.Logger = slog.New(redact.NewHandler(h, f.Secrets))
+	f.started = true
+	return nil
+}
+
+// usageError marks errors in the command line itself (exit status 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// Interrupted is the cause of a run cancelled by a signal.
+type Interrupted struct{ Signal os.Signal }
+
+func (i Interrupted) Error() string { return "interrupted by " + signalName(i.Signal) }
+
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// ExitCode maps an error to the documented exit status.
+func ExitCode(ctx context.Context, err error, started bool) int {
+	if err == nil {
+		return ExitOK
+	}
+	var intr Interrupted
+	if errors.As(err, &intr) || errors.As(context.Cause(ctx), &intr) {
+		if intr.Signal == syscall.SIGTERM {
+			return 143
+		}
+		return ExitInterrupted
+	}
+	var usage usageError
+	switch {
+	case errors.As(err, &usage), errors.Is(err, config.ErrConfig), errors.Is(err, store.ErrBadURL):
+		return ExitUsage
+	case collect.IsTemporary(err):
+		return ExitTemporary
+	case !started:
+		return ExitUsage // cobra's own errors: unknown command, bad arguments
+	}
+	return ExitFailed
+}
+
+// Execute runs the command line and returns its exit status. Errors are
+// printed as one line on stderr with every secret masked.
+func Execute(ctx context.Context, f *Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	msg := err.Error()
+	var intr Interrupted
+	if !errors.As(err, &intr) && errors.As(context.Cause(ctx), &intr) {
+		msg += " (" + intr.Error() + ")"
+	}
+	fmt.Fprintln(f.IO.ErrOut, "trafficctl: "+f.Secrets.Text(msg))
+	return ExitCode(ctx, err, f.started)
+}
+
+// Main runs trafficctl as a process: real streams, clock and HTTP client,
+// and SIGINT/SIGTERM cancelling the run.
+func Main(args []string) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		cancel(Interrupted{Signal: s})
+		signal.Stop(sigs) // a second signal ends the process at once
+	}()
+	f := &Factory{
+		IO:         IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: isTerminal(os.Stderr)},
+		Now:        time.Now,
+		HTTPClient: &http.Client{Transport: http.DefaultTransport},
+		Secrets:    &redact.Secrets{},
+	}
+	return Execute(ctx, f, args)
+}

@@ -1,0 +1,282 @@
+package export
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/trafficctl/trafficctl/pkg/store"
+)
+
+// Format is an output format.
+type Format string
+
+// Formats.
+const (
+	CSV     Format = "csv"
+	JSONL   Format = "jsonl"
+	GeoJSON Format = "geojson"
+)
+
+// Options select what to export and how.
+type Options struct {
+	Table    string
+	Format   Format
+	Filter   store.Filter
+	Progress func(rows int64) // called now and then with the rows written so far; may be nil
+}
+
+// rowWriter writes one format.
+type rowWriter interface {
+	header(cols []Column) error
+	row(cols []Column, cells []Cell) error
+	end() error
+}
+
+// Write streams a table to w and returns how many rows it wrote.
+func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int64, error) {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var rw rowWriter
+	switch opts.Format {
+	case CSV, "":
+		cw := csv.NewWriter(bw)
+		cw.UseCRLF = true // RFC 4180
+		rw = &csvWriter{w: cw}
+	case JSONL:
+		rw = &jsonlWriter{w: bw}
+	case GeoJSON:
+		rw = &geojsonWriter{w: bw}
+	default:
+		return 0, fmt.Errorf("unknown format %q (use csv, jsonl or geojson)", opts.Format)
+	}
+	f := opts.Filter
+	f.WithRaw = opts.Format == JSONL || opts.Format == GeoJSON
+	if opts.Format == GeoJSON {
+		f.WithRaw = false // the geometry is the feature's; raw would double the file
+	}
+	cols := Header(opts.Table, opts.Format)
+	if opts.Format == GeoJSON {
+		cols = Header(opts.Table, CSV)
+	}
+	if cols == nil {
+		return 0, fmt.Errorf("unknown table %q (use events, versions, runs or snapshots)", opts.Table)
+	}
+	if err := rw.header(cols); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := stream(ctx, st, opts.Table, f, func(cells []Cell) error {
+		if err := rw.row(cols, cells[:len(cols)]); err != nil {
+			return err
+		}
+		n++
+		if opts.Progress != nil && n%4096 == 0 {
+			opts.Progress(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	if err := rw.end(); err != nil {
+		return n, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(n)
+	}
+	return n, bw.Flush()
+}
+
+// ToFile writes the export to path through a temporary file in the same
+// folder and renames it into place only when everything was written, so a
+// failed export never leaves a half-written file.
+func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (int64, error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return 0, fmt.Errorf("export to %s: %w", path, unwrapPath(err))
+	}
+	n, err := Write(ctx, st, opts, tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644) // CreateTemp makes it 0600; an export is ordinary data
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return n, fmt.Errorf("export to %s: %w", path, unwrapPath(err))
+	}
+	return n, nil
+}
+
+// unwrapPath drops the temporary file's name from *PathError messages.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// appendCell writes a cell as CSV text.
+func appendCell(b []byte, k Kind, c *Cell) []byte {
+	if c.Null {
+		return b
+	}
+	switch k {
+	case Int:
+		return strconv.AppendInt(b, c.I, 10)
+	case Float:
+		return strconv.AppendFloat(b, c.F, 'f', -1, 64) // shortest text that reads back the same
+	case Time:
+		return c.T.UTC().AppendFormat(b, time.RFC3339)
+	default:
+		return append(b, c.S...)
+	}
+}
+
+type csvWriter struct {
+	w      *csv.Writer
+	record []string
+	buf    []byte
+}
+
+func (c *csvWriter) header(cols []Column) error {
+	names := make([]string, len(cols))
+	for i, col := range cols {
+		names[i] = col.Name
+	}
+	c.record = make([]string, len(cols))
+	return c.w.Write(names)
+}
+
+func (c *csvWriter) row(cols []Column, cells []Cell) error {
+	for i := range cells {
+		if cols[i].Kind == Text || cols[i].Kind == JSON {
+			c.record[i] = cells[i].S
+			continue
+		}
+		c.buf = appendCell(c.buf[:0], cols[i].Kind, &cells[i])
+		c.record[i] = string(c.buf)
+	}
+	return c.w.Write(c.record)
+}
+
+func (c *csvWriter) end() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// appendJSONObject writes cells as one JSON object: numbers as numbers,
+// times as RFC 3339 strings, JSON columns nested, NULL as null.
+func appendJSONObject(b []byte, cols []Column, cells []Cell, skip string) []byte {
+	b = append(b, '{')
+	first := true
+	for i, col := range cols {
+		if col.Name == skip {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, col.Name)
+		b = append(b, ':')
+		c := &cells[i]
+		switch {
+		case c.Null || (col.Kind == JSON && c.S == ""):
+			b = append(b, "null"...)
+		case col.Kind == Text:
+			b = appendJSONString(b, c.S)
+		case col.Kind == Time:
+			b = append(b, '"')
+			b = appendCell(b, Time, c)
+			b = append(b, '"')
+		case col.Kind == JSON:
+			b = append(b, c.S...) // stored as JSON by trafficctl itself
+		default:
+			b = appendCell(b, col.Kind, c)
+		}
+	}
+	return append(b, '}')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+type jsonlWriter struct {
+	w   *bufio.Writer
+	buf []byte
+}
+
+func (j *jsonlWriter) header([]Column) error { return nil }
+
+func (j *jsonlWriter) row(cols []Column, cells []Cell) error {
+	j.buf = appendJSONObject(j.buf[:0], cols, cells, "")
+	j.buf = append(j.buf, '\n')
+	_, err := j.w.Write(j.buf)
+	return err
+}
+
+func (j *jsonlWriter) end() error { return nil }
+
+// geojsonWriter writes a FeatureCollection: the geometry column becomes each
+// feature's geometry and the other columns its properties.
+type geojsonWriter struct {
+	w     *bufio.Writer
+	buf   []byte
+	geom  int
+	count int64
+}
+
+func (g *geojsonWriter) header(cols []Column) error {
+	g.geom = -1
+	for i, c := range cols {
+		if c.Name == "geometry" {
+			g.geom = i
+		}
+	}
+	_, err := g.w.WriteString(`{"type":"FeatureCollection","features":[` + "\n")
+	return err
+}
+
+func (g *geojsonWriter) row(cols []Column, cells []Cell) error {
+	g.buf = g.buf[:0]
+	if g.count > 0 {
+		g.buf = append(g.buf, ",\n"...)
+	}
+	g.count++
+	g.buf = append(g.buf, `{"type":"Feature","geometry":`...)
+	if g.geom >= 0 && cells[g.geom].S != "" {
+		g.buf = append(g.buf, cells[g.geom].S...)
+	} else {
+		g.buf = append(g.buf, "null"...)
+	}
+	g.buf = append(g.buf, `,"properties":`...)
+	g.buf = appendJSONObject(g.buf, cols, cells, "geometry")
+	g.buf = append(g.buf, '}')
+	_, err := g.w.Write(g.buf)
+	return err
+}
+
+func (g *geojsonWriter) end() error {
+	_, err := g.w.WriteString("\n]}\n")
+	return err
+}

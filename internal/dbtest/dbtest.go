@@ -8,6 +8,7 @@ package dbtest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,16 +39,27 @@ func SQLite(t testing.TB) string {
 // the test ends. Without a server it skips, or fails when one is required.
 func Postgres(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvURL)
-	if base == "" {
+	if os.Getenv(EnvURL) == "" {
 		if os.Getenv("TRAFFICCTL_REQUIRE_POSTGRES") == "1" {
 			t.Fatalf("%s is not set but TRAFFICCTL_REQUIRE_POSTGRES=1", EnvURL)
 		}
 		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test) to run them", EnvURL)
 	}
+	u, drop, err := CreatePostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	return u
+}
+
+// CreatePostgres creates a new database on the server named by EnvURL and
+// returns its URL and a function that drops it.
+func CreatePostgres() (string, func(), error) {
+	base := os.Getenv(EnvURL)
 	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
-		t.Fatalf("connect to %s: %v", EnvURL, err)
+		return "", nil, fmt.Errorf("connect to %s: %w", EnvURL, err)
 	}
 	sqlDB, _ := admin.DB()
 	defer sqlDB.Close()
@@ -55,9 +67,9 @@ func Postgres(t testing.TB) string {
 	rand.Read(b)
 	name := "trafficctl_test_" + hex.EncodeToString(b)
 	if err := admin.Exec("CREATE DATABASE " + name).Error; err != nil {
-		t.Fatalf("create test database: %v", err)
+		return "", nil, fmt.Errorf("create test database: %w", err)
 	}
-	t.Cleanup(func() {
+	drop := func() {
 		admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
 		if err != nil {
 			return
@@ -66,11 +78,12 @@ func Postgres(t testing.TB) string {
 		if d, err := admin.DB(); err == nil {
 			d.Close()
 		}
-	})
+	}
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatal(err)
+		drop()
+		return "", nil, err
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }

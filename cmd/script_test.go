@@ -1,0 +1,135 @@
+package cmd
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/trafficctl/trafficctl/internal/dbtest"
+	"github.com/trafficctl/trafficctl/internal/feedtest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"trafficctl": func() { os.Exit(Main(os.Args[1:])) },
+	})
+}
+
+// TestScripts runs the command tree end to end, as a user would, from
+// testdata/script/*.txtar: once on SQLite and once on PostgreSQL.
+func TestScripts(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			if db == "postgres" {
+				dbtest.Postgres(t) // skips, or fails when PostgreSQL is required and missing
+			}
+			testscript.Run(t, scriptParams(db))
+		})
+	}
+}
+
+const serverKey = "feed"
+
+func scriptParams(db string) testscript.Params {
+	fixtures, _ := filepath.Abs("../testdata")
+	return testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			srv := feedtest.New()
+			env.Defer(srv.Close)
+			env.Values[serverKey] = srv
+			env.Setenv("FEED_URL", srv.URL())
+			env.Setenv("TRAFFICCTL_SOURCE_URL", srv.URL())
+			env.Setenv("TRAFFICCTL_SOURCE_RETRIES", "0")
+			env.Setenv("DB", db)
+			if db == "postgres" {
+				u, drop, err := dbtest.CreatePostgres()
+				if err != nil {
+					return err
+				}
+				env.Defer(drop)
+				env.Setenv("TRAFFICCTL_DATABASE_URL", u)
+			}
+			return nil
+		},
+		// [sqlite] and [postgres] say which database a script runs on.
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "sqlite", "postgres":
+				return cond == db, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// feed FILE...: serve these fixture bodies (paths under testdata/).
+			"feed": func(ts *testscript.TestScript, neg bool, args []string) {
+				srv := ts.Value(serverKey).(*feedtest.Server)
+				paths := make([]string, len(args))
+				for i, a := range args {
+					paths[i] = filepath.Join(fixtures, a)
+				}
+				srv.SetFault(nil)
+				ts.Check(srv.SetFiles(paths...))
+			},
+			// fault STATUS [PAGE]: answer with this HTTP status (on every page, or on page PAGE only).
+			"fault": func(ts *testscript.TestScript, neg bool, args []string) {
+				srv := ts.Value(serverKey).(*feedtest.Server)
+				code, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				page := -1
+				if len(args) > 1 {
+					page, _ = strconv.Atoi(args[1])
+				}
+				srv.SetFault(statusFault(code, page))
+			},
+			// rows N: the last stdout is CSV with a header and N records.
+			"rows": func(ts *testscript.TestScript, neg bool, args []string) {
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				records, err := csv.NewReader(strings.NewReader(ts.ReadFile("stdout"))).ReadAll()
+				if err != nil {
+					ts.Fatalf("stdout is not CSV: %v", err)
+				}
+				if len(records)-1 != want {
+					ts.Fatalf("%d CSV records, want %d", len(records)-1, want)
+				}
+			},
+			// exits N PROGRAM ARGS...: run the program and require exit status N.
+			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				err = ts.Exec(args[1], args[2:]...)
+				got := 0
+				var exit *exec.ExitError
+				if errors.As(err, &exit) {
+					got = exit.ExitCode()
+				} else if err != nil {
+					ts.Fatalf("exec %s: %v", args[1], err)
+				}
+				if got != want {
+					ts.Fatalf("%s exited with %d, want %d", strings.Join(args[1:], " "), got, want)
+				}
+			},
+		},
+	}
+}
+
+func statusFault(code, onPage int) feedtest.Fault {
+	return func(w http.ResponseWriter, r *http.Request, page int) bool {
+		if onPage >= 0 && page != onPage {
+			return false
+		}
+		w.WriteHeader(code)
+		fmt.Fprintf(w, "status %d", code)
+		return true
+	}
+}

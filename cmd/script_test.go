@@ -19,6 +19,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Process tests (signals, concurrency) run this test binary as trafficctl.
+	if os.Getenv("TRAFFICCTL_TEST_AS_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:]))
+	}
 	testscript.Main(m, map[string]func(){
 		"trafficctl": func() { os.Exit(Main(os.Args[1:])) },
 	})

@@ -88,7 +88,7 @@ Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or 
 	pf.String("log-format", "", "log format on stderr: text or json (default text)")
 	pf.Bool("quiet", false, "log errors only")
 
-	root.AddCommand(NewCmdFetch(f, nil), NewCmdMigrate(f, nil), NewCmdExport(f, nil), NewCmdVersion(f))
+	root.AddCommand(NewCmdFetch(f, nil), NewCmdMigrate(f, nil), NewCmdExport(f, nil), NewCmdStatus(f, nil), NewCmdVersion(f))
 	return root
 }
 

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Status is what "trafficctl status" reports about a database: its schema,
+// how much it holds, and how regularly it has been fed.
+type Status struct {
+	Display string   // the database URL with its password hidden
+	Applied []string // migration ids applied, oldest first; none on a database never migrated
+	Pending []string // migration ids this trafficctl would apply
+
+	Events, OpenEvents, Versions int64
+	Runs, FailedRuns             int64
+
+	// LastSuccess is the latest successful run; nil when there is none.
+	LastSuccess *FetchRun
+	// Failures are the failed runs started at or after the time asked
+	// for, newest first.
+	Failures []FetchRun
+	// SuccessfulRuns counts the successful runs the gaps were computed from.
+	SuccessfulRuns int
+	// MedianInterval is the median time between the starts of consecutive
+	// successful runs; zero with fewer than two of them.
+	MedianInterval time.Duration
+	// Gaps are the intervals between consecutive successful runs longer
+	// than twice MedianInterval, oldest first.
+	Gaps []Gap
+}
+
+// Migrated says whether the database has trafficctl's schema at all.
+func (s Status) Migrated() bool { return len(s.Applied) > 0 }
+
+// SchemaVersion is the id of the newest applied migration, or "".
+func (s Status) SchemaVersion() string {
+	if len(s.Applied) == 0 {
+		return ""
+	}
+	return s.Applied[len(s.Applied)-1]
+}
+
+// Gap is a stretch with no successful run: from the start of one
+// successful run to the start of the next.
+type Gap struct {
+	AfterRunID, BeforeRunID int64
+	Start, End              time.Time
+}
+
+// Length is how long the gap lasted.
+func (g Gap) Length() time.Duration { return g.End.Sub(g.Start) }
+
+// RunStart is a successful run's id and start time, the input of FindGaps.
+type RunStart struct {
+	ID      int64
+	Started time.Time
+}
+
+// FindGaps returns the median interval between consecutive runs (in the
+// order given) and the intervals longer than twice that median. The median
+// rather than the mean is the yardstick so that the gaps themselves do not
+// inflate it: a schedule of every 10 minutes with one 6-hour hole still has
+// a 10-minute median.
+func FindGaps(runs []RunStart) (median time.Duration, gaps []Gap) {
+	if len(runs) < 2 {
+		return 0, nil
+	}
+	intervals := make([]time.Duration, len(runs)-1)
+	for i := 1; i < len(runs); i++ {
+		intervals[i-1] = runs[i].Started.Sub(runs[i-1].Started)
+	}
+	sorted := slices.Clone(intervals)
+	slices.Sort(sorted)
+	n := len(sorted)
+	median = sorted[n/2]
+	if n%2 == 0 {
+		median = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	for i, d := range intervals {
+		if d > 2*median {
+			gaps = append(gaps, Gap{AfterRunID: runs[i].ID, BeforeRunID: runs[i+1].ID, Start: runs[i].Started, End: runs[i+1].Started})
+		}
+	}
+	return median, gaps
+}
+
+// Status reads the report. failuresSince bounds the failed runs listed
+// (trafficctl status asks for the last 24 hours). On a database never
+// migrated it returns the migrations and nothing else, without error, so
+// that status can say so instead of failing.
+func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, error) {
+	st := Status{Display: s.display}
+	m, err := s.Migrations(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Applied, st.Pending = m.Applied, m.Pending
+	if !st.Migrated() {
+		return st, nil
+	}
+	db := s.db.WithContext(ctx)
+	counts := []struct {
+		n     *int64
+		model any
+		where []any
+	}{
+		{&st.Events, &Event{}, nil},
+		{&st.OpenEvents, &Event{}, []any{"closed_at IS NULL"}},
+		{&st.Versions, &EventVersion{}, nil},
+		{&st.Runs, &FetchRun{}, nil},
+		{&st.FailedRuns, &FetchRun{}, []any{"status = ?", RunFailed}},
+	}
+	for _, c := range counts {
+		q := db.Model(c.model)
+		if c.where != nil {
+			q = q.Where(c.where[0], c.where[1:]...)
+		}
+		if err := q.Count(c.n).Error; err != nil {
+			return st, s.dbError("count rows", err)
+		}
+	}
+	last, ok, err := s.LastRun(ctx, RunSucceeded)
+	if err != nil {
+		return st, err
+	}
+	if ok {
+		st.LastSuccess = &last
+	}
+	err = db.Where("status = ? AND started_at >= ?", RunFailed, dbTime(failuresSince)).Order("id DESC").Find(&st.Failures).Error
+	if err != nil {
+		return st, s.dbError("read failed runs", err)
+	}
+	for i := range st.Failures {
+		st.Failures[i].StartedAt, st.Failures[i].FinishedAt = st.Failures[i].StartedAt.UTC(), st.Failures[i].FinishedAt.UTC()
+	}
+	runs, err := s.successfulRuns(ctx, Filter{})
+	if err != nil {
+		return st, err
+	}
+	starts := make([]RunStart, len(runs))
+	for i, r := range runs {
+		starts[i] = RunStart{ID: r.id, Started: r.started}
+	}
+	st.SuccessfulRuns = len(starts)
+	st.MedianInterval, st.Gaps = FindGaps(starts)
+	return st, nil
+}
+
+// NotCreated reports whether rawURL names a SQLite file that does not
+// exist. Opening it would create an empty database, which a read-only
+// command such as status must not do (a mistyped path in a health check
+// would otherwise leave stray files behind).
+func NotCreated(rawURL string) bool {
+	t, err := ParseURL(rawURL)
+	if err != nil || t.Dialect != SQLite {
+		return false
+	}
+	_, err = os.Stat(strings.TrimPrefix(t.Display, "sqlite:///"))
+	return os.IsNotExist(err)
+}
+
+// MigrationIDs lists every migration this trafficctl knows, oldest first,
+// without a database: what a database that does not exist yet would need.
+func MigrationIDs() []string {
+	var ids []string
+	for _, m := range (&Store{}).migrations() {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}

@@ -1,0 +1,116 @@
+package open511
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Seeds for the fuzzers: every fixture body, and pieces of them.
+func fixtureBodies(f *testing.F) [][]byte {
+	f.Helper()
+	files, _ := filepath.Glob("../../testdata/*/*.json")
+	if len(files) == 0 {
+		f.Fatal("no fixtures found")
+	}
+	var out [][]byte
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// FuzzDecodePage: no body, however broken, makes the page decoder panic,
+// and every event it hands on is one JSON value.
+func FuzzDecodePage(f *testing.F) {
+	for _, b := range fixtureBodies(f) {
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+	}
+	f.Add([]byte("\xef\xbb\xbf{\"events\":null}"))
+	f.Add([]byte(`<html></html>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, _ = decodePage(bytes.NewReader(body), func(obj json.RawMessage) {
+			if !json.Valid(obj) {
+				t.Fatalf("handed on invalid JSON %q", obj)
+			}
+			_, _, _ = DecodeEvent(obj)
+		})
+	})
+}
+
+// FuzzDecodeEvent: any object decodes or is skipped, never panics; a
+// decoded event has an id, valid coordinates and a canonical raw that
+// canonicalises to itself.
+func FuzzDecodeEvent(f *testing.F) {
+	for _, b := range fixtureBodies(f) {
+		var env struct{ Events []json.RawMessage }
+		if json.Unmarshal(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), &env) == nil {
+			for _, e := range env.Events {
+				f.Add([]byte(e))
+			}
+		}
+		var list []json.RawMessage
+		if json.Unmarshal(b, &list) == nil && len(list) > 0 {
+			f.Add([]byte(list[0]))
+		}
+	}
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		e, _, err := DecodeEvent(obj)
+		if err != nil {
+			return
+		}
+		if e.ID == "" || e.ContentHash == "" {
+			t.Fatalf("decoded event without id or hash: %+v", e)
+		}
+		if (e.Lat == nil) != (e.Lon == nil) || (e.Lat != nil && (*e.Lat < -90 || *e.Lat > 90 || *e.Lon < -180 || *e.Lon > 180)) {
+			t.Fatalf("bad position %v %v", e.Lat, e.Lon)
+		}
+		again, err := Canonical(e.Raw)
+		if err != nil || !bytes.Equal(again, e.Raw) {
+			t.Fatalf("raw is not canonical: %s vs %s (%v)", e.Raw, again, err)
+		}
+		if e.Geometry != "" && !json.Valid([]byte(e.Geometry)) {
+			t.Fatalf("geometry is not JSON: %s", e.Geometry)
+		}
+	})
+}
+
+// FuzzParseTime: never panics, and what parses is in UTC.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"2023-05-31T13:17Z", "2021-05-07T17:31:08-07:00", "2021-05-10T07:00", "", "2023-13-45T99:99Z", "2023-05-31T13:17:00.123456789+14:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tm, err := ParseTime(s); err == nil && tm.Location().String() != "UTC" {
+			t.Fatalf("ParseTime(%q) = %v, not UTC", s, tm)
+		}
+	})
+}
+
+// FuzzDecodeGeometry: never panics; what decodes has a position in range.
+func FuzzDecodeGeometry(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"Point","coordinates":[-122.1,37.5]}`,
+		`{"type":"LineString","coordinates":[[-122.1,37.5],[-122.2,37.6]]}`,
+		`{"type":"MultiPolygon","coordinates":[[[[-1,2],[3,4],[5,6],[-1,2]]]]}`,
+		`{"type":"Polygon","coordinates":[]}`, `{"type":"Point"}`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := DecodeGeometry(b)
+		if err != nil {
+			return
+		}
+		if g.Lat == nil || *g.Lat < -90 || *g.Lat > 90 || *g.Lon < -180 || *g.Lon > 180 || !json.Valid([]byte(g.JSON)) {
+			t.Fatalf("DecodeGeometry(%s) = %+v", b, g)
+		}
+	})
+}

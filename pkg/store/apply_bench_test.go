@@ -1,0 +1,133 @@
+package store_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/trafficctl/trafficctl/internal/dbtest"
+	"github.com/trafficctl/trafficctl/internal/feedtest"
+	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/store"
+)
+
+// decodeAll turns generated event objects into Events, as the client does.
+func decodeAll(b *testing.B, objs []json.RawMessage) []open511.Event {
+	b.Helper()
+	out := make([]open511.Event, len(objs))
+	for i, o := range objs {
+		e, _, err := open511.DecodeEvent(o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// benchDialects runs fn per database kind with a new database each:
+// SQLite always, PostgreSQL when TRAFFICCTL_TEST_DATABASE_URL is set.
+func benchDialects(b *testing.B, fn func(b *testing.B, newDB func() *store.Store)) {
+	open := func(b *testing.B, url string) *store.Store {
+		s, err := store.Open(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		if _, err := s.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	b.Run("db=sqlite", func(b *testing.B) { fn(b, func() *store.Store { return open(b, dbtest.SQLite(b)) }) })
+	b.Run("db=postgres", func(b *testing.B) { fn(b, func() *store.Store { return open(b, dbtest.Postgres(b)) }) })
+}
+
+// applyOnce is one fetch's database work: the run's transaction, with its
+// lock, the snapshot and the ledger row, committed.
+func applyOnce(b *testing.B, s *store.Store, at time.Time, events []open511.Event) store.FetchRun {
+	f, err := s.BeginFetch(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run, err := f.Apply(ctx, store.RunInfo{StartedAt: at, SourceURL: "http://feed/", Version: "bench"}, events)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return run
+}
+
+// BenchmarkApplySnapshot times Fetch.Apply (what a fetch does to the
+// database once the snapshot is decoded) for a snapshot that is all new,
+// unchanged, or 1% changed since the previous run.
+func BenchmarkApplySnapshot(b *testing.B) {
+	type input struct {
+		all  []open511.Event
+		revs [2][]open511.Event
+	}
+	inputs := map[int]input{}
+	for _, n := range []int{500, 10000} {
+		base := feedtest.GenerateEvents(n, 7)
+		// Two revisions that differ in every 100th event: alternating them
+		// makes every run see 1% changed.
+		inputs[n] = input{decodeAll(b, base), [2][]open511.Event{
+			decodeAll(b, feedtest.ChangeEvents(base, 7, 100, 1)),
+			decodeAll(b, feedtest.ChangeEvents(base, 7, 100, 2)),
+		}}
+	}
+	benchDialects(b, func(b *testing.B, newDB func() *store.Store) {
+		for _, n := range []int{500, 10000} {
+			all, revs := inputs[n].all, inputs[n].revs
+			at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			next := func() time.Time { at = at.Add(time.Minute); return at }
+
+			b.Run(fmt.Sprintf("events=%d/new", n), func(b *testing.B) {
+				s := newDB()
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					clearTables(b, s)
+					b.StartTimer()
+					if run := applyOnce(b, s, next(), all); run.EventsNew != n {
+						b.Fatalf("%d new, want %d", run.EventsNew, n)
+					}
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+			b.Run(fmt.Sprintf("events=%d/unchanged", n), func(b *testing.B) {
+				s := newDB()
+				applyOnce(b, s, next(), all)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if run := applyOnce(b, s, next(), all); run.EventsUnchanged != n {
+						b.Fatalf("%d unchanged, want %d", run.EventsUnchanged, n)
+					}
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+			b.Run(fmt.Sprintf("events=%d/changed=1pct", n), func(b *testing.B) {
+				s := newDB()
+				applyOnce(b, s, next(), revs[1])
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if run := applyOnce(b, s, next(), revs[i%2]); run.EventsChanged != n/100 {
+						b.Fatalf("%d changed, want %d", run.EventsChanged, n/100)
+					}
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	})
+}
+
+// clearTables empties the database so that the next snapshot is all new.
+func clearTables(b *testing.B, s *store.Store) {
+	for _, t := range []string{"event_versions", "events", "fetch_runs"} {
+		if err := s.DB().Exec("DELETE FROM " + t).Error; err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Times the whole trafficctl binary against a local Open511 server
+# (internal/feedtest/feedserver serving generated 511-shaped events), for
+# the start-up and fetch targets of docs/benchmarks.md, and reports peak RSS.
+#
+#   make bench-cli                          # SQLite; PostgreSQL too when
+#   TRAFFICCTL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test make bench-cli
+#
+# Environment: TRAFFICCTL_BIN (default bin/trafficctl), RUNS (timed runs per
+# figure, default 10), EVENTS (the large snapshot, default 10000).
+# Each figure is the median and the min-max of RUNS runs, in milliseconds of
+# wall time, and the largest peak RSS among them (from /usr/bin/time when it
+# exists). The server runs on the same machine and its share of the CPU is in
+# the figures, as a real feed's network time would be.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BIN=${TRAFFICCTL_BIN:-bin/trafficctl}
+RUNS=${RUNS:-10}
+EVENTS=${EVENTS:-10000}
+[ -x "$BIN" ] || { echo "bench-cli: $BIN not found; run make build" >&2; exit 1; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/feedserver" ./internal/feedtest/feedserver
+
+TIME=""
+if [ -x /usr/bin/time ] && /usr/bin/time -f '%M' -o /dev/null true 2>/dev/null; then
+	TIME=/usr/bin/time
+else
+	echo "bench-cli: /usr/bin/time (GNU) not found: peak RSS is not reported" >&2
+fi
+
+# serve NAME ARGS...: start a feedserver and put its URL in the variable NAME.
+serve() {
+	local name=$1
+	shift
+	"$work/feedserver" -url-file "$work/$name.url" "$@" >/dev/null &
+	pids+=("$!")
+	for _ in $(seq 200); do
+		[ -s "$work/$name.url" ] && break
+		sleep 0.05
+	done
+	[ -s "$work/$name.url" ] || { echo "bench-cli: feedserver $* did not start" >&2; exit 1; }
+	printf -v "$name" '%s' "$(cat "$work/$name.url")"
+}
+
+# once URL DB: one fetch, untimed (seeding).
+once() {
+	TRAFFICCTL_SOURCE_URL=$1 TRAFFICCTL_DATABASE_URL=$2 "$BIN" fetch --quiet >/dev/null 2>"$work/err" ||
+		{ cat "$work/err" >&2; exit 1; }
+}
+
+# timed LABEL PREPARE CMD...: runs PREPARE (untimed) then CMD, RUNS times,
+# and prints one line: label, median, min, max (ms), peak RSS (MB).
+timed() {
+	local label=$1 prepare=$2
+	shift 2
+	local times=() rss=0
+	for _ in $(seq "$RUNS"); do
+		eval "$prepare"
+		local t0 t1
+		t0=$(date +%s%N)
+		if [ -n "$TIME" ]; then
+			$TIME -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+		else
+			"$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+		fi
+		t1=$(date +%s%N)
+		times+=($(((t1 - t0) / 1000)))
+		if [ -n "$TIME" ]; then
+			local kb
+			kb=$(tail -n 1 "$work/rss")
+			[ "$kb" -gt "$rss" ] && rss=$kb
+		fi
+	done
+	local sorted
+	sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+	local n=${#sorted[@]}
+	local med=${sorted[$((n / 2))]}
+	local rss_text="n/a"
+	[ -n "$TIME" ] && rss_text=$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')
+	awk -v l="$label" -v m="$med" -v a="${sorted[0]}" -v b="${sorted[$((n - 1))]}" -v r="$rss_text" \
+		'BEGIN{printf "%-46s %9.1f %9.1f %9.1f %10s\n", l, m/1000, a/1000, b/1000, r}'
+}
+
+serve small -generate 500 -seed 1
+serve big -generate "$EVENTS" -seed 2
+serve changing -generate "$EVENTS" -seed 2 -change-every 100
+
+echo "trafficctl $("$BIN" --version | awk '{print $2}'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $RUNS runs each"
+printf '%-46s %9s %9s %9s %10s\n' figure "median ms" "min ms" "max ms" "peak RSS MB"
+timed "--version" ":" "$BIN" --version
+
+# fetch_figures NAME FRESH_DB: FRESH_DB is a shell command printing the URL
+# of a new empty database.
+fetch_figures() {
+	local name=$1 fresh=$2 db
+	db=$($fresh)
+	once "$small" "$db"
+	export TRAFFICCTL_DATABASE_URL=$db TRAFFICCTL_SOURCE_URL=$small
+	timed "$name: fetch 500 unchanged" ":" "$BIN" fetch --quiet
+
+	export TRAFFICCTL_SOURCE_URL=$big
+	timed "$name: fetch $EVENTS all new" 'export TRAFFICCTL_DATABASE_URL=$('"$fresh"')' "$BIN" fetch --quiet
+	once "$big" "$TRAFFICCTL_DATABASE_URL"
+	timed "$name: fetch $EVENTS unchanged" ":" "$BIN" fetch --quiet
+	export TRAFFICCTL_SOURCE_URL=$changing
+	timed "$name: fetch $EVENTS, 1% changed" ":" "$BIN" fetch --quiet
+	unset TRAFFICCTL_DATABASE_URL TRAFFICCTL_SOURCE_URL
+}
+
+fresh_sqlite() { echo "sqlite:///$(mktemp -u "$work/bench-XXXXXX.db")"; }
+fetch_figures sqlite fresh_sqlite
+
+# PostgreSQL: a new database per "all new" run, made with psql and dropped
+# at the end.
+pg_dbs=()
+drop_pg() {
+	for d in "${pg_dbs[@]}"; do
+		psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true
+	done
+}
+fresh_postgres() {
+	local name
+	name=trafficctl_bench_$(date +%s%N)
+	psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "CREATE DATABASE $name" >/dev/null
+	echo "$name" >>"$work/pg_dbs"
+	# the test URL with its database name replaced
+	echo "$TRAFFICCTL_TEST_DATABASE_URL" | sed -E "s#^(postgres(ql)?://[^/]*)/[^?]*#\\1/$name#"
+}
+if [ -z "${TRAFFICCTL_TEST_DATABASE_URL:-}" ]; then
+	echo "postgres: skipped (set TRAFFICCTL_TEST_DATABASE_URL)"
+elif ! command -v psql >/dev/null; then
+	echo "postgres: skipped (psql is needed to create the databases)"
+else
+	trap 'mapfile -t pg_dbs <"$work/pg_dbs" 2>/dev/null; drop_pg; cleanup' EXIT
+	fetch_figures postgres fresh_postgres
+fi

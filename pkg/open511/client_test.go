@@ -1,8 +1,11 @@
 package open511_test
 
 import (
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -268,5 +271,66 @@ func body(contentType, text string) feedtest.Fault {
 		w.Header().Set("Content-Type", contentType)
 		w.Write([]byte(text))
 		return true
+	}
+}
+
+func TestFetchSnapshotAcceptsGzip(t *testing.T) {
+	srv := newServer(t, "511/events_empty.json")
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			t.Errorf("Accept-Encoding = %q", r.Header.Get("Accept-Encoding"))
+			return false
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		zw.Write([]byte("\xef\xbb\xbf" + `{"events":[{"id":"z/1","headline":"zipped"}],"pagination":{"offset":0}}`))
+		zw.Close()
+		return true
+	})
+	snap, err := client(srv).FetchSnapshot(context.Background())
+	if err != nil || len(snap.Events) != 1 || snap.Events[0].Headline != "zipped" {
+		t.Fatalf("snap=%+v err=%v", snap, err)
+	}
+}
+
+func TestFetchSnapshotStopsAfterMaxPages(t *testing.T) {
+	srv := feedtest.New()
+	defer srv.Close()
+	var events []json.RawMessage
+	for i := 0; i <= open511.MaxPages; i++ {
+		events = append(events, json.RawMessage(fmt.Sprintf(`{"id":"p/%d"}`, i)))
+	}
+	srv.SetEvents(events, 1)
+	c := client(srv)
+	c.PageSize = 1
+	_, err := c.FetchSnapshot(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "more than 100 pages") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(srv.Requests()) != open511.MaxPages {
+		t.Fatalf("%d requests", len(srv.Requests()))
+	}
+}
+
+func TestFetchSnapshotHonoursRetryAfterDate(t *testing.T) {
+	srv := newServer(t, "511/events_empty.json")
+	var calls atomic.Int32
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", time.Now().Add(2*time.Second).UTC().Format(http.TimeFormat))
+			w.WriteHeader(503)
+			return true
+		}
+		return false
+	})
+	c := client(srv)
+	c.Retries = 1
+	start := time.Now()
+	if _, err := c.FetchSnapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// HTTP dates have whole seconds: the wait is between 1 and 2 s.
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Fatalf("waited only %s", waited)
 	}
 }

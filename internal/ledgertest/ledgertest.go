@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 // Fixtures, or a failed one when Fail holds its reason.
 type Run struct {
 	At       time.Time
-	Fixtures []string // bodies under the repository's testdata/
+	Fixtures []string        // bodies under the repository's testdata/
+	Events   []open511.Event // applied instead of Fixtures when not nil
 	Fail     string
 }
 
@@ -40,8 +42,11 @@ func Seed(t testing.TB, s *store.Store, runs []Run) {
 			}
 			continue
 		}
-		events := Events(t, r.Fixtures...)
-		info.Pages, info.Received = len(r.Fixtures), len(events)
+		events, pages := r.Events, 1
+		if events == nil {
+			events, pages = Events(t, r.Fixtures...), len(r.Fixtures)
+		}
+		info.Pages, info.Received = pages, len(events)
 		f, err := s.BeginFetch(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -76,6 +81,34 @@ func Events(t testing.TB, fixtures ...string) []open511.Event {
 	return out
 }
 
+// Edit returns a copy of events in which the event with this id has the
+// top-level field set to value, decoded anew as if the feed had sent it.
+// Fixtures have every event ACTIVE, for example; a filter test needs others.
+func Edit(t testing.TB, events []open511.Event, id, field string, value any) []open511.Event {
+	t.Helper()
+	out := slices.Clone(events)
+	for i, e := range out {
+		if e.ID != id {
+			continue
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(e.Raw, &obj); err != nil {
+			t.Fatal(err)
+		}
+		obj[field] = value
+		b, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[i], _, err = open511.DecodeEvent(b); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Fatalf("no event %s to edit", id)
+	return nil
+}
+
 // testdata is the repository's testdata folder, found from this file so
 // that tests in any package can name fixtures the same way.
 func testdata() string {
@@ -90,11 +123,11 @@ type Scenario struct {
 	Now  time.Time
 
 	Events, OpenEvents, Versions, AllRuns, FailedRuns int64
-	LastSuccessID                                    int64
-	LastSuccessAge                                   time.Duration
-	FailuresIn24h                                    []string // reasons, newest first
-	Median                                           time.Duration
-	Gaps                                             []store.Gap
+	LastSuccessID                                     int64
+	LastSuccessAge                                    time.Duration
+	FailuresIn24h                                     []string // reasons, newest first
+	Median                                            time.Duration
+	Gaps                                              []store.Gap
 }
 
 // Gappy is a collector scheduled every 10 minutes that missed two hours
@@ -113,7 +146,7 @@ func Gappy() Scenario {
 		{At: at(10, 20), Fixtures: first}, // 4
 		{At: at(10, 30), Fixtures: first}, // 5
 		{At: at(10, 40), Fail: "fetch page 1 of http://feed.test/traffic/events: 503 Service Unavailable"}, // 6
-		{At: at(11, 50), Fail: "API key refused (401 Unauthorized): set TRAFFICCTL_API_KEY"},             // 7
+		{At: at(11, 50), Fail: "API key refused (401 Unauthorized): set TRAFFICCTL_API_KEY"},               // 7
 		{At: at(12, 30), Fixtures: second}, // 8: gap of 2h after run 5
 		{At: at(12, 40), Fixtures: second}, // 9
 		{At: at(13, 0), Fixtures: second},  // 10: 20m, exactly twice the median: not a gap

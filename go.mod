@@ -1,5 +1,8 @@
 module github.com/trafficctl/trafficctl
 
+// +heroku goVersion go1.25
+// +heroku install ./
+
 go 1.25.0
 
 require (

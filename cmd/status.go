@@ -40,7 +40,7 @@ func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) 
 how many events, open events, versions and runs it holds, the last successful run
 and how long ago it started, the failed runs of the last 24 hours with their
 reasons, and the gaps: intervals between consecutive successful runs longer than
-twice the median interval.
+twice the median interval (and longer than a minute).
 
 With --max-age the command is a health check: it exits with status 1 when the
 last successful run started longer ago than that, or when there is none.

@@ -60,8 +60,15 @@ type RunStart struct {
 	Started time.Time
 }
 
+// minGap is the shortest interval ever reported as a gap. Runs started by
+// hand or by a test in quick succession have a median of a second or none
+// (the ledger keeps whole seconds), and every pause would then be a "gap";
+// no scheduler runs more often than once a minute (cron's resolution).
+const minGap = time.Minute
+
 // FindGaps returns the median interval between consecutive runs (in the
-// order given) and the intervals longer than twice that median. The median
+// order given) and the intervals longer than twice that median (and longer
+// than a minute, whatever the median). The median
 // rather than the mean is the yardstick so that the gaps themselves do not
 // inflate it: a schedule of every 10 minutes with one 6-hour hole still has
 // a 10-minute median.
@@ -80,8 +87,9 @@ func FindGaps(runs []RunStart) (median time.Duration, gaps []Gap) {
 	if n%2 == 0 {
 		median = (sorted[n/2-1] + sorted[n/2]) / 2
 	}
+	threshold := max(2*median, minGap)
 	for i, d := range intervals {
-		if d > 2*median {
+		if d > threshold {
 			gaps = append(gaps, Gap{AfterRunID: runs[i].ID, BeforeRunID: runs[i+1].ID, Start: runs[i].Started, End: runs[i+1].Started})
 		}
 	}

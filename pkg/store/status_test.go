@@ -19,6 +19,13 @@ func TestFindGapsUsesTwiceTheMedian(t *testing.T) {
 		}
 		return out
 	}
+	runsSecondsApart := func(seconds ...int) []store.RunStart {
+		out := make([]store.RunStart, len(seconds))
+		for i, sec := range seconds {
+			out[i] = store.RunStart{ID: int64(i + 1), Started: t0.Add(time.Duration(sec) * time.Second)}
+		}
+		return out
+	}
 	gap := func(after, before int64, from, to int) store.Gap {
 		return store.Gap{AfterRunID: after, BeforeRunID: before, Start: t0.Add(time.Duration(from) * time.Minute), End: t0.Add(time.Duration(to) * time.Minute)}
 	}
@@ -35,6 +42,7 @@ func TestFindGapsUsesTwiceTheMedian(t *testing.T) {
 		{"exactly twice the median is not a gap", runsAt(0, 10, 20, 40, 50), 10 * time.Minute, nil},
 		{"one long hole", runsAt(0, 10, 20, 140, 150), 10 * time.Minute, []store.Gap{gap(3, 4, 20, 140)}},
 		{"even count: mean of the middle two", runsAt(0, 10, 30, 60, 100), 25 * time.Minute, nil},
+		{"runs seconds apart: a pause under a minute is no gap", runsSecondsApart(0, 0, 0, 0, 59), 0, nil},
 		{"two holes", runsAt(0, 10, 31, 41, 51, 120), 10 * time.Minute, []store.Gap{gap(2, 3, 10, 31), gap(5, 6, 51, 120)}},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -161,9 +160,4 @@ func (s *Store) LastRun(ctx context.Context, status string) (run FetchRun, ok bo
 		return run, false, s.dbError("read the ledger", res.Error)
 	}
 	return run, res.RowsAffected == 1, nil
-}
-
-// String is a short description of a run for messages.
-func (r FetchRun) String() string {
-	return fmt.Sprintf("run %d (%s at %s)", r.ID, r.Status, r.StartedAt.UTC().Format(time.RFC3339))
 }

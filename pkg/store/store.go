@@ -178,9 +178,6 @@ func (s *Store) Close() error {
 	return sqlDB.Close()
 }
 
-// Dialect says which database this is.
-func (s *Store) Dialect() Dialect { return s.dialect }
-
 // Display is the database URL with its password hidden.
 func (s *Store) Display() string { return s.display }
 

@@ -265,7 +265,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, emit func(json.RawMess
 		maxBody = DefaultMaxBody
 	}
 	body := &limitedReader{r: resp.Body, left: maxBody}
-	page, err := decodePage(body, emit)
+	page, err := readPage(body, emit)
 	if err != nil {
 		switch {
 		case body.exceeded:

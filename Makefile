@@ -20,9 +20,13 @@ lint:
 		$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 $(PKGS); \
 	else echo "staticcheck not available from the module proxy; skipped"; fi
 
-# Go benchmarks, benchstat-ready (pipe two runs through benchstat to compare).
+# Go benchmarks, benchstat-ready: make bench > new.txt; benchstat old.txt new.txt.
+# PostgreSQL ones run when TRAFFICCTL_TEST_DATABASE_URL is set. About 5
+# minutes with both databases; BENCH=Decode or COUNT=1 for a quick look.
+BENCH ?= .
+COUNT ?= 5
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./pkg/...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) -timeout 60m ./pkg/...
 
 # Whole-binary timings against a local Open511 server.
 bench-cli: build

@@ -108,6 +108,8 @@ fetch_figures() {
 	once "$small" "$db"
 	export TRAFFICCTL_DATABASE_URL=$db TRAFFICCTL_SOURCE_URL=$small
 	timed "$name: fetch 500 unchanged" ":" "$BIN" fetch --quiet
+	# The database grows with changes, not runs: still 500 spells.
+	echo "$name: after $((RUNS + 1)) runs of the same 500 events: $(($("$BIN" export --table runs | wc -l) - 1)) ledger rows, $(($("$BIN" export --table versions | wc -l) - 1)) version rows"
 
 	export TRAFFICCTL_SOURCE_URL=$big
 	timed "$name: fetch $EVENTS all new" 'export TRAFFICCTL_DATABASE_URL=$('"$fresh"')' "$BIN" fetch --quiet
@@ -144,4 +146,18 @@ elif ! command -v psql >/dev/null; then
 else
 	trap 'mapfile -t pg_dbs <"$work/pg_dbs" 2>/dev/null; drop_pg; cleanup' EXIT
 	fetch_figures postgres fresh_postgres
+fi
+
+# export --table snapshots of 1,000,000 rows (1,000 runs x 1,000 events),
+# seeded by the Go benchmark's seeder into a database of our own.
+export_figures() {
+	local name=$1 db=$2
+	TRAFFICCTL_BENCH_SEED_URL=$db go test -run '^$' -bench "ExportSnapshots/db=$name\$" -benchtime 1x ./pkg/export >/dev/null
+	export TRAFFICCTL_DATABASE_URL=$db
+	timed "$name: export snapshots, 1,000,000 rows, CSV" ":" "$BIN" export --table snapshots -o "$work/snapshots.csv"
+	unset TRAFFICCTL_DATABASE_URL
+}
+export_figures sqlite "$(fresh_sqlite)"
+if [ -n "${TRAFFICCTL_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null; then
+	export_figures postgres "$(fresh_postgres)"
 fi

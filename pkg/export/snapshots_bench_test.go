@@ -60,11 +60,16 @@ func seedHistory(b *testing.B, dbURL string) *store.Store {
 			last := (first/changeEvery+1)*changeEvery + int64(i%changeEvery)
 			last = min(max(last, first), benchRuns)
 			version++
-			versions = append(versions, store.EventVersion{EventID: e.ID, Version: version, FirstRunID: first, LastRunID: last,
-				ValidFrom: runAt(first), ValidTo: runAt(last), ContentHash: e.ContentHash, EventFields: f, Raw: string(e.Raw)})
+			v := store.EventVersion{EventID: e.ID, Version: version, FirstRunID: first,
+				ValidFrom: runAt(first), ContentHash: e.ContentHash, EventFields: f, Raw: string(e.Raw)}
+			if last < benchRuns { // the last spell stays open, as the store keeps it
+				end, to := last, runAt(last)
+				v.LastRunID, v.ValidTo = &end, &to
+			}
+			versions = append(versions, v)
 			first = last + 1
 		}
-		events = append(events, store.Event{ID: e.ID, EventFields: f, FirstSeenAt: runAt(1), LastSeenAt: runAt(benchRuns),
+		events = append(events, store.Event{ID: e.ID, EventFields: f, FirstSeenAt: runAt(1),
 			CurrentVersion: version, ContentHash: e.ContentHash, Raw: string(e.Raw)})
 	}
 	db := s.DB()

@@ -105,6 +105,13 @@ func setTime(c *Cell, t *time.Time) {
 func setInt(c *Cell, i int64)    { c.I, c.Null = i, false }
 func setAt(c *Cell, t time.Time) { c.T, c.Null = t, false }
 
+func setIntPtr(c *Cell, i *int64) {
+	c.Null = i == nil
+	if i != nil {
+		c.I = *i
+	}
+}
+
 // stream feeds one table's rows to emit as cells.
 func stream(ctx context.Context, st *store.Store, table string, f store.Filter, emit func([]Cell) error) error {
 	nf := len(fieldColumns)
@@ -115,7 +122,7 @@ func stream(ctx context.Context, st *store.Store, table string, f store.Filter, 
 			cells[0].S = e.ID
 			setFields(cells[1:], &e.EventFields)
 			setAt(&cells[1+nf], e.FirstSeenAt)
-			setAt(&cells[2+nf], e.LastSeenAt)
+			setTime(&cells[2+nf], e.LastSeenAt)
 			setTime(&cells[3+nf], e.ClosedAt)
 			cells[4+nf].S = e.Raw
 			return emit(cells)
@@ -126,9 +133,9 @@ func stream(ctx context.Context, st *store.Store, table string, f store.Filter, 
 			cells[0].S = v.EventID
 			setInt(&cells[1], int64(v.Version))
 			setInt(&cells[2], v.FirstRunID)
-			setInt(&cells[3], v.LastRunID)
+			setIntPtr(&cells[3], v.LastRunID)
 			setAt(&cells[4], v.ValidFrom)
-			setAt(&cells[5], v.ValidTo)
+			setTime(&cells[5], v.ValidTo)
 			cells[6].S = v.ContentHash
 			setFields(cells[7:], &v.EventFields)
 			cells[7+nf].S = v.Raw

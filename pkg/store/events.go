@@ -17,13 +17,14 @@ type known struct {
 	open    bool
 }
 
-// plan sorts a snapshot's events against what is stored.
+// plan sorts a snapshot's events against what is stored. Unchanged events
+// need no write at all: their open spell goes on by itself.
 type plan struct {
-	write     []open511.Event // new, changed or reopened: upsert and start a spell
-	versions  []int           // the spell number of each write
-	unchanged []string        // ids whose open spell goes on
-	closed    []string        // open ids absent from the snapshot
-	counts    Counts
+	write    []open511.Event // new, changed or reopened: upsert and start a spell
+	versions []int           // the spell number of each write
+	ending   []string        // ids whose open spell ends at the previous run: changed or gone
+	closed   []string        // open ids absent from the snapshot
+	counts   Counts
 }
 
 // loadKnown reads the open events, then which of the snapshot's other ids
@@ -86,16 +87,19 @@ func makePlan(state map[string]known, events []open511.Event) plan {
 			p.versions = append(p.versions, 1)
 		case k.open && k.hash == e.ContentHash:
 			p.counts.Unchanged++
-			p.unchanged = append(p.unchanged, e.ID)
 		default: // changed while open, or back after being closed
 			p.counts.Changed++
 			p.write = append(p.write, e)
 			p.versions = append(p.versions, k.version+1)
+			if k.open {
+				p.ending = append(p.ending, e.ID)
+			}
 		}
 	}
 	for id, k := range state {
 		if k.open && !present[id] {
 			p.closed = append(p.closed, id)
+			p.ending = append(p.ending, id)
 		}
 	}
 	p.counts.Closed = len(p.closed)
@@ -119,30 +123,40 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 	return makePlan(state, events).counts, nil
 }
 
-// applySnapshot writes one snapshot inside the run's transaction.
-// prev is the previous successful run: open spells end there.
-func (s *Store) applySnapshot(tx *gorm.DB, runID, prev int64, at time.Time, events []open511.Event) (Counts, error) {
+// applySnapshot writes one snapshot inside the run's transaction. prev is
+// the previous successful run: the spells that end, end there.
+func (s *Store) applySnapshot(tx *gorm.DB, runID int64, prev runStart, at time.Time, events []open511.Event) (Counts, error) {
 	state, err := s.loadKnown(tx, events)
 	if err != nil {
 		return Counts{}, err
 	}
 	p := makePlan(state, events)
 
+	// End the open spells of changed and vanished events first, so that the
+	// new spells inserted below stay open.
+	err = inBatches(p.ending, s.maxParams()-2, func(ids []string) error {
+		return tx.Model(&EventVersion{}).Where("last_run_id IS NULL AND event_id IN ?", ids).
+			Updates(map[string]any{"last_run_id": prev.id, "valid_to": prev.started}).Error
+	})
+	if err != nil {
+		return Counts{}, s.dbError("end spells", err)
+	}
 	rows := make([]Event, len(p.write))
 	spells := make([]EventVersion, len(p.write))
 	for i, e := range p.write {
 		fields := fieldsOf(e)
 		rows[i] = Event{
-			ID: e.ID, EventFields: fields, FirstSeenAt: at, LastSeenAt: at,
+			ID: e.ID, EventFields: fields, FirstSeenAt: at,
 			CurrentVersion: p.versions[i], ContentHash: e.ContentHash, Raw: string(e.Raw),
 		}
 		spells[i] = EventVersion{
-			EventID: e.ID, Version: p.versions[i], FirstRunID: runID, LastRunID: runID,
-			ValidFrom: at, ValidTo: at, ContentHash: e.ContentHash, EventFields: fields, Raw: string(e.Raw),
+			EventID: e.ID, Version: p.versions[i], FirstRunID: runID, ValidFrom: at,
+			ContentHash: e.ContentHash, EventFields: fields, Raw: string(e.Raw),
 		}
 	}
 	if len(rows) > 0 {
-		// first_seen_at is the one column an update never touches.
+		// first_seen_at is the one column an update never touches;
+		// last_seen_at and closed_at become NULL: the event is open.
 		update := clause.AssignmentColumns([]string{
 			"headline", "event_type", "severity", "lat", "lon", "status", "event_subtypes",
 			"description", "roads", "areas", "created", "updated", "geometry_type", "geometry",
@@ -157,19 +171,9 @@ func (s *Store) applySnapshot(tx *gorm.DB, runID, prev int64, at time.Time, even
 			return Counts{}, s.dbError("write event versions", err)
 		}
 	}
-	// Unchanged events: their open spell (which ends at prev) goes on to this run.
-	err = inBatches(p.unchanged, s.maxParams()-3, func(ids []string) error {
-		if err := tx.Model(&Event{}).Where("id IN ?", ids).Update("last_seen_at", at).Error; err != nil {
-			return err
-		}
-		return tx.Model(&EventVersion{}).Where("last_run_id = ? AND event_id IN ?", prev, ids).
-			Updates(map[string]any{"last_run_id": runID, "valid_to": at}).Error
-	})
-	if err != nil {
-		return Counts{}, s.dbError("extend unchanged events", err)
-	}
-	err = inBatches(p.closed, s.maxParams()-1, func(ids []string) error {
-		return tx.Model(&Event{}).Where("id IN ?", ids).Update("closed_at", at).Error
+	err = inBatches(p.closed, s.maxParams()-2, func(ids []string) error {
+		return tx.Model(&Event{}).Where("id IN ?", ids).
+			Updates(map[string]any{"closed_at": at, "last_seen_at": prev.started}).Error
 	})
 	if err != nil {
 		return Counts{}, s.dbError("close absent events", err)

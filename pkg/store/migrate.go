@@ -72,7 +72,7 @@ func (s *Store) initialSchema() []string {
 	id TEXT PRIMARY KEY,
 	` + fields + `,
 	first_seen_at ` + ts + ` NOT NULL,
-	last_seen_at ` + ts + ` NOT NULL,
+	last_seen_at ` + ts + `, -- NULL while open: the latest successful run's started_at
 	closed_at ` + ts + `,
 	current_version INTEGER NOT NULL,
 	content_hash TEXT NOT NULL,
@@ -85,9 +85,9 @@ func (s *Store) initialSchema() []string {
 	event_id TEXT NOT NULL REFERENCES events (id),
 	version INTEGER NOT NULL,
 	first_run_id BIGINT NOT NULL REFERENCES fetch_runs (id),
-	last_run_id BIGINT NOT NULL REFERENCES fetch_runs (id),
+	last_run_id BIGINT REFERENCES fetch_runs (id), -- NULL while open: the latest successful run
 	valid_from ` + ts + ` NOT NULL,
-	valid_to ` + ts + ` NOT NULL,
+	valid_to ` + ts + `, -- NULL while open
 	content_hash TEXT NOT NULL,
 	` + fields + `,
 	raw ` + raw + ` NOT NULL,
@@ -95,7 +95,6 @@ func (s *Store) initialSchema() []string {
 )`,
 		// The snapshots export sweeps spells in the order they begin.
 		`CREATE INDEX event_versions_first_run ON event_versions (first_run_id, event_id)`,
-		`CREATE INDEX event_versions_last_run ON event_versions (last_run_id)`,
 	}
 }
 

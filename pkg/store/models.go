@@ -25,8 +25,12 @@ type EventFields struct {
 type Event struct {
 	ID string `gorm:"primaryKey"`
 	EventFields
-	FirstSeenAt    time.Time
-	LastSeenAt     time.Time
+	FirstSeenAt time.Time
+	// LastSeenAt is NULL in the table while the event is open: it was seen
+	// by the latest successful run, and storing that would rewrite every open
+	// event on every run. It is set when the event closes. The streaming
+	// queries always fill it in.
+	LastSeenAt     *time.Time
 	ClosedAt       *time.Time // set when a successful run no longer lists the event
 	CurrentVersion int        // the event_versions row of its latest spell
 	ContentHash    string
@@ -36,13 +40,19 @@ type Event struct {
 // EventVersion is a row of event_versions: one spell, a stretch of
 // consecutive successful runs in which an event was present with identical
 // content.
+//
+// An open spell (the event is present, unchanged, in the latest successful
+// run) has NULL LastRunID and ValidTo in the table: its end is always the
+// latest successful run, so it is not stored, and an unchanged run writes
+// nothing but its ledger row. They are set when the spell ends. The
+// streaming queries always fill them in.
 type EventVersion struct {
 	EventID     string `gorm:"primaryKey"`
 	Version     int    `gorm:"primaryKey"`
 	FirstRunID  int64
-	LastRunID   int64
+	LastRunID   *int64
 	ValidFrom   time.Time
-	ValidTo     time.Time
+	ValidTo     *time.Time
 	ContentHash string
 	EventFields
 	Raw string

@@ -105,12 +105,17 @@ func rawColumn(with bool) string {
 	return "''"
 }
 
-// Events streams the events table ordered by id. The row passed to fn is
-// reused: keep a copy (a shallow copy is enough).
+// Events streams the events table ordered by id, with last_seen_at filled
+// in for open events. The row passed to fn is reused: keep a copy (a
+// shallow copy is enough).
 func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) error {
+	latest, err := lastSucceeded(s.db.WithContext(ctx))
+	if err != nil {
+		return s.dbError("read the ledger", err)
+	}
 	w := f.content()
 	if !f.Since.IsZero() {
-		w.add("last_seen_at >= ?", dbTime(f.Since))
+		w.add("COALESCE(last_seen_at, ?) >= ?", latest.started, dbTime(f.Since))
 	}
 	if !f.Until.IsZero() {
 		w.add("first_seen_at < ?", dbTime(f.Until))
@@ -124,16 +129,16 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) err
 	defer rows.Close()
 	var e Event
 	var fs fieldScanner
-	var closed sql.NullTime
+	var lastSeen, closed sql.NullTime
 	dest := append([]any{&e.ID}, fs.dest(&e.EventFields)...)
-	dest = append(dest, &e.FirstSeenAt, &e.LastSeenAt, &closed, &e.CurrentVersion, &e.ContentHash, &e.Raw)
+	dest = append(dest, &e.FirstSeenAt, &lastSeen, &closed, &e.CurrentVersion, &e.ContentHash, &e.Raw)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return s.dbError("read events", err)
 		}
 		fs.finish(&e.EventFields)
-		e.ClosedAt = nullTime(closed)
-		e.FirstSeenAt, e.LastSeenAt = e.FirstSeenAt.UTC(), e.LastSeenAt.UTC()
+		e.FirstSeenAt = e.FirstSeenAt.UTC()
+		e.LastSeenAt, e.ClosedAt = orTime(nullTime(lastSeen), latest.started), nullTime(closed)
 		if err := fn(&e); err != nil {
 			return err
 		}
@@ -143,17 +148,21 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) err
 
 const versionColumns = "event_id, version, first_run_id, last_run_id, valid_from, valid_to, content_hash, " + fieldColumns
 
-// versionScanner reads event_versions rows into a reused EventVersion.
+// versionScanner reads event_versions rows into a reused EventVersion,
+// ending open spells at the latest successful run.
 type versionScanner struct {
-	v    EventVersion
-	fs   fieldScanner
-	dest []any
+	v       EventVersion
+	fs      fieldScanner
+	lastRun sql.NullInt64
+	validTo sql.NullTime
+	latest  runStart
+	dest    []any
 }
 
-func newVersionScanner() *versionScanner {
-	vs := &versionScanner{}
+func newVersionScanner(latest runStart) *versionScanner {
+	vs := &versionScanner{latest: latest}
 	v := &vs.v
-	vs.dest = append([]any{&v.EventID, &v.Version, &v.FirstRunID, &v.LastRunID, &v.ValidFrom, &v.ValidTo, &v.ContentHash},
+	vs.dest = append([]any{&v.EventID, &v.Version, &v.FirstRunID, &vs.lastRun, &v.ValidFrom, &vs.validTo, &v.ContentHash},
 		vs.fs.dest(&v.EventFields)...)
 	vs.dest = append(vs.dest, &v.Raw)
 	return vs
@@ -164,16 +173,34 @@ func (vs *versionScanner) scan(rows *sql.Rows) (*EventVersion, error) {
 		return nil, err
 	}
 	vs.fs.finish(&vs.v.EventFields)
-	vs.v.ValidFrom, vs.v.ValidTo = vs.v.ValidFrom.UTC(), vs.v.ValidTo.UTC()
+	lastRun := vs.latest.id
+	if vs.lastRun.Valid {
+		lastRun = vs.lastRun.Int64
+	}
+	vs.v.LastRunID = &lastRun
+	vs.v.ValidFrom = vs.v.ValidFrom.UTC()
+	vs.v.ValidTo = orTime(nullTime(vs.validTo), vs.latest.started)
 	return &vs.v, nil
+}
+
+// orTime is t, or else a copy of fallback.
+func orTime(t *time.Time, fallback time.Time) *time.Time {
+	if t != nil {
+		return t
+	}
+	return &fallback
 }
 
 // Versions streams event_versions ordered by event id and version. With
 // Since/Until it keeps the spells that overlap [Since, Until).
 func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) error) error {
+	latest, err := lastSucceeded(s.db.WithContext(ctx))
+	if err != nil {
+		return s.dbError("read the ledger", err)
+	}
 	w := f.content()
 	if !f.Since.IsZero() {
-		w.add("valid_to >= ?", dbTime(f.Since))
+		w.add("COALESCE(valid_to, ?) >= ?", latest.started, dbTime(f.Since))
 	}
 	if !f.Until.IsZero() {
 		w.add("valid_from < ?", dbTime(f.Until))
@@ -184,7 +211,7 @@ func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) e
 		return s.dbError("read event versions", err)
 	}
 	defer rows.Close()
-	vs := newVersionScanner()
+	vs := newVersionScanner(latest)
 	for rows.Next() {
 		v, err := vs.scan(rows)
 		if err != nil {
@@ -252,14 +279,14 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 		return err
 	}
 	w := f.content()
-	w.add("last_run_id >= ? AND first_run_id <= ?", runs[0].id, runs[len(runs)-1].id)
+	w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].id, runs[len(runs)-1].id)
 	q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, event_id"
 	rows, err := s.db.WithContext(ctx).Raw(q, w.args...).Rows()
 	if err != nil {
 		return s.dbError("read event versions", err)
 	}
 	defer rows.Close()
-	vs := newVersionScanner()
+	vs := newVersionScanner(runs[len(runs)-1])
 	var pending *EventVersion // read from the cursor, not yet begun
 	more := true
 	next := func() error {
@@ -298,7 +325,7 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 		}
 		keep := active[:0]
 		for _, v := range active {
-			if v.LastRunID < r.id {
+			if *v.LastRunID < r.id {
 				continue // the spell ended before this run
 			}
 			keep = append(keep, v)

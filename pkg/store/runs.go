@@ -121,14 +121,21 @@ func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) 
 	return rec, nil
 }
 
-// lastSucceeded is the id of the latest successful run, or 0.
-func lastSucceeded(tx *gorm.DB) (int64, error) {
-	var id *int64
-	err := tx.Model(&FetchRun{}).Where("status = ?", RunSucceeded).Select("MAX(id)").Scan(&id).Error
-	if err != nil || id == nil {
-		return 0, err
+// lastSucceeded is the latest successful run, or the zero runStart.
+func lastSucceeded(db *gorm.DB) (runStart, error) {
+	var r runStart
+	rows, err := db.Model(&FetchRun{}).Select("id, started_at").Where("status = ?", RunSucceeded).Order("id DESC").Limit(1).Rows()
+	if err != nil {
+		return r, err
 	}
-	return *id, nil
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&r.id, &r.started); err != nil {
+			return r, err
+		}
+		r.started = r.started.UTC()
+	}
+	return r, rows.Err()
 }
 
 // RecordFailedRun writes the ledger row of a run that failed, in its own

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -181,15 +182,15 @@ func TestVersionsRecordSpells(t *testing.T) {
 			t.Fatal(err)
 		}
 		// An unchanged event: one spell across the failed run, from r1 to r3.
-		if sp := spells["511.org/763112"]; len(sp) != 1 || sp[0].FirstRunID != r1.ID || sp[0].LastRunID != r3.ID || !sp[0].ValidTo.Equal(t0.Add(20*time.Minute)) {
+		if sp := spells["511.org/763112"]; len(sp) != 1 || sp[0].FirstRunID != r1.ID || *sp[0].LastRunID != r3.ID || !sp[0].ValidTo.Equal(t0.Add(20*time.Minute)) {
 			t.Fatalf("763112 spells %+v", sp)
 		}
 		// Changed at r3: spell 1 ends at r2, spell 2 begins at r3.
-		if sp := spells["511.org/763104"]; len(sp) != 2 || sp[0].LastRunID != r2.ID || sp[1].FirstRunID != r3.ID || sp[1].Severity != "Moderate" {
+		if sp := spells["511.org/763104"]; len(sp) != 2 || *sp[0].LastRunID != r2.ID || sp[1].FirstRunID != r3.ID || sp[1].Severity != "Moderate" {
 			t.Fatalf("763104 spells %+v", sp)
 		}
 		// Gone at r3: its spell ends at r2.
-		if sp := spells["511.org/763109"]; len(sp) != 1 || sp[0].LastRunID != r2.ID {
+		if sp := spells["511.org/763109"]; len(sp) != 1 || *sp[0].LastRunID != r2.ID {
 			t.Fatalf("763109 spells %+v", sp)
 		}
 		// Rebuilt snapshots equal what was applied.
@@ -256,5 +257,62 @@ func TestSecondFetchIsLockedOut(t *testing.T) {
 			t.Fatalf("second BeginFetch: %v, want ErrLocked", err)
 		}
 		t.Logf("second fetch gave up after %s", time.Since(start).Round(time.Millisecond))
+	})
+}
+
+// tableText is every row of a table as text, in primary-key order.
+func tableText(t *testing.T, s *store.Store, query string) string {
+	t.Helper()
+	rows, err := s.DB().Raw(query).Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var b strings.Builder
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = string(bs)
+			}
+			fmt.Fprintf(&b, "%v|", v)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TestUnchangedRunWritesOnlyItsLedgerRow: an open spell's end is implicit
+// (the latest successful run), so a run that changes nothing leaves events
+// and event_versions as they were, and the exports still show it.
+func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		s := openStore(t, dbURL)
+		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
+		apply(t, s, t0, first)
+		const evq, vq = "SELECT * FROM events ORDER BY id", "SELECT * FROM event_versions ORDER BY event_id, version"
+		events0, versions0 := tableText(t, s, evq), tableText(t, s, vq)
+		last := apply(t, s, t0.Add(time.Hour), first)
+		if tableText(t, s, evq) != events0 || tableText(t, s, vq) != versions0 {
+			t.Fatal("an unchanged run rewrote events or event_versions")
+		}
+		got := events(t, s)["511.org/763104"]
+		if !got.LastSeenAt.Equal(t0.Add(time.Hour)) || got.ClosedAt != nil {
+			t.Fatalf("last_seen_at %v closed_at %v", got.LastSeenAt, got.ClosedAt)
+		}
+		s.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
+			if *v.LastRunID != last.ID || !v.ValidTo.Equal(t0.Add(time.Hour)) {
+				t.Fatalf("open spell of %s ends at run %d %v", v.EventID, *v.LastRunID, v.ValidTo)
+			}
+			return nil
+		})
 	})
 }

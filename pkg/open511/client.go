@@ -2,6 +2,7 @@ package open511
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/valyala/fastjson"
 
 	"github.com/trafficctl/trafficctl/pkg/redact"
 )
@@ -80,8 +83,8 @@ func (c *Client) FetchSnapshot(ctx context.Context) (*Snapshot, error) {
 		}
 		seen[key] = true
 		snap.Pages++
-		page, err := c.fetchPage(ctx, next, snap.Pages, func(obj json.RawMessage) {
-			c.addEvent(snap, index, obj)
+		page, err := c.fetchPage(ctx, next, snap.Pages, func(d decoded) {
+			c.addEvent(snap, index, d)
 		})
 		if err != nil {
 			return nil, err
@@ -101,9 +104,9 @@ func (c *Client) logger() *slog.Logger {
 	return c.Logger
 }
 
-func (c *Client) addEvent(snap *Snapshot, index map[string]int, obj json.RawMessage) {
+func (c *Client) addEvent(snap *Snapshot, index map[string]int, d decoded) {
 	snap.Received++
-	ev, warnings, err := DecodeEvent(obj)
+	ev, warnings, err := d.ev, d.warnings, d.err
 	for _, w := range warnings {
 		c.logger().Warn(w)
 	}
@@ -176,18 +179,18 @@ type pageInfo struct {
 
 // fetchPage GETs one page with retries and streams its events to emit.
 // Events are only kept by the caller once the whole snapshot succeeded.
-func (c *Client) fetchPage(ctx context.Context, u *url.URL, n int, emit func(json.RawMessage)) (pageInfo, error) {
+func (c *Client) fetchPage(ctx context.Context, u *url.URL, n int, emit func(decoded)) (pageInfo, error) {
 	where := fmt.Sprintf("fetch page %d of %s", n, redact.URL(u))
 	backoff := c.Backoff
 	if backoff <= 0 {
 		backoff = DefaultBackoff
 	}
 	for attempt := 0; ; attempt++ {
-		var buffered []json.RawMessage
-		page, err := c.getPage(ctx, u, func(obj json.RawMessage) { buffered = append(buffered, obj) })
+		var buffered []decoded
+		page, err := c.getPage(ctx, u, func(d decoded) { buffered = append(buffered, d) })
 		if err == nil {
-			for _, obj := range buffered {
-				emit(obj)
+			for _, d := range buffered {
+				emit(d)
 			}
 			return page, nil
 		}
@@ -233,7 +236,7 @@ type retryable struct {
 func (r *retryable) Error() string { return r.err.Error() }
 func (r *retryable) Unwrap() error { return r.err }
 
-func (c *Client) getPage(ctx context.Context, u *url.URL, emit func(json.RawMessage)) (pageInfo, error) {
+func (c *Client) getPage(ctx context.Context, u *url.URL, emit func(decoded)) (pageInfo, error) {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -361,12 +364,66 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// decoded is one event object of a page, decoded or not.
+type decoded struct {
+	ev       Event
+	warnings []string
+	err      error
+}
+
+// utf8BOM starts 511.org's bodies.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// readPage reads one page body (at most source.max_body bytes; a page is
+// page_size events, well under that) and decodes it in one go with
+// fastjson. A body that is not a well-formed Open511 page goes to the
+// streaming decodePage over the same bytes and read error, whose errors
+// say what is wrong with it.
+func readPage(r io.Reader, emit func(decoded)) (pageInfo, error) {
+	data, rerr := io.ReadAll(r)
+	if rerr == nil {
+		p := parsers.Get()
+		defer parsers.Put(p)
+		if v, err := p.ParseBytes(bytes.TrimPrefix(data, utf8BOM)); err == nil && v.Type() == fastjson.TypeObject {
+			events, next := v.Get("events"), v.Get("pagination", "next_url")
+			listOK := events != nil && (events.Type() == fastjson.TypeArray || events.Type() == fastjson.TypeNull)
+			nextOK := next == nil || next.Type() == fastjson.TypeString || next.Type() == fastjson.TypeNull
+			lists := 0 // a repeated "events" member is read by decodePage, which reads both
+			v.GetObject().Visit(func(k []byte, _ *fastjson.Value) {
+				if string(k) == "events" {
+					lists++
+				}
+			})
+			if listOK && nextOK && lists == 1 {
+				for _, ev := range events.GetArray() {
+					e, warnings, err := decodeEvent(ev)
+					emit(decoded{e, warnings, err})
+				}
+				page := pageInfo{}
+				page.Pagination.NextURL = string(v.GetStringBytes("pagination", "next_url"))
+				return page, nil
+			}
+		}
+	}
+	return decodePage(io.MultiReader(bytes.NewReader(data), errReader{rerr}), emit)
+}
+
+// errReader ends a MultiReader with the error the body read ended with.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) {
+	if e.err == nil {
+		return 0, io.EOF
+	}
+	return 0, e.err
+}
+
 // decodePage streams one response body: a UTF-8 byte-order mark is skipped
 // (511.org sends one), events are handed to emit one by one, and the body
 // must be an object with an "events" array.
-func decodePage(r io.Reader, emit func(json.RawMessage)) (pageInfo, error) {
+func decodePage(r io.Reader, emit func(decoded)) (pageInfo, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, utf8BOM) {
 		br.Discard(3)
 	}
 	var page pageInfo
@@ -411,7 +468,7 @@ func decodePage(r io.Reader, emit func(json.RawMessage)) (pageInfo, error) {
 	return page, nil
 }
 
-func decodeEvents(dec *json.Decoder, emit func(json.RawMessage)) error {
+func decodeEvents(dec *json.Decoder, emit func(decoded)) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return bodyError(err)
@@ -427,7 +484,8 @@ func decodeEvents(dec *json.Decoder, emit func(json.RawMessage)) error {
 		if err := dec.Decode(&obj); err != nil {
 			return bodyError(err)
 		}
-		emit(obj)
+		ev, warnings, err := DecodeEvent(obj)
+		emit(decoded{ev, warnings, err})
 	}
 	_, err = dec.Token()
 	return bodyError(err)

@@ -36,11 +36,10 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte("\xef\xbb\xbf{\"events\":null}"))
 	f.Add([]byte(`<html></html>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, _ = decodePage(bytes.NewReader(body), func(obj json.RawMessage) {
-			if !json.Valid(obj) {
-				t.Fatalf("handed on invalid JSON %q", obj)
+		_, _ = readPage(bytes.NewReader(body), func(d decoded) {
+			if d.err == nil && !json.Valid(d.ev.Raw) {
+				t.Fatalf("an event's raw is not JSON: %q", d.ev.Raw)
 			}
-			_, _, _ = DecodeEvent(obj)
 		})
 	})
 }

@@ -52,37 +52,13 @@ func dump(t *testing.T, dbURL string) (data string, runs []store.FetchRun) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var b strings.Builder
-	for _, q := range []string{"SELECT * FROM events ORDER BY id", "SELECT * FROM event_versions ORDER BY event_id, version"} {
-		rows, err := st.DB().Raw(q).Rows()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range vals {
-				if bs, ok := v.([]byte); ok {
-					v = string(bs)
-				}
-				fmt.Fprintf(&b, "%s=%v|", cols[i], v)
-			}
-			b.WriteByte('\n')
-		}
-		rows.Close()
-	}
+	data = dbtest.Dump(t, st.DB(), "SELECT * FROM events ORDER BY id") +
+		dbtest.Dump(t, st.DB(), "SELECT * FROM event_versions ORDER BY event_id, version")
 	err = st.Runs(context.Background(), store.Filter{}, func(r *store.FetchRun) error { runs = append(runs, *r); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b.String(), runs
+	return data, runs
 }
 
 func snapshotOf(ids ...int) []json.RawMessage {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gorm.io/driver/postgres"
@@ -86,4 +87,38 @@ func CreatePostgres() (string, func(), error) {
 	}
 	u.Path = "/" + name
 	return u.String(), drop, nil
+}
+
+// Dump is every row a query returns, as text: a fingerprint of a table's
+// content that tests compare before and after a run.
+func Dump(t testing.TB, db *gorm.DB, query string) string {
+	t.Helper()
+	rows, err := db.Raw(query).Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var b strings.Builder
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = string(bs)
+			}
+			fmt.Fprintf(&b, "%s=%v|", cols[i], v)
+		}
+		b.WriteByte('\n')
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // BBox is a bounding box in degrees.
@@ -105,20 +107,31 @@ func rawColumn(with bool) string {
 	return "''"
 }
 
+// spanFilter is f's content filter and, with Since/Until, the rows whose
+// span [start, end] overlaps [Since, Until). end is NULL while the row is
+// open, meaning the latest successful run, which is returned too.
+func (s *Store) spanFilter(ctx context.Context, f Filter, start, end string) (*where, runStart, error) {
+	latest, err := lastSucceeded(s.db.WithContext(ctx))
+	if err != nil {
+		return nil, latest, s.dbError("read the ledger", err)
+	}
+	w := f.content()
+	if !f.Since.IsZero() {
+		w.add("COALESCE("+end+", ?) >= ?", latest.started, dbTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		w.add(start+" < ?", dbTime(f.Until))
+	}
+	return w, latest, nil
+}
+
 // Events streams the events table ordered by id, with last_seen_at filled
 // in for open events. The row passed to fn is reused: keep a copy (a
 // shallow copy is enough).
 func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) error {
-	latest, err := lastSucceeded(s.db.WithContext(ctx))
+	w, latest, err := s.spanFilter(ctx, f, "first_seen_at", "last_seen_at")
 	if err != nil {
-		return s.dbError("read the ledger", err)
-	}
-	w := f.content()
-	if !f.Since.IsZero() {
-		w.add("COALESCE(last_seen_at, ?) >= ?", latest.started, dbTime(f.Since))
-	}
-	if !f.Until.IsZero() {
-		w.add("first_seen_at < ?", dbTime(f.Until))
+		return err
 	}
 	q := "SELECT id, " + fieldColumns + ", first_seen_at, last_seen_at, closed_at, current_version, content_hash, " +
 		rawColumn(f.WithRaw) + " FROM events" + w.String() + " ORDER BY id"
@@ -194,16 +207,9 @@ func orTime(t *time.Time, fallback time.Time) *time.Time {
 // Versions streams event_versions ordered by event id and version. With
 // Since/Until it keeps the spells that overlap [Since, Until).
 func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) error) error {
-	latest, err := lastSucceeded(s.db.WithContext(ctx))
+	w, latest, err := s.spanFilter(ctx, f, "valid_from", "valid_to")
 	if err != nil {
-		return s.dbError("read the ledger", err)
-	}
-	w := f.content()
-	if !f.Since.IsZero() {
-		w.add("COALESCE(valid_to, ?) >= ?", latest.started, dbTime(f.Since))
-	}
-	if !f.Until.IsZero() {
-		w.add("valid_from < ?", dbTime(f.Until))
+		return err
 	}
 	q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY event_id, version"
 	rows, err := s.db.WithContext(ctx).Raw(q, w.args...).Rows()
@@ -224,8 +230,8 @@ func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) e
 	return s.dbError("read event versions", rows.Err())
 }
 
-// Runs streams the ledger ordered by id, limited by start time.
-func (s *Store) Runs(ctx context.Context, f Filter, fn func(*FetchRun) error) error {
+// runsQuery selects the ledger in id order, limited by start time.
+func (s *Store) runsQuery(ctx context.Context, f Filter) *gorm.DB {
 	q := s.db.WithContext(ctx).Model(&FetchRun{}).Order("id")
 	if !f.Since.IsZero() {
 		q = q.Where("started_at >= ?", dbTime(f.Since))
@@ -233,7 +239,12 @@ func (s *Store) Runs(ctx context.Context, f Filter, fn func(*FetchRun) error) er
 	if !f.Until.IsZero() {
 		q = q.Where("started_at < ?", dbTime(f.Until))
 	}
-	rows, err := q.Rows()
+	return q
+}
+
+// Runs streams the ledger ordered by id, limited by start time.
+func (s *Store) Runs(ctx context.Context, f Filter, fn func(*FetchRun) error) error {
+	rows, err := s.runsQuery(ctx, f).Rows()
 	if err != nil {
 		return s.dbError("read the ledger", err)
 	}
@@ -341,14 +352,7 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 }
 
 func (s *Store) successfulRuns(ctx context.Context, f Filter) ([]runStart, error) {
-	q := s.db.WithContext(ctx).Model(&FetchRun{}).Select("id, started_at").Where("status = ?", RunSucceeded).Order("id")
-	if !f.Since.IsZero() {
-		q = q.Where("started_at >= ?", dbTime(f.Since))
-	}
-	if !f.Until.IsZero() {
-		q = q.Where("started_at < ?", dbTime(f.Until))
-	}
-	rows, err := q.Rows()
+	rows, err := s.runsQuery(ctx, f).Select("id, started_at").Where("status = ?", RunSucceeded).Rows()
 	if err != nil {
 		return nil, s.dbError("read the ledger", err)
 	}

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -260,36 +259,6 @@ func TestSecondFetchIsLockedOut(t *testing.T) {
 	})
 }
 
-// tableText is every row of a table as text, in primary-key order.
-func tableText(t *testing.T, s *store.Store, query string) string {
-	t.Helper()
-	rows, err := s.DB().Raw(query).Rows()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var b strings.Builder
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range vals {
-			if bs, ok := v.([]byte); ok {
-				v = string(bs)
-			}
-			fmt.Fprintf(&b, "%v|", v)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // TestUnchangedRunWritesOnlyItsLedgerRow: an open spell's end is implicit
 // (the latest successful run), so a run that changes nothing leaves events
 // and event_versions as they were, and the exports still show it.
@@ -299,9 +268,9 @@ func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
 		apply(t, s, t0, first)
 		const evq, vq = "SELECT * FROM events ORDER BY id", "SELECT * FROM event_versions ORDER BY event_id, version"
-		events0, versions0 := tableText(t, s, evq), tableText(t, s, vq)
+		events0, versions0 := dbtest.Dump(t, s.DB(), evq), dbtest.Dump(t, s.DB(), vq)
 		last := apply(t, s, t0.Add(time.Hour), first)
-		if tableText(t, s, evq) != events0 || tableText(t, s, vq) != versions0 {
+		if dbtest.Dump(t, s.DB(), evq) != events0 || dbtest.Dump(t, s.DB(), vq) != versions0 {
 			t.Fatal("an unchanged run rewrote events or event_versions")
 		}
 		got := events(t, s)["511.org/763104"]

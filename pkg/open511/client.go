@@ -71,8 +71,12 @@ func (c *Client) FetchSnapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	snap := &Snapshot{}
-	index := map[string]int{}
 	seen := map[string]bool{}
+	// Each page's events are decoded in the background while the next page
+	// is fetched: against a remote feed the decoding then costs no wall time.
+	// At most two pages wait to be decoded, which bounds memory.
+	var decodedPages []<-chan []decoded
+	slots := make(chan struct{}, 2)
 	for next != nil {
 		if snap.Pages == MaxPages {
 			return nil, fmt.Errorf("fetch %s: more than %d pages; stopping (pagination does not end)", redact.URL(next), MaxPages)
@@ -83,15 +87,32 @@ func (c *Client) FetchSnapshot(ctx context.Context) (*Snapshot, error) {
 		}
 		seen[key] = true
 		snap.Pages++
-		page, err := c.fetchPage(ctx, next, snap.Pages, func(d decoded) {
-			c.addEvent(snap, index, d)
-		})
+		page, err := c.fetchPage(ctx, next, snap.Pages)
 		if err != nil {
 			return nil, err
 		}
+		done := make(chan []decoded, 1)
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+		go func() {
+			defer func() { <-slots }()
+			var events []decoded
+			page.decode(func(d decoded) { events = append(events, d) })
+			done <- events
+		}()
+		decodedPages = append(decodedPages, done)
 		next, err = c.nextURL(next, page.Pagination.NextURL)
 		if err != nil {
 			return nil, fmt.Errorf("page %d of %s: %w", snap.Pages, redact.URL(next), err)
+		}
+	}
+	index := map[string]int{}
+	for i, done := range decodedPages {
+		for _, d := range <-done {
+			c.addEvent(snap, index, d, i+1)
 		}
 	}
 	return snap, nil
@@ -104,7 +125,7 @@ func (c *Client) logger() *slog.Logger {
 	return c.Logger
 }
 
-func (c *Client) addEvent(snap *Snapshot, index map[string]int, d decoded) {
+func (c *Client) addEvent(snap *Snapshot, index map[string]int, d decoded, page int) {
 	snap.Received++
 	ev, warnings, err := d.ev, d.warnings, d.err
 	for _, w := range warnings {
@@ -112,12 +133,12 @@ func (c *Client) addEvent(snap *Snapshot, index map[string]int, d decoded) {
 	}
 	if err != nil {
 		snap.Skipped++
-		c.logger().Warn("skipping event", "page", snap.Pages, "position", snap.Received, "reason", err.Error())
+		c.logger().Warn("skipping event", "page", page, "position", snap.Received, "reason", err.Error())
 		return
 	}
 	if i, dup := index[ev.ID]; dup {
 		snap.Duplicates++
-		c.logger().Warn("event appears twice in one snapshot; keeping the last", "id", ev.ID, "page", snap.Pages)
+		c.logger().Warn("event appears twice in one snapshot; keeping the last", "id", ev.ID, "page", page)
 		snap.Events[i] = ev
 		return
 	}
@@ -175,23 +196,22 @@ type pagination struct {
 
 type pageInfo struct {
 	Pagination pagination
+	// decode hands the page's events to emit, in order. It may run on
+	// another goroutine, and only once.
+	decode func(emit func(decoded))
 }
 
-// fetchPage GETs one page with retries and streams its events to emit.
-// Events are only kept by the caller once the whole snapshot succeeded.
-func (c *Client) fetchPage(ctx context.Context, u *url.URL, n int, emit func(decoded)) (pageInfo, error) {
+// fetchPage GETs one page with retries. Its events are only kept by the
+// caller once the whole snapshot succeeded.
+func (c *Client) fetchPage(ctx context.Context, u *url.URL, n int) (pageInfo, error) {
 	where := fmt.Sprintf("fetch page %d of %s", n, redact.URL(u))
 	backoff := c.Backoff
 	if backoff <= 0 {
 		backoff = DefaultBackoff
 	}
 	for attempt := 0; ; attempt++ {
-		var buffered []decoded
-		page, err := c.getPage(ctx, u, func(d decoded) { buffered = append(buffered, d) })
+		page, err := c.getPage(ctx, u)
 		if err == nil {
-			for _, d := range buffered {
-				emit(d)
-			}
 			return page, nil
 		}
 		var retry *retryable
@@ -236,7 +256,7 @@ type retryable struct {
 func (r *retryable) Error() string { return r.err.Error() }
 func (r *retryable) Unwrap() error { return r.err }
 
-func (c *Client) getPage(ctx context.Context, u *url.URL, emit func(decoded)) (pageInfo, error) {
+func (c *Client) getPage(ctx context.Context, u *url.URL) (pageInfo, error) {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -268,7 +288,7 @@ func (c *Client) getPage(ctx context.Context, u *url.URL, emit func(decoded)) (p
 		maxBody = DefaultMaxBody
 	}
 	body := &limitedReader{r: resp.Body, left: maxBody}
-	page, err := readPage(body, emit)
+	page, err := readPage(body)
 	if err != nil {
 		switch {
 		case body.exceeded:
@@ -375,15 +395,14 @@ type decoded struct {
 var utf8BOM = []byte("\xef\xbb\xbf")
 
 // readPage reads one page body (at most source.max_body bytes; a page is
-// page_size events, well under that) and decodes it in one go with
-// fastjson. A body that is not a well-formed Open511 page goes to the
-// streaming decodePage over the same bytes and read error, whose errors
-// say what is wrong with it.
-func readPage(r io.Reader, emit func(decoded)) (pageInfo, error) {
+// page_size events, well under that) and parses it in one go with
+// fastjson; its events are decoded later, by page.decode. A body that is
+// not a well-formed Open511 page goes to the streaming decodePage over the
+// same bytes and read error, whose errors say what is wrong with it.
+func readPage(r io.Reader) (pageInfo, error) {
 	data, rerr := io.ReadAll(r)
 	if rerr == nil {
 		p := parsers.Get()
-		defer parsers.Put(p)
 		if v, err := p.ParseBytes(bytes.TrimPrefix(data, utf8BOM)); err == nil && v.Type() == fastjson.TypeObject {
 			events, next := v.Get("events"), v.Get("pagination", "next_url")
 			listOK := events != nil && (events.Type() == fastjson.TypeArray || events.Type() == fastjson.TypeNull)
@@ -395,17 +414,27 @@ func readPage(r io.Reader, emit func(decoded)) (pageInfo, error) {
 				}
 			})
 			if listOK && nextOK && lists == 1 {
-				for _, ev := range events.GetArray() {
-					e, warnings, err := decodeEvent(ev)
-					emit(decoded{e, warnings, err})
-				}
-				page := pageInfo{}
+				page := pageInfo{decode: func(emit func(decoded)) {
+					defer parsers.Put(p) // the tree lives in the parser
+					for _, ev := range events.GetArray() {
+						e, warnings, err := decodeEvent(ev)
+						emit(decoded{e, warnings, err})
+					}
+				}}
 				page.Pagination.NextURL = string(v.GetStringBytes("pagination", "next_url"))
 				return page, nil
 			}
 		}
+		parsers.Put(p)
 	}
-	return decodePage(io.MultiReader(bytes.NewReader(data), errReader{rerr}), emit)
+	var events []decoded
+	page, err := decodePage(io.MultiReader(bytes.NewReader(data), errReader{rerr}), func(d decoded) { events = append(events, d) })
+	page.decode = func(emit func(decoded)) {
+		for _, d := range events {
+			emit(d)
+		}
+	}
+	return page, err
 }
 
 // errReader ends a MultiReader with the error the body read ended with.

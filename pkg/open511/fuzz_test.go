@@ -36,7 +36,11 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte("\xef\xbb\xbf{\"events\":null}"))
 	f.Add([]byte(`<html></html>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, _ = readPage(bytes.NewReader(body), func(d decoded) {
+		page, err := readPage(bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		page.decode(func(d decoded) {
 			if d.err == nil && !json.Valid(d.ev.Raw) {
 				t.Fatalf("an event's raw is not JSON: %q", d.ev.Raw)
 			}

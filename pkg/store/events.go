@@ -125,7 +125,7 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 
 // applySnapshot writes one snapshot inside the run's transaction. prev is
 // the previous successful run: the spells that end, end there.
-func (s *Store) applySnapshot(tx *gorm.DB, runID int64, prev runStart, at time.Time, events []open511.Event) (Counts, error) {
+func (s *Store) applySnapshot(tx *gorm.DB, runID int64, prev RunStart, at time.Time, events []open511.Event) (Counts, error) {
 	state, err := s.loadKnown(tx, events)
 	if err != nil {
 		return Counts{}, err
@@ -136,7 +136,7 @@ func (s *Store) applySnapshot(tx *gorm.DB, runID int64, prev runStart, at time.T
 	// new spells inserted below stay open.
 	err = inBatches(p.ending, s.maxParams()-2, func(ids []string) error {
 		return tx.Model(&EventVersion{}).Where("last_run_id IS NULL AND event_id IN ?", ids).
-			Updates(map[string]any{"last_run_id": prev.id, "valid_to": prev.started}).Error
+			Updates(map[string]any{"last_run_id": prev.ID, "valid_to": prev.Started}).Error
 	})
 	if err != nil {
 		return Counts{}, s.dbError("end spells", err)
@@ -173,7 +173,7 @@ func (s *Store) applySnapshot(tx *gorm.DB, runID int64, prev runStart, at time.T
 	}
 	err = inBatches(p.closed, s.maxParams()-2, func(ids []string) error {
 		return tx.Model(&Event{}).Where("id IN ?", ids).
-			Updates(map[string]any{"closed_at": at, "last_seen_at": prev.started}).Error
+			Updates(map[string]any{"closed_at": at, "last_seen_at": prev.Started}).Error
 	})
 	if err != nil {
 		return Counts{}, s.dbError("close absent events", err)

@@ -110,14 +110,14 @@ func rawColumn(with bool) string {
 // spanFilter is f's content filter and, with Since/Until, the rows whose
 // span [start, end] overlaps [Since, Until). end is NULL while the row is
 // open, meaning the latest successful run, which is returned too.
-func (s *Store) spanFilter(ctx context.Context, f Filter, start, end string) (*where, runStart, error) {
+func (s *Store) spanFilter(ctx context.Context, f Filter, start, end string) (*where, RunStart, error) {
 	latest, err := lastSucceeded(s.db.WithContext(ctx))
 	if err != nil {
 		return nil, latest, s.dbError("read the ledger", err)
 	}
 	w := f.content()
 	if !f.Since.IsZero() {
-		w.add("COALESCE("+end+", ?) >= ?", latest.started, dbTime(f.Since))
+		w.add("COALESCE("+end+", ?) >= ?", latest.Started, dbTime(f.Since))
 	}
 	if !f.Until.IsZero() {
 		w.add(start+" < ?", dbTime(f.Until))
@@ -151,7 +151,7 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) err
 		}
 		fs.finish(&e.EventFields)
 		e.FirstSeenAt = e.FirstSeenAt.UTC()
-		e.LastSeenAt, e.ClosedAt = orTime(nullTime(lastSeen), latest.started), nullTime(closed)
+		e.LastSeenAt, e.ClosedAt = orTime(nullTime(lastSeen), latest.Started), nullTime(closed)
 		if err := fn(&e); err != nil {
 			return err
 		}
@@ -168,11 +168,11 @@ type versionScanner struct {
 	fs      fieldScanner
 	lastRun sql.NullInt64
 	validTo sql.NullTime
-	latest  runStart
+	latest  RunStart
 	dest    []any
 }
 
-func newVersionScanner(latest runStart) *versionScanner {
+func newVersionScanner(latest RunStart) *versionScanner {
 	vs := &versionScanner{latest: latest}
 	v := &vs.v
 	vs.dest = append([]any{&v.EventID, &v.Version, &v.FirstRunID, &vs.lastRun, &v.ValidFrom, &vs.validTo, &v.ContentHash},
@@ -186,13 +186,13 @@ func (vs *versionScanner) scan(rows *sql.Rows) (*EventVersion, error) {
 		return nil, err
 	}
 	vs.fs.finish(&vs.v.EventFields)
-	lastRun := vs.latest.id
+	lastRun := vs.latest.ID
 	if vs.lastRun.Valid {
 		lastRun = vs.lastRun.Int64
 	}
 	vs.v.LastRunID = &lastRun
 	vs.v.ValidFrom = vs.v.ValidFrom.UTC()
-	vs.v.ValidTo = orTime(nullTime(vs.validTo), vs.latest.started)
+	vs.v.ValidTo = orTime(nullTime(vs.validTo), vs.latest.Started)
 	return &vs.v, nil
 }
 
@@ -269,11 +269,6 @@ type SnapshotRow struct {
 	*EventVersion
 }
 
-type runStart struct {
-	id      int64
-	started time.Time
-}
-
 // Snapshots rebuilds every successful run's snapshot from the ledger and
 // the spells, ordered by run and then event id, and streams it.
 //
@@ -290,7 +285,7 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 		return err
 	}
 	w := f.content()
-	w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].id, runs[len(runs)-1].id)
+	w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].ID, runs[len(runs)-1].ID)
 	q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, event_id"
 	rows, err := s.db.WithContext(ctx).Raw(q, w.args...).Rows()
 	if err != nil {
@@ -324,7 +319,7 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 	row := SnapshotRow{}
 	for _, r := range runs {
 		added := false
-		for pending != nil && pending.FirstRunID <= r.id {
+		for pending != nil && pending.FirstRunID <= r.ID {
 			active = append(active, pending)
 			added = true
 			if err := next(); err != nil {
@@ -336,11 +331,11 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 		}
 		keep := active[:0]
 		for _, v := range active {
-			if *v.LastRunID < r.id {
+			if *v.LastRunID < r.ID {
 				continue // the spell ended before this run
 			}
 			keep = append(keep, v)
-			row.RunID, row.ObservedAt, row.EventVersion = r.id, r.started, v
+			row.RunID, row.ObservedAt, row.EventVersion = r.ID, r.Started, v
 			if err := fn(&row); err != nil {
 				return err
 			}
@@ -351,19 +346,19 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 	return nil
 }
 
-func (s *Store) successfulRuns(ctx context.Context, f Filter) ([]runStart, error) {
+func (s *Store) successfulRuns(ctx context.Context, f Filter) ([]RunStart, error) {
 	rows, err := s.runsQuery(ctx, f).Select("id, started_at").Where("status = ?", RunSucceeded).Rows()
 	if err != nil {
 		return nil, s.dbError("read the ledger", err)
 	}
 	defer rows.Close()
-	var runs []runStart
+	var runs []RunStart
 	for rows.Next() {
-		var r runStart
-		if err := rows.Scan(&r.id, &r.started); err != nil {
+		var r RunStart
+		if err := rows.Scan(&r.ID, &r.Started); err != nil {
 			return nil, s.dbError("read the ledger", err)
 		}
-		r.started = r.started.UTC()
+		r.Started = r.Started.UTC()
 		runs = append(runs, r)
 	}
 	return runs, s.dbError("read the ledger", rows.Err())

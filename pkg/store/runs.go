@@ -121,19 +121,19 @@ func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) 
 	return rec, nil
 }
 
-// lastSucceeded is the latest successful run, or the zero runStart.
-func lastSucceeded(db *gorm.DB) (runStart, error) {
-	var r runStart
+// lastSucceeded is the latest successful run, or the zero RunStart.
+func lastSucceeded(db *gorm.DB) (RunStart, error) {
+	var r RunStart
 	rows, err := db.Model(&FetchRun{}).Select("id, started_at").Where("status = ?", RunSucceeded).Order("id DESC").Limit(1).Rows()
 	if err != nil {
 		return r, err
 	}
 	defer rows.Close()
 	if rows.Next() {
-		if err := rows.Scan(&r.id, &r.started); err != nil {
+		if err := rows.Scan(&r.ID, &r.Started); err != nil {
 			return r, err
 		}
-		r.started = r.started.UTC()
+		r.Started = r.Started.UTC()
 	}
 	return r, rows.Err()
 }

@@ -54,7 +54,7 @@ type Gap struct {
 // Length is how long the gap lasted.
 func (g Gap) Length() time.Duration { return g.End.Sub(g.Start) }
 
-// RunStart is a successful run's id and start time, the input of FindGaps.
+// RunStart is a successful run's id and start time.
 type RunStart struct {
 	ID      int64
 	Started time.Time
@@ -149,12 +149,8 @@ func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, er
 	if err != nil {
 		return st, err
 	}
-	starts := make([]RunStart, len(runs))
-	for i, r := range runs {
-		starts[i] = RunStart{ID: r.id, Started: r.started}
-	}
-	st.SuccessfulRuns = len(starts)
-	st.MedianInterval, st.Gaps = FindGaps(starts)
+	st.SuccessfulRuns = len(runs)
+	st.MedianInterval, st.Gaps = FindGaps(runs)
 	return st, nil
 }
 

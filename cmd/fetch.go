@@ -59,11 +59,16 @@ func runFetch(ctx context.Context, opts *FetchOptions) error {
 	if err := cfg.RequireKey(); err != nil {
 		return err
 	}
-	st, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
+	var st *store.Store
+	// A dry run writes nothing: not even the empty SQLite file that opening
+	// a database that does not exist yet would create.
+	if !opts.DryRun || !store.NotCreated(cfg.Database.URL) {
+		var err error
+		if st, err = opts.OpenStore(ctx); err != nil {
+			return err
+		}
+		defer st.Close()
 	}
-	defer st.Close()
 	src := cfg.Source
 	client := &open511.Client{
 		HTTP: opts.HTTPClient, URL: src.URL, APIKey: src.APIKey, Params: src.Params, PageSize: src.PageSize,

@@ -19,7 +19,7 @@ import (
 // Params are the inputs of one run.
 type Params struct {
 	Client    *open511.Client
-	Store     *store.Store
+	Store     *store.Store // may be nil for a dry run: no database yet
 	Now       func() time.Time
 	Version   string        // trafficctl's, for the ledger
 	SourceURL string        // redacted source URL, for the ledger
@@ -66,6 +66,9 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 			return finish(sum, err)
 		}
 		defer fetch.Rollback()
+		client := *p.Client
+		client.Stored = fetch.Unchanged // Apply needs no content for those
+		p.Client = &client
 	}
 
 	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline,
@@ -80,6 +83,10 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 			log.Warn("the snapshot is empty: every open event will be closed", "pages", snap.Pages)
 		}
 		if p.DryRun {
+			if p.Store == nil { // no database yet: everything would be new
+				sum.Counts, sum.Status = store.Counts{New: len(snap.Events)}, "dry-run"
+				return finish(sum, nil)
+			}
 			sum.Counts, err = p.Store.Plan(runCtx, snap.Events)
 			if err == nil {
 				sum.Status = "dry-run"

@@ -52,6 +52,12 @@ type Client struct {
 	MaxBody   int64             // bytes of one decoded page body
 	UserAgent string
 	Logger    *slog.Logger
+	// Stored, if set, reports whether an event with this id and content
+	// hash is already stored as it is. Such an event is kept as its ID and
+	// ContentHash only: an unchanged snapshot then holds a few bytes per
+	// event in memory instead of its whole content. It is called from
+	// several goroutines at once.
+	Stored func(id, contentHash string) bool
 }
 
 // Snapshot is every event of one complete fetch.
@@ -100,7 +106,12 @@ func (c *Client) FetchSnapshot(ctx context.Context) (*Snapshot, error) {
 		go func() {
 			defer func() { <-slots }()
 			var events []decoded
-			page.decode(func(d decoded) { events = append(events, d) })
+			page.decode(func(d decoded) {
+				if d.err == nil && c.Stored != nil && c.Stored(d.ev.ID, d.ev.ContentHash) {
+					d.ev = Event{ID: d.ev.ID, ContentHash: d.ev.ContentHash}
+				}
+				events = append(events, d)
+			})
 			done <- events
 		}()
 		decodedPages = append(decodedPages, done)

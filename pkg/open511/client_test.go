@@ -334,3 +334,24 @@ func TestFetchSnapshotHonoursRetryAfterDate(t *testing.T) {
 		t.Fatalf("waited only %s", waited)
 	}
 }
+
+func TestFetchSnapshotKeepsOnlyIDAndHashOfStoredEvents(t *testing.T) {
+	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
+	c := client(srv)
+	first, err := c.FetchSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]string{first.Events[0].ID: first.Events[0].ContentHash, first.Events[1].ID: "another hash"}
+	c.Stored = func(id, hash string) bool { return stored[id] == hash }
+	snap, err := c.FetchSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := snap.Events[0]; e.ID != first.Events[0].ID || e.ContentHash != first.Events[0].ContentHash || e.Raw != nil || e.Headline != "" {
+		t.Fatalf("a stored event kept its content: %+v", e)
+	}
+	if e := snap.Events[1]; e.Raw == nil || e.Headline == "" {
+		t.Fatalf("a changed event lost its content: %+v", e)
+	}
+}

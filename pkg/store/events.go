@@ -27,35 +27,37 @@ type plan struct {
 	counts   Counts
 }
 
-// loadKnown reads the open events, then which of the snapshot's other ids
-// exist at all (closed ones). Two kinds of query, each batched: the number
-// of statements grows with events / batch size, never with events.
-func (s *Store) loadKnown(tx *gorm.DB, events []open511.Event) (map[string]known, error) {
-	state := make(map[string]known, len(events))
+// loadOpen reads the open events' ids, hashes and spell numbers: one query,
+// through the covering index events_open.
+func (s *Store) loadOpen(tx *gorm.DB) (map[string]known, error) {
+	state := map[string]known{}
 	rows, err := tx.Raw("SELECT id, content_hash, current_version FROM events WHERE closed_at IS NULL").Rows()
 	if err != nil {
 		return nil, s.dbError("read open events", err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id string
 		k := known{open: true}
 		if err := rows.Scan(&id, &k.hash, &k.version); err != nil {
-			rows.Close()
 			return nil, s.dbError("read open events", err)
 		}
 		state[id] = k
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, s.dbError("read open events", err)
-	}
+	return state, s.dbError("read open events", rows.Err())
+}
+
+// addClosed adds to state which of the snapshot's other ids exist at all
+// (closed events), in batches: the number of statements grows with
+// events / batch size, never with events.
+func (s *Store) addClosed(tx *gorm.DB, state map[string]known, events []open511.Event) error {
 	var other []string
 	for _, e := range events {
 		if _, ok := state[e.ID]; !ok {
 			other = append(other, e.ID)
 		}
 	}
-	err = inBatches(other, s.maxParams(), func(ids []string) error {
+	err := inBatches(other, s.maxParams(), func(ids []string) error {
 		var found []struct {
 			ID             string
 			CurrentVersion int
@@ -68,10 +70,7 @@ func (s *Store) loadKnown(tx *gorm.DB, events []open511.Event) (map[string]known
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, s.dbError("read closed events", err)
-	}
-	return state, nil
+	return s.dbError("read closed events", err)
 }
 
 func makePlan(state map[string]known, events []open511.Event) plan {
@@ -116,25 +115,29 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 	if len(st.Applied) == 0 {
 		return makePlan(nil, events).counts, nil
 	}
-	state, err := s.loadKnown(s.db.WithContext(ctx), events)
+	db := s.db.WithContext(ctx)
+	state, err := s.loadOpen(db)
 	if err != nil {
+		return Counts{}, err
+	}
+	if err := s.addClosed(db, state, events); err != nil {
 		return Counts{}, err
 	}
 	return makePlan(state, events).counts, nil
 }
 
-// applySnapshot writes one snapshot inside the run's transaction. prev is
-// the previous successful run: the spells that end, end there.
-func (s *Store) applySnapshot(tx *gorm.DB, runID int64, prev RunStart, at time.Time, events []open511.Event) (Counts, error) {
-	state, err := s.loadKnown(tx, events)
-	if err != nil {
+// applySnapshot writes one snapshot inside the run's transaction. state
+// holds the open events; prev is the previous successful run: the spells
+// that end, end there.
+func (s *Store) applySnapshot(tx *gorm.DB, state map[string]known, runID int64, prev RunStart, at time.Time, events []open511.Event) (Counts, error) {
+	if err := s.addClosed(tx, state, events); err != nil {
 		return Counts{}, err
 	}
 	p := makePlan(state, events)
 
 	// End the open spells of changed and vanished events first, so that the
 	// new spells inserted below stay open.
-	err = inBatches(p.ending, s.maxParams()-2, func(ids []string) error {
+	err := inBatches(p.ending, s.maxParams()-2, func(ids []string) error {
 		return tx.Model(&EventVersion{}).Where("last_run_id IS NULL AND event_id IN ?", ids).
 			Updates(map[string]any{"last_run_id": prev.ID, "valid_to": prev.Started}).Error
 	})

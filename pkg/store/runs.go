@@ -39,8 +39,9 @@ type Counts struct {
 // Fetch is the write transaction of one fetch run. It holds the run lock
 // from BeginFetch until Apply commits or Rollback.
 type Fetch struct {
-	s  *Store
-	tx *gorm.DB
+	s    *Store
+	tx   *gorm.DB
+	open map[string]known // the open events when the lock was taken
 }
 
 // BeginFetch starts the run's transaction and takes the run lock: on
@@ -66,7 +67,20 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 			return nil, ErrLocked
 		}
 	}
-	return &Fetch{s: s, tx: tx}, nil
+	open, err := s.loadOpen(tx)
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return &Fetch{s: s, tx: tx, open: open}, nil
+}
+
+// Unchanged reports whether id is an open event stored with exactly this
+// content hash, so that a caller need not keep the event's content for
+// Apply: only its id and hash.
+func (f *Fetch) Unchanged(id, contentHash string) bool {
+	k, ok := f.open[id]
+	return ok && k.hash == contentHash
 }
 
 func isBusy(err error) bool {
@@ -102,7 +116,7 @@ func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) 
 	if err := tx.Create(&rec).Error; err != nil {
 		return FetchRun{}, f.s.dbError("record the run", err)
 	}
-	counts, err := f.s.applySnapshot(tx, rec.ID, prev, started, events)
+	counts, err := f.s.applySnapshot(tx, f.open, rec.ID, prev, started, events)
 	if err != nil {
 		return FetchRun{}, err
 	}

@@ -33,6 +33,16 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// feedFor starts a local feed and points the configuration at it and at
+// the database dbURL.
+func feedFor(t *testing.T, dbURL string) *feedtest.Server {
+	srv := feedtest.New()
+	t.Cleanup(srv.Close)
+	t.Setenv("TRAFFICCTL_DATABASE_URL", dbURL)
+	t.Setenv("TRAFFICCTL_SOURCE_URL", srv.URL())
+	return srv
+}
+
 // isolate clears the configuration a developer's shell may carry.
 func isolate(t *testing.T) {
 	for _, name := range []string{"TRAFFICCTL_API_KEY", "FIVEONEONE_TOKEN", "DATABASE_URL", "TRAFFICCTL_DATABASE_URL",
@@ -124,10 +134,7 @@ func TestFaultsLeaveTheDatabaseUnchanged(t *testing.T) {
 				} else {
 					dbURL = dbtest.SQLite(t)
 				}
-				srv := feedtest.New()
-				defer srv.Close()
-				t.Setenv("TRAFFICCTL_DATABASE_URL", dbURL)
-				t.Setenv("TRAFFICCTL_SOURCE_URL", srv.URL())
+				srv := feedFor(t, dbURL)
 				t.Setenv("TRAFFICCTL_SOURCE_PAGE_SIZE", "4")
 				t.Setenv("TRAFFICCTL_API_KEY", "SECRET-KEY-4b1d")
 				srv.SetEvents(snapshotOf(1, 2, 3, 4, 5, 6, 7, 8, 9), 4)
@@ -176,10 +183,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	}{{"500 then success", "", 500}, {"429 with Retry-After 1", "1", 429}} {
 		t.Run(tt.name, func(t *testing.T) {
 			isolate(t)
-			srv := feedtest.New()
-			defer srv.Close()
-			t.Setenv("TRAFFICCTL_DATABASE_URL", dbtest.SQLite(t))
-			t.Setenv("TRAFFICCTL_SOURCE_URL", srv.URL())
+			srv := feedFor(t, dbtest.SQLite(t))
 			srv.SetEvents(snapshotOf(1, 2, 3), 4)
 			var calls atomic.Int32
 			srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {

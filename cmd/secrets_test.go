@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
-	"github.com/trafficctl/trafficctl/internal/feedtest"
 )
 
 // TestSecretScan runs the scenarios a user meets, with a recognisable API
@@ -23,10 +22,7 @@ func TestSecretScan(t *testing.T) {
 			u.User = url.UserPassword(u.User.Username(), password) // trust auth ignores it; we must too
 			dbURL = u.String()
 		}
-		srv := feedtest.New()
-		defer srv.Close()
-		t.Setenv("TRAFFICCTL_DATABASE_URL", dbURL)
-		t.Setenv("TRAFFICCTL_SOURCE_URL", srv.URL())
+		srv := feedFor(t, dbURL)
 		t.Setenv("TRAFFICCTL_SOURCE_PAGE_SIZE", "2")
 		t.Setenv("TRAFFICCTL_SOURCE_RETRIES", "1")
 		t.Setenv("TRAFFICCTL_API_KEY", key)

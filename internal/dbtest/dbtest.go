@@ -6,6 +6,7 @@
 package dbtest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/trafficctl/trafficctl/pkg/store"
 )
 
 // EnvURL names the PostgreSQL server tests may use.
@@ -121,4 +124,19 @@ func Dump(t testing.TB, db *gorm.DB, query string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// Open opens the database at dbURL with its schema migrated, and closes it
+// when the test ends.
+func Open(t testing.TB, dbURL string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

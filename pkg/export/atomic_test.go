@@ -18,14 +18,7 @@ import (
 // seeded returns a SQLite store holding one run of n events.
 func seeded(t *testing.T, n int) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), dbtest.SQLite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	st := dbtest.Open(t, dbtest.SQLite(t))
 	var events []open511.Event
 	for i := 0; i < n; i++ {
 		e, _, err := open511.DecodeEvent([]byte(`{"id":"x/` + string(rune('a'+i%26)) + string(rune('a'+i/26)) + `","headline":"h"}`))

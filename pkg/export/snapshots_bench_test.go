@@ -28,14 +28,7 @@ const (
 // would take minutes): the same rows, written directly.
 func seedHistory(b *testing.B, dbURL string) *store.Store {
 	b.Helper()
-	s, err := store.Open(context.Background(), dbURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	s := dbtest.Open(b, dbURL)
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	runAt := func(id int64) time.Time { return start.Add(time.Duration(id) * 5 * time.Minute) }
 	runs := make([]store.FetchRun, benchRuns)

@@ -29,19 +29,8 @@ func decodeAll(b *testing.B, objs []json.RawMessage) []open511.Event {
 // benchDialects runs fn per database kind with a new database each:
 // SQLite always, PostgreSQL when TRAFFICCTL_TEST_DATABASE_URL is set.
 func benchDialects(b *testing.B, fn func(b *testing.B, newDB func() *store.Store)) {
-	open := func(b *testing.B, url string) *store.Store {
-		s, err := store.Open(ctx, url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(ctx); err != nil {
-			b.Fatal(err)
-		}
-		return s
-	}
-	b.Run("db=sqlite", func(b *testing.B) { fn(b, func() *store.Store { return open(b, dbtest.SQLite(b)) }) })
-	b.Run("db=postgres", func(b *testing.B) { fn(b, func() *store.Store { return open(b, dbtest.Postgres(b)) }) })
+	b.Run("db=sqlite", func(b *testing.B) { fn(b, func() *store.Store { return dbtest.Open(b, dbtest.SQLite(b)) }) })
+	b.Run("db=postgres", func(b *testing.B) { fn(b, func() *store.Store { return dbtest.Open(b, dbtest.Postgres(b)) }) })
 }
 
 // applyOnce is one fetch's database work: the run's transaction, with its

@@ -15,19 +15,6 @@ import (
 
 var ctx = context.Background()
 
-func openStore(t *testing.T, dbURL string) *store.Store {
-	t.Helper()
-	s, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // fixtureEvents decodes the events of fixture bodies.
 func fixtureEvents(t *testing.T, files ...string) []open511.Event {
 	t.Helper()
@@ -105,7 +92,7 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 
 func TestApplySnapshotUpsertsAndKeepsFirstSeen(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		s := openStore(t, dbURL)
+		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
 		run1 := apply(t, s, t0, first)
 		if run1.EventsNew != 8 || run1.EventsUnchanged != 0 {
@@ -164,7 +151,7 @@ func TestApplySnapshotUpsertsAndKeepsFirstSeen(t *testing.T) {
 
 func TestVersionsRecordSpells(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		s := openStore(t, dbURL)
+		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
 		r1 := apply(t, s, t0, first)
 		if _, err := s.RecordFailedRun(ctx, store.RunInfo{StartedAt: t0.Add(5 * time.Minute)}, "boom", t0.Add(5*time.Minute)); err != nil {
@@ -244,8 +231,8 @@ func TestParseURL(t *testing.T) {
 
 func TestSecondFetchIsLockedOut(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		a := openStore(t, dbURL)
-		b := openStore(t, dbURL)
+		a := dbtest.Open(t, dbURL)
+		b := dbtest.Open(t, dbURL)
 		fa, err := a.BeginFetch(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -264,7 +251,7 @@ func TestSecondFetchIsLockedOut(t *testing.T) {
 // and event_versions as they were, and the exports still show it.
 func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		s := openStore(t, dbURL)
+		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
 		apply(t, s, t0, first)
 		const evq, vq = "SELECT * FROM events ORDER BY id", "SELECT * FROM event_versions ORDER BY event_id, version"

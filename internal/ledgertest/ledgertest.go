@@ -92,7 +92,7 @@ func Edit(t testing.TB, events []open511.Event, id, field string, value any) []o
 			continue
 		}
 		var obj map[string]any
-		if err := json.Unmarshal(e.Raw, &obj); err != nil {
+		if err := json.Unmarshal([]byte(e.Raw), &obj); err != nil {
 			t.Fatal(err)
 		}
 		obj[field] = value

@@ -36,7 +36,7 @@ type Event struct {
 	Updated       *time.Time
 	GeometryType  string
 	Geometry      string // compact GeoJSON geometry: {"type":...,"coordinates":...}
-	Raw           []byte // canonical JSON of the event object
+	Raw           string // canonical JSON of the event object
 	ContentHash   string // hex SHA-256 of Raw (first 16 bytes)
 }
 
@@ -99,7 +99,7 @@ func decodeEvent(v *fastjson.Value) (Event, []string, error) {
 		Severity:    text(v, "severity"),
 		Status:      text(v, "status"),
 		Description: text(v, "description"),
-		Raw:         raw,
+		Raw:         string(raw),
 		ContentHash: hex.EncodeToString(sum[:16]),
 	}
 	var subtypes, roads, areas []string

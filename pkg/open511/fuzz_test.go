@@ -41,7 +41,7 @@ func FuzzDecodePage(f *testing.F) {
 			return
 		}
 		page.decode(func(d decoded) {
-			if d.err == nil && !json.Valid(d.ev.Raw) {
+			if d.err == nil && !json.Valid([]byte(d.ev.Raw)) {
 				t.Fatalf("an event's raw is not JSON: %q", d.ev.Raw)
 			}
 		})
@@ -75,8 +75,8 @@ func FuzzDecodeEvent(f *testing.F) {
 		if (e.Lat == nil) != (e.Lon == nil) || (e.Lat != nil && (*e.Lat < -90 || *e.Lat > 90 || *e.Lon < -180 || *e.Lon > 180)) {
 			t.Fatalf("bad position %v %v", e.Lat, e.Lon)
 		}
-		again, err := Canonical(e.Raw)
-		if err != nil || !bytes.Equal(again, e.Raw) {
+		again, err := Canonical([]byte(e.Raw))
+		if err != nil || string(again) != e.Raw {
 			t.Fatalf("raw is not canonical: %s vs %s (%v)", e.Raw, again, err)
 		}
 		if e.Geometry != "" && !json.Valid([]byte(e.Geometry)) {

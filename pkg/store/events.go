@@ -2,10 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/trafficctl/trafficctl/pkg/open511"
 )
@@ -129,7 +129,7 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 // applySnapshot writes one snapshot inside the run's transaction. state
 // holds the open events; prev is the previous successful run: the spells
 // that end, end there.
-func (s *Store) applySnapshot(tx *gorm.DB, state map[string]known, runID int64, prev RunStart, at time.Time, events []open511.Event) (Counts, error) {
+func (s *Store) applySnapshot(tx *gorm.DB, conn *sql.Conn, state map[string]known, runID int64, prev RunStart, at time.Time, events []open511.Event) (Counts, error) {
 	if err := s.addClosed(tx, state, events); err != nil {
 		return Counts{}, err
 	}
@@ -144,35 +144,8 @@ func (s *Store) applySnapshot(tx *gorm.DB, state map[string]known, runID int64, 
 	if err != nil {
 		return Counts{}, s.dbError("end spells", err)
 	}
-	rows := make([]Event, len(p.write))
-	spells := make([]EventVersion, len(p.write))
-	for i, e := range p.write {
-		fields := fieldsOf(e)
-		rows[i] = Event{
-			ID: e.ID, EventFields: fields, FirstSeenAt: at,
-			CurrentVersion: p.versions[i], ContentHash: e.ContentHash, Raw: string(e.Raw),
-		}
-		spells[i] = EventVersion{
-			EventID: e.ID, Version: p.versions[i], FirstRunID: runID, ValidFrom: at,
-			ContentHash: e.ContentHash, EventFields: fields, Raw: string(e.Raw),
-		}
-	}
-	if len(rows) > 0 {
-		// first_seen_at is the one column an update never touches;
-		// last_seen_at and closed_at become NULL: the event is open.
-		update := clause.AssignmentColumns([]string{
-			"headline", "event_type", "severity", "lat", "lon", "status", "event_subtypes",
-			"description", "roads", "areas", "created", "updated", "geometry_type", "geometry",
-			"last_seen_at", "closed_at", "current_version", "content_hash", "raw",
-		})
-		err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: update}).
-			CreateInBatches(&rows, s.rowsPerBatch(21)).Error
-		if err != nil {
-			return Counts{}, s.dbError("write events", err)
-		}
-		if err := tx.CreateInBatches(&spells, s.rowsPerBatch(25)).Error; err != nil {
-			return Counts{}, s.dbError("write event versions", err)
-		}
+	if err := s.writeEvents(tx, conn, runID, at, p.write, p.versions); err != nil {
+		return Counts{}, err
 	}
 	err = inBatches(p.closed, s.maxParams()-2, func(ids []string) error {
 		return tx.Model(&Event{}).Where("id IN ?", ids).
@@ -182,14 +155,6 @@ func (s *Store) applySnapshot(tx *gorm.DB, state map[string]known, runID int64, 
 		return Counts{}, s.dbError("close absent events", err)
 	}
 	return p.counts, nil
-}
-
-func fieldsOf(e open511.Event) EventFields {
-	return EventFields{
-		Headline: e.Headline, EventType: e.EventType, Severity: e.Severity, Lat: e.Lat, Lon: e.Lon,
-		Status: e.Status, EventSubtypes: e.EventSubtypes, Description: e.Description, Roads: e.Roads,
-		Areas: e.Areas, Created: e.Created, Updated: e.Updated, GeometryType: e.GeometryType, Geometry: e.Geometry,
-	}
 }
 
 // rowsPerBatch is how many rows of n columns fit in one statement.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ type Counts struct {
 // from BeginFetch until Apply commits or Rollback.
 type Fetch struct {
 	s    *Store
+	conn *sql.Conn // the connection the transaction runs on (for COPY)
 	tx   *gorm.DB
 	open map[string]known // the open events when the lock was taken
 }
@@ -49,8 +51,22 @@ type Fetch struct {
 // write lock (waiting up to the busy timeout). If another fetch holds it,
 // it returns ErrLocked.
 func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
-	tx := s.db.WithContext(ctx).Begin()
-	if err := tx.Error; err != nil {
+	// The transaction runs on a connection of its own, which the PostgreSQL
+	// bulk load reaches through (*sql.Conn).Raw (pgx's documented way).
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, s.dbError("connect", err)
+	}
+	on := s.db.WithContext(ctx)
+	on.Statement.ConnPool = conn
+	f := &Fetch{s: s, conn: conn, tx: on.Begin()}
+	if err := f.tx.Error; err != nil {
+		f.tx = nil
+		f.Rollback()
 		if isBusy(err) {
 			return nil, ErrLocked
 		}
@@ -58,21 +74,20 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 	}
 	if s.dialect == Postgres {
 		var got bool
-		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", fetchLockKey).Scan(&got).Error; err != nil {
-			tx.Rollback()
+		if err := f.tx.Raw("SELECT pg_try_advisory_xact_lock(?)", fetchLockKey).Scan(&got).Error; err != nil {
+			f.Rollback()
 			return nil, s.dbError("take the run lock", err)
 		}
 		if !got {
-			tx.Rollback()
+			f.Rollback()
 			return nil, ErrLocked
 		}
 	}
-	open, err := s.loadOpen(tx)
-	if err != nil {
-		tx.Rollback()
+	if f.open, err = s.loadOpen(f.tx); err != nil {
+		f.Rollback()
 		return nil, err
 	}
-	return &Fetch{s: s, tx: tx, open: open}, nil
+	return f, nil
 }
 
 // Unchanged reports whether id is an open event stored with exactly this
@@ -93,6 +108,10 @@ func (f *Fetch) Rollback() {
 	if f.tx != nil {
 		f.tx.Rollback()
 		f.tx = nil
+	}
+	if f.conn != nil {
+		f.conn.Close() // back to the pool
+		f.conn = nil
 	}
 }
 
@@ -116,7 +135,7 @@ func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) 
 	if err := tx.Create(&rec).Error; err != nil {
 		return FetchRun{}, f.s.dbError("record the run", err)
 	}
-	counts, err := f.s.applySnapshot(tx, f.open, rec.ID, prev, started, events)
+	counts, err := f.s.applySnapshot(tx, f.conn, f.open, rec.ID, prev, started, events)
 	if err != nil {
 		return FetchRun{}, err
 	}
@@ -131,7 +150,7 @@ func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) 
 	if err := tx.Commit().Error; err != nil {
 		return FetchRun{}, f.s.dbError("commit the run", err)
 	}
-	f.tx = nil
+	f.tx = nil // the deferred Rollback only returns the connection
 	return rec, nil
 }
 

@@ -2,11 +2,15 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/pkg/open511"
@@ -212,7 +216,7 @@ func TestParseURL(t *testing.T) {
 	}{
 		{"sqlite:///data/t.db", "sqlite", "sqlite:///data/t.db", "file:data/t.db?"},
 		{"sqlite:////var/lib/t.db", "sqlite", "sqlite:////var/lib/t.db", "file:/var/lib/t.db?"},
-		{"trafficctl.db", "sqlite", "sqlite:///trafficctl.db", "_journal_mode=WAL"},
+		{"trafficctl.db", "sqlite", "sqlite:///trafficctl.db", "_txlock=immediate"},
 		{"postgres://u:secretpw@db.example.com:5432/d", "postgres", "postgres://u:***@db.example.com:5432/d?connect_timeout=10&sslmode=require", "sslmode=require"},
 		{"postgresql://u@127.0.0.1/d", "postgres", "postgresql://u@127.0.0.1/d?connect_timeout=10", "connect_timeout=10"},
 		{"postgres://u@db.example.com/d?sslmode=disable", "postgres", "postgres://u@db.example.com/d?connect_timeout=10&sslmode=disable", "sslmode=disable"},
@@ -271,4 +275,36 @@ func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+func TestNewSQLiteDatabaseUsesLargePagesAndWAL(t *testing.T) {
+	pragmas := func(t *testing.T, s *store.Store) (pageSize int, mode string) {
+		t.Helper()
+		if err := s.DB().Raw("PRAGMA page_size").Scan(&pageSize).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil {
+			t.Fatal(err)
+		}
+		return pageSize, mode
+	}
+	s := dbtest.Open(t, dbtest.SQLite(t))
+	if size, mode := pragmas(t, s); size != 16384 || mode != "wal" {
+		t.Errorf("new database: page_size %d, journal_mode %s; want 16384, wal", size, mode)
+	}
+
+	// A database created elsewhere with 4 KiB pages keeps them.
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec("PRAGMA page_size = 4096; CREATE TABLE x (y)"); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s = dbtest.Open(t, "sqlite:///"+path)
+	if size, mode := pragmas(t, s); size != 4096 || mode != "wal" {
+		t.Errorf("existing database: page_size %d, journal_mode %s; want 4096, wal", size, mode)
+	}
 }

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
+
+	"github.com/trafficctl/trafficctl/pkg/open511"
+)
+
+// The columns of events that writeEvents sets; last_seen_at and closed_at
+// are left NULL (the event is open).
+var insertColumns = []string{
+	"id", "headline", "event_type", "severity", "lat", "lon", "status", "event_subtypes",
+	"description", "roads", "areas", "created", "updated", "geometry_type", "geometry",
+	"first_seen_at", "current_version", "content_hash", "raw",
+}
+
+// upsertEvents is the ON CONFLICT clause of the events insert: a changed
+// or returning event takes the new content and is open again; its
+// first_seen_at stays.
+var upsertEvents = func() string {
+	var set []string
+	for _, c := range strings.Split(fieldColumns, ", ") {
+		set = append(set, c+" = excluded."+c)
+	}
+	set = append(set, "last_seen_at = NULL", "closed_at = NULL", "current_version = excluded.current_version",
+		"content_hash = excluded.content_hash", "raw = excluded.raw")
+	return " ON CONFLICT (id) DO UPDATE SET " + strings.Join(set, ", ")
+}()
+
+// copySpells starts a spell for each given event from its row in events,
+// which writeEvents has just written: each event's content crosses from Go
+// to the database once.
+const copySpells = "INSERT INTO event_versions (event_id, version, first_run_id, valid_from, content_hash, " +
+	fieldColumns + ", raw) SELECT id, current_version, %s, %s, content_hash, " + fieldColumns + ", raw FROM events WHERE "
+
+// writeEvents upserts the new, changed and returning events into events
+// and starts their spells in event_versions.
+func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, runID int64, at time.Time, write []open511.Event, versions []int) error {
+	if len(write) == 0 {
+		return nil
+	}
+	ctx := tx.Statement.Context
+	if s.dialect == Postgres {
+		return s.writeEventsPostgres(ctx, tx.Statement.ConnPool, conn, runID, at, write, versions)
+	}
+	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, runID, at, write, versions)
+}
+
+// writeEventsPostgres loads events never stored before with COPY, the
+// bulk-load protocol (no statement with thousands of parameters to parse
+// and plan), and upserts the others (changed or back after closing,
+// usually a few) from one array per column. Two or three statements,
+// whatever the number of events.
+func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn *sql.Conn, runID int64, at time.Time, write []open511.Event, versions []int) error {
+	var fresh, again []int // positions in write
+	for i, v := range versions {
+		if v == 1 {
+			fresh = append(fresh, i)
+		} else {
+			again = append(again, i)
+		}
+	}
+	if len(fresh) > 0 {
+		err := conn.Raw(func(driverConn any) error {
+			pg := driverConn.(*stdlib.Conn).Conn()
+			row := make([]any, len(insertColumns))
+			k := -1
+			_, err := pg.CopyFrom(ctx, pgx.Identifier{"events"}, insertColumns, pgx.CopyFromFunc(func() ([]any, error) {
+				if k++; k == len(fresh) {
+					return nil, nil
+				}
+				e := write[fresh[k]]
+				row = append(row[:0], e.ID, e.Headline, e.EventType, e.Severity, e.Lat, e.Lon, e.Status,
+					e.EventSubtypes, e.Description, e.Roads, e.Areas, e.Created, e.Updated, e.GeometryType,
+					e.Geometry, at, 1, e.ContentHash, e.Raw)
+				return row, nil
+			}))
+			return err
+		})
+		if err != nil {
+			return s.dbError("write events", err)
+		}
+	}
+	if len(again) > 0 {
+		if err := s.upsertEventsPostgres(ctx, db, at, write, versions, again); err != nil {
+			return s.dbError("write events", err)
+		}
+	}
+	ids := make([]string, len(write))
+	for i, e := range write {
+		ids[i] = e.ID
+	}
+	// A join with the unnested ids, not "id = ANY($3)", which would compare
+	// every row with every id.
+	_, err := db.ExecContext(ctx, fmt.Sprintf(copySpells, "$1", "$2")+"id IN (SELECT unnest($3::text[]))", runID, at, ids)
+	return s.dbError("write event versions", err)
+}
+
+// upsertEventsPostgres writes the events at positions pos from one array
+// per column.
+func (s *Store) upsertEventsPostgres(ctx context.Context, db gorm.ConnPool, at time.Time, write []open511.Event, versions []int, pos []int) error {
+	n := len(pos)
+	ids, hashes, raws, geometry := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	text := make([][]string, 9) // headline, event_type, severity, status, event_subtypes, description, roads, areas, geometry_type
+	for j := range text {
+		text[j] = make([]string, n)
+	}
+	lat, lon := make([]*float64, n), make([]*float64, n)
+	created, updated := make([]*time.Time, n), make([]*time.Time, n)
+	version := make([]int, n)
+	for i, p := range pos {
+		e := write[p]
+		ids[i], hashes[i], raws[i], geometry[i], version[i] = e.ID, e.ContentHash, e.Raw, e.Geometry, versions[p]
+		for j, v := range []string{e.Headline, e.EventType, e.Severity, e.Status, e.EventSubtypes, e.Description, e.Roads, e.Areas, e.GeometryType} {
+			text[j][i] = v
+		}
+		lat[i], lon[i], created[i], updated[i] = e.Lat, e.Lon, e.Created, e.Updated
+	}
+	insert := `INSERT INTO events (` + strings.Join(insertColumns, ", ") + `)
+SELECT id, headline, event_type, severity, lat, lon, status, event_subtypes, description, roads, areas,
+	created, updated, geometry_type, geometry, $18, current_version, content_hash, raw::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::text[],
+	$9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::text[],
+	$16::int[], $17::text[], $19::text[])
+	AS u(id, headline, event_type, severity, lat, lon, status, event_subtypes, description, roads, areas,
+	created, updated, geometry_type, geometry, current_version, content_hash, raw)` + upsertEvents
+	_, err := db.ExecContext(ctx, insert, ids, text[0], text[1], text[2], lat, lon, text[3], text[4],
+		text[5], text[6], text[7], created, updated, text[8], geometry, version, hashes, at, raws)
+	return err
+}
+
+// writeEventsSQLite inserts rows in statements of as many rows as the
+// bind-parameter limit allows, each statement prepared once per run.
+func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, runID int64, at time.Time, write []open511.Event, versions []int) error {
+	cols := len(insertColumns)
+	perStmt := s.maxParams() / cols
+	args := make([]any, 0, min(len(write), perStmt)*cols)
+	var full *sql.Stmt
+	for start := 0; start < len(write); start += perStmt {
+		batch := write[start:min(start+perStmt, len(write))]
+		args = args[:0]
+		for i, e := range batch {
+			args = append(args, e.ID, e.Headline, e.EventType, e.Severity, floatArg(e.Lat), floatArg(e.Lon),
+				e.Status, e.EventSubtypes, e.Description, e.Roads, e.Areas, timeArg(e.Created), timeArg(e.Updated),
+				e.GeometryType, e.Geometry, at, versions[start+i], e.ContentHash, e.Raw)
+		}
+		var err error
+		if len(batch) == perStmt {
+			if full == nil {
+				if full, err = db.PrepareContext(ctx, insertEventsSQL(perStmt, cols)); err != nil {
+					return s.dbError("write events", err)
+				}
+				defer full.Close()
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = db.ExecContext(ctx, insertEventsSQL(len(batch), cols), args...)
+		}
+		if err != nil {
+			return s.dbError("write events", err)
+		}
+	}
+	ids := make([]any, len(write))
+	for i, e := range write {
+		ids[i] = e.ID
+	}
+	perCopy := s.maxParams() - 2
+	for start := 0; start < len(ids); start += perCopy {
+		batch := ids[start:min(start+perCopy, len(ids))]
+		query := fmt.Sprintf(copySpells, "?", "?") + "id IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
+		if _, err := db.ExecContext(ctx, query, append([]any{runID, at}, batch...)...); err != nil {
+			return s.dbError("write event versions", err)
+		}
+	}
+	return nil
+}
+
+func insertEventsSQL(rows, cols int) string {
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return "INSERT INTO events (" + strings.Join(insertColumns, ", ") + ") VALUES " +
+		row + strings.Repeat(", "+row, rows-1) + upsertEvents
+}
+
+func floatArg(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}
+
+func timeArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
+}

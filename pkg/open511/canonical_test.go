@@ -79,7 +79,7 @@ func FuzzReadPageMatchesDecodePage(f *testing.F) {
 		var got, want []decoded
 		gotPage, gotErr := readPage(bytes.NewReader(body))
 		if gotErr == nil {
-			gotPage.decode(func(d decoded) { got = append(got, d) })
+			gotPage.decode(nil, func(d decoded) { got = append(got, d) })
 		}
 		wantPage, wantErr := decodePage(bytes.NewReader(body), func(d decoded) { want = append(want, d) })
 		if wantErr != nil {

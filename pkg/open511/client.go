@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -83,6 +84,7 @@ func (c *Client) FetchSnapshot(ctx context.Context) (*Snapshot, error) {
 	// At most two pages wait to be decoded, which bounds memory.
 	var decodedPages []<-chan []decoded
 	slots := make(chan struct{}, 2)
+	stored := c.Stored
 	for next != nil {
 		if snap.Pages == MaxPages {
 			return nil, fmt.Errorf("fetch %s: more than %d pages; stopping (pagination does not end)", redact.URL(next), MaxPages)
@@ -106,12 +108,7 @@ func (c *Client) FetchSnapshot(ctx context.Context) (*Snapshot, error) {
 		go func() {
 			defer func() { <-slots }()
 			var events []decoded
-			page.decode(func(d decoded) {
-				if d.err == nil && c.Stored != nil && c.Stored(d.ev.ID, d.ev.ContentHash) {
-					d.ev = Event{ID: d.ev.ID, ContentHash: d.ev.ContentHash}
-				}
-				events = append(events, d)
-			})
+			page.decode(stored, func(d decoded) { events = append(events, d) })
 			done <- events
 		}()
 		decodedPages = append(decodedPages, done)
@@ -207,9 +204,10 @@ type pagination struct {
 
 type pageInfo struct {
 	Pagination pagination
-	// decode hands the page's events to emit, in order. It may run on
-	// another goroutine, and only once.
-	decode func(emit func(decoded))
+	// decode hands the page's events to emit, in order; those that stored
+	// (if not nil) reports as stored unchanged carry only their ID and
+	// ContentHash. It may run on another goroutine, and only once.
+	decode func(stored func(id, contentHash string) bool, emit func(decoded))
 }
 
 // fetchPage GETs one page with retries. Its events are only kept by the
@@ -406,47 +404,59 @@ type decoded struct {
 var utf8BOM = []byte("\xef\xbb\xbf")
 
 // readPage reads one page body (at most source.max_body bytes; a page is
-// page_size events, well under that) and parses it in one go with
-// fastjson; its events are decoded later, by page.decode. A body that is
-// not a well-formed Open511 page goes to the streaming decodePage over the
-// same bytes and read error, whose errors say what is wrong with it.
+// page_size events, well under that), checks that it is JSON and finds its
+// events (see envelope); they are parsed one by one, later, by
+// page.decode. A body that is not a well-formed Open511 page goes to the
+// streaming decodePage over the same bytes and read error, whose errors
+// say what is wrong with it.
 func readPage(r io.Reader) (pageInfo, error) {
-	data, rerr := io.ReadAll(r)
-	if rerr == nil {
-		p := parsers.Get()
-		if v, err := p.ParseBytes(bytes.TrimPrefix(data, utf8BOM)); err == nil && v.Type() == fastjson.TypeObject {
-			events, next := v.Get("events"), v.Get("pagination", "next_url")
-			listOK := events != nil && (events.Type() == fastjson.TypeArray || events.Type() == fastjson.TypeNull)
-			nextOK := next == nil || next.Type() == fastjson.TypeString || next.Type() == fastjson.TypeNull
-			lists := 0 // a repeated "events" member is read by decodePage, which reads both
-			v.GetObject().Visit(func(k []byte, _ *fastjson.Value) {
-				if string(k) == "events" {
-					lists++
-				}
-			})
-			if listOK && nextOK && lists == 1 {
-				page := pageInfo{decode: func(emit func(decoded)) {
-					defer parsers.Put(p) // the tree lives in the parser
-					for _, ev := range events.GetArray() {
-						e, warnings, err := decodeEvent(ev)
+	// The body goes into a buffer reused from page to page once its events
+	// are decoded (they are copied out of it).
+	body := bodies.Get().(*bytes.Buffer)
+	body.Reset()
+	_, rerr := body.ReadFrom(r)
+	data := bytes.TrimPrefix(body.Bytes(), utf8BOM)
+	if rerr == nil && fastjson.ValidateBytes(data) == nil {
+		if env, ok := readEnvelope(data); ok {
+			page := pageInfo{decode: func(stored func(string, string) bool, emit func(decoded)) {
+				defer bodies.Put(body)
+				p, sc := parsers.Get(), scratches.Get().(*scratch)
+				defer parsers.Put(p)
+				defer scratches.Put(sc)
+				for _, obj := range env.events {
+					v, err := p.ParseBytes(obj) // valid: the whole body was
+					if err == nil {
+						var e Event
+						var warnings []string
+						e, warnings, err = decodeEvent(v, sc, stored)
 						emit(decoded{e, warnings, err})
+					} else {
+						emit(decoded{err: err})
 					}
-				}}
-				page.Pagination.NextURL = string(v.GetStringBytes("pagination", "next_url"))
-				return page, nil
-			}
+				}
+			}}
+			page.Pagination.NextURL = env.next
+			return page, nil
 		}
-		parsers.Put(p)
 	}
+	defer bodies.Put(body)
 	var events []decoded
-	page, err := decodePage(io.MultiReader(bytes.NewReader(data), errReader{rerr}), func(d decoded) { events = append(events, d) })
-	page.decode = func(emit func(decoded)) {
+	page, err := decodePage(io.MultiReader(bytes.NewReader(body.Bytes()), errReader{rerr}), func(d decoded) { events = append(events, d) })
+	page.decode = func(stored func(string, string) bool, emit func(decoded)) {
 		for _, d := range events {
+			if d.err == nil && stored != nil && stored(d.ev.ID, d.ev.ContentHash) {
+				d.ev = Event{ID: d.ev.ID, ContentHash: d.ev.ContentHash}
+			}
 			emit(d)
 		}
 	}
 	return page, err
 }
+
+var (
+	bodies    = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	scratches = sync.Pool{New: func() any { return new(scratch) }}
+)
 
 // errReader ends a MultiReader with the error the body read ended with.
 type errReader struct{ err error }

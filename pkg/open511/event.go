@@ -60,11 +60,22 @@ func DecodeEvent(obj []byte) (Event, []string, error) {
 	if err != nil {
 		return Event{}, nil, fmt.Errorf("event is not valid JSON: %v", err)
 	}
-	return decodeEvent(v)
+	return decodeEvent(v, &scratch{}, nil)
 }
 
-// decodeEvent reads an event from its parsed tree.
-func decodeEvent(v *fastjson.Value) (Event, []string, error) {
+// scratch is the reusable working memory of one decoding goroutine: the
+// canonical form is written into buf, and only copied out for an event
+// that is kept whole.
+type scratch struct {
+	buf     []byte
+	members []member // a stack of the objects being canonicalised
+}
+
+// decodeEvent reads an event from its parsed tree. If stored reports that
+// the event is already stored with this content, only its ID and
+// ContentHash are filled in: nothing else of it is needed, and nothing
+// else is allocated.
+func decodeEvent(v *fastjson.Value, sc *scratch, stored func(id, contentHash string) bool) (Event, []string, error) {
 	if v.Type() != fastjson.TypeObject {
 		return Event{}, nil, fmt.Errorf("event is a JSON %s, not an object", v.Type())
 	}
@@ -72,11 +83,16 @@ func decodeEvent(v *fastjson.Value) (Event, []string, error) {
 	if id == "" {
 		return Event{}, nil, ErrNoID
 	}
-	raw, err := appendCanonical(nil, v)
+	raw, err := sc.appendCanonical(sc.buf[:0], v)
 	if err != nil {
 		return Event{}, nil, fmt.Errorf("event %s: %w", id, err)
 	}
+	sc.buf = raw
 	sum := sha256.Sum256(raw)
+	hash := hex.EncodeToString(sum[:16])
+	if stored != nil && stored(id, hash) {
+		return Event{ID: id, ContentHash: hash}, nil, nil
+	}
 	var warnings []string
 	warn := func(format string, args ...any) {
 		warnings = append(warnings, fmt.Sprintf("event %s: ", id)+fmt.Sprintf(format, args...))
@@ -100,7 +116,7 @@ func decodeEvent(v *fastjson.Value) (Event, []string, error) {
 		Status:      text(v, "status"),
 		Description: text(v, "description"),
 		Raw:         string(raw),
-		ContentHash: hex.EncodeToString(sum[:16]),
+		ContentHash: hash,
 	}
 	var subtypes, roads, areas []string
 	for _, s := range v.GetArray("event_subtypes") {
@@ -214,10 +230,11 @@ func geometryOf(v *fastjson.Value) (Geometry, error) {
 	if err1 != nil || err2 != nil || math.Abs(lon) > 180 || math.Abs(lat) > 90 || math.IsNaN(lon) || math.IsNaN(lat) {
 		return Geometry{}, fmt.Errorf("%s position %s is not a valid [lon, lat]", typ, first)
 	}
-	out, err := appendCanonical([]byte(`{"type":`), v.Get("type"))
+	var sc scratch
+	out, err := sc.appendCanonical([]byte(`{"type":`), v.Get("type"))
 	if err == nil {
 		out = append(out, `,"coordinates":`...)
-		out, err = appendCanonical(out, coords)
+		out, err = sc.appendCanonical(out, coords)
 	}
 	if err != nil {
 		return Geometry{}, fmt.Errorf("%s coordinates: %w", typ, err)
@@ -237,7 +254,8 @@ func Canonical(obj []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendCanonical(nil, v)
+	var sc scratch
+	return sc.appendCanonical(nil, v)
 }
 
 type member struct {
@@ -245,28 +263,34 @@ type member struct {
 	val *fastjson.Value
 }
 
-func appendCanonical(dst []byte, v *fastjson.Value) ([]byte, error) {
+func (sc *scratch) appendCanonical(dst []byte, v *fastjson.Value) ([]byte, error) {
 	var err error
 	switch v.Type() {
 	case fastjson.TypeObject:
-		var members []member
-		v.GetObject().Visit(func(k []byte, val *fastjson.Value) { members = append(members, member{k, val}) })
+		// The members go on top of the stack, by index: nested objects push
+		// above them and may move the stack.
+		start := len(sc.members)
+		v.GetObject().Visit(func(k []byte, val *fastjson.Value) { sc.members = append(sc.members, member{k, val}) })
+		end := len(sc.members)
 		// A stable sort keeps repeated keys in input order; the last wins.
-		slices.SortStableFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
+		slices.SortStableFunc(sc.members[start:end], func(a, b member) int { return bytes.Compare(a.key, b.key) })
 		dst = append(dst, '{')
-		for i, m := range members {
-			if i+1 < len(members) && bytes.Equal(m.key, members[i+1].key) {
+		for i := start; i < end; i++ {
+			m := sc.members[i]
+			if i+1 < end && bytes.Equal(m.key, sc.members[i+1].key) {
 				continue
 			}
-			if len(dst) > 0 && dst[len(dst)-1] != '{' {
+			if dst[len(dst)-1] != '{' {
 				dst = append(dst, ',')
 			}
 			dst = appendString(dst, m.key)
 			dst = append(dst, ':')
-			if dst, err = appendCanonical(dst, m.val); err != nil {
+			if dst, err = sc.appendCanonical(dst, m.val); err != nil {
+				sc.members = sc.members[:start]
 				return nil, err
 			}
 		}
+		sc.members = sc.members[:start]
 		return append(dst, '}'), nil
 	case fastjson.TypeArray:
 		dst = append(dst, '[')
@@ -274,7 +298,7 @@ func appendCanonical(dst []byte, v *fastjson.Value) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, err = appendCanonical(dst, item); err != nil {
+			if dst, err = sc.appendCanonical(dst, item); err != nil {
 				return nil, err
 			}
 		}

@@ -40,7 +40,7 @@ func FuzzDecodePage(f *testing.F) {
 		if err != nil {
 			return
 		}
-		page.decode(func(d decoded) {
+		page.decode(nil, func(d decoded) {
 			if d.err == nil && !json.Valid([]byte(d.ev.Raw)) {
 				t.Fatalf("an event's raw is not JSON: %q", d.ev.Raw)
 			}

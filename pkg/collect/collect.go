@@ -75,38 +75,38 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		fmt.Errorf("the run did not finish within source.deadline (%s)", p.Deadline))
 	defer cancel()
 	info := store.RunInfo{StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
-	snap, err := p.Client.FetchSnapshot(runCtx)
+	if p.DryRun {
+		return dryRun(runCtx, p, sum, finish, log)
+	}
+	// Each page is written as it arrives, in the run's transaction: the
+	// database works while the next pages are fetched.
+	err := fetch.Start(runCtx, info)
+	var snap *open511.Snapshot
+	if err == nil {
+		snap, err = p.Client.Stream(runCtx, func(events []open511.Event) error { return fetch.Write(runCtx, events) })
+	}
 	if err == nil {
 		info.Pages, info.Received, info.Skipped = snap.Pages, snap.Received, snap.Skipped
 		sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
-		if len(snap.Events) == 0 {
+		log.Debug("snapshot read", "pages", snap.Pages, "events", snap.Received, "after", p.Now().Sub(start).Round(time.Millisecond).String())
+		if snap.Received == snap.Skipped {
 			log.Warn("the snapshot is empty: every open event will be closed", "pages", snap.Pages)
 		}
-		if p.DryRun {
-			if p.Store == nil { // no database yet: everything would be new
-				sum.Counts, sum.Status = store.Counts{New: len(snap.Events)}, "dry-run"
-				return finish(sum, nil)
-			}
-			sum.Counts, err = p.Store.Plan(runCtx, snap.Events)
-			if err == nil {
-				sum.Status = "dry-run"
-			}
-			return finish(sum, err)
-		}
 		var rec store.FetchRun
-		rec, err = fetch.Apply(runCtx, info, snap.Events)
+		rec, err = fetch.Finish(runCtx, info)
 		if err == nil {
 			sum.RunID, sum.Status = rec.ID, rec.Status
 			sum.Counts = store.Counts{New: rec.EventsNew, Changed: rec.EventsChanged, Unchanged: rec.EventsUnchanged, Closed: rec.EventsClosed}
 			return finish(sum, nil)
 		}
 	}
-	if p.DryRun {
-		return finish(sum, err)
-	}
+
 	fetch.Rollback()
 	// Record the failure even when the run was cancelled by a signal: the
-	// ledger row is short, and it is what tells a user about the hole.
+	// ledger row is short, and it is what tells a user about the hole. It
+	// takes the id the rolled-back run had (a PostgreSQL sequence does not
+	// give it back; on SQLite it is simply the next one).
+	info.ID = fetch.RunID()
 	recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancelRecord()
 	rec, recErr := p.Store.RecordFailedRun(recordCtx, info, p.Secrets.Text(err.Error()), p.Now())
@@ -114,6 +114,28 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		log.Error("could not record the failed run", "error", recErr.Error())
 	} else {
 		sum.RunID = rec.ID
+	}
+	return finish(sum, err)
+}
+
+// dryRun fetches the whole snapshot and compares it with the database,
+// writing nothing.
+func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, error) (Summary, error), log *slog.Logger) (Summary, error) {
+	snap, err := p.Client.FetchSnapshot(ctx)
+	if err != nil {
+		return finish(sum, err)
+	}
+	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
+	if len(snap.Events) == 0 {
+		log.Warn("the snapshot is empty: every open event would be closed", "pages", snap.Pages)
+	}
+	if p.Store == nil { // no database yet: everything would be new
+		sum.Counts, sum.Status = store.Counts{New: len(snap.Events)}, "dry-run"
+		return finish(sum, nil)
+	}
+	sum.Counts, err = p.Store.Plan(ctx, snap.Events)
+	if err == nil {
+		sum.Status = "dry-run"
 	}
 	return finish(sum, err)
 }

@@ -73,57 +73,131 @@ type Snapshot struct {
 // FetchSnapshot reads every page of the feed, following pagination.next_url.
 // It returns an error, and no partial snapshot, if any page fails.
 func (c *Client) FetchSnapshot(ctx context.Context) (*Snapshot, error) {
+	var events []Event
+	index := map[string]int{}
+	snap, err := c.Stream(ctx, func(page []Event) error {
+		for _, e := range page {
+			if i, dup := index[e.ID]; dup {
+				events[i] = e
+				continue
+			}
+			index[e.ID] = len(events)
+			events = append(events, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	snap.Events = events
+	return snap, nil
+}
+
+// Stream reads every page of the feed like FetchSnapshot, and hands each
+// page's events to sink, in feed order, from one goroutine, while the next
+// pages are fetched and decoded. Events without an id are left out
+// (counted as Skipped); an id met again is handed on again, and its later
+// content counts. The returned Snapshot has the counts but no Events. If a
+// page fails, or sink returns an error, Stream stops and returns that
+// error; undoing what sink did is the caller's business (a transaction).
+func (c *Client) Stream(ctx context.Context, sink func(events []Event) error) (*Snapshot, error) {
 	next, err := c.firstURL()
 	if err != nil {
 		return nil, err
 	}
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// Each page is decoded in the background while the next page is
+	// fetched, and handed to sink by one goroutine, in order. At most two
+	// decoded pages wait for sink, which bounds memory.
+	type pending struct {
+		n    int
+		done <-chan []decoded
+	}
+	queue := make(chan pending, 2)
 	snap := &Snapshot{}
+	sunk := make(chan error, 1)
+	go func() {
+		var failed error
+		ids := map[string]bool{}
+		for p := range queue {
+			decoded := <-p.done
+			if failed != nil || ctx.Err() != nil {
+				continue // drain
+			}
+			events := make([]Event, 0, len(decoded))
+			for _, d := range decoded {
+				if c.accept(snap, ids, d, p.n) {
+					events = append(events, d.ev)
+				}
+			}
+			if failed = sink(events); failed != nil {
+				cancel(failed)
+			}
+		}
+		sunk <- failed
+	}()
+	fetchErr := c.fetchPages(ctx, next, snap, func(n int, page pageInfo) error {
+		done := make(chan []decoded, 1)
+		go func() {
+			var events []decoded
+			page.decode(c.Stored, func(d decoded) { events = append(events, d) })
+			done <- events
+		}()
+		select {
+		case queue <- pending{n, done}:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	if fetchErr != nil {
+		cancel(fetchErr) // sink is not called again
+	}
+	close(queue)
+	sinkErr := <-sunk
+	cancelled := errors.Is(sinkErr, context.Canceled) || errors.Is(sinkErr, context.DeadlineExceeded)
+	switch {
+	case sinkErr != nil && !cancelled:
+		return nil, sinkErr // the fetch only stopped because of it
+	case fetchErr != nil:
+		return nil, fetchErr
+	case sinkErr != nil && context.Cause(parent) != nil:
+		return nil, context.Cause(parent) // a signal or the deadline, said as such
+	case sinkErr != nil:
+		return nil, sinkErr
+	}
+	return snap, nil
+}
+
+// fetchPages fetches the pages from next on and hands each to got.
+func (c *Client) fetchPages(ctx context.Context, next *url.URL, snap *Snapshot, got func(n int, page pageInfo) error) error {
 	seen := map[string]bool{}
-	// Each page's events are decoded in the background while the next page
-	// is fetched: against a remote feed the decoding then costs no wall time.
-	// At most two pages wait to be decoded, which bounds memory.
-	var decodedPages []<-chan []decoded
-	slots := make(chan struct{}, 2)
-	stored := c.Stored
 	for next != nil {
 		if snap.Pages == MaxPages {
-			return nil, fmt.Errorf("fetch %s: more than %d pages; stopping (pagination does not end)", redact.URL(next), MaxPages)
+			return fmt.Errorf("fetch %s: more than %d pages; stopping (pagination does not end)", redact.URL(next), MaxPages)
 		}
 		key := next.String()
 		if seen[key] {
-			return nil, fmt.Errorf("fetch page %d: the feed links back to %s, which was already read (pagination loops)", snap.Pages+1, redact.URL(next))
+			return fmt.Errorf("fetch page %d: the feed links back to %s, which was already read (pagination loops)", snap.Pages+1, redact.URL(next))
 		}
 		seen[key] = true
 		snap.Pages++
 		page, err := c.fetchPage(ctx, next, snap.Pages)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		done := make(chan []decoded, 1)
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
+		if err := got(snap.Pages, page); err != nil {
+			return err
 		}
-		go func() {
-			defer func() { <-slots }()
-			var events []decoded
-			page.decode(stored, func(d decoded) { events = append(events, d) })
-			done <- events
-		}()
-		decodedPages = append(decodedPages, done)
 		next, err = c.nextURL(next, page.Pagination.NextURL)
 		if err != nil {
-			return nil, fmt.Errorf("page %d of %s: %w", snap.Pages, redact.URL(next), err)
+			return fmt.Errorf("page %d of %s: %w", snap.Pages, redact.URL(next), err)
 		}
 	}
-	index := map[string]int{}
-	for i, done := range decodedPages {
-		for _, d := range <-done {
-			c.addEvent(snap, index, d, i+1)
-		}
-	}
-	return snap, nil
+	return nil
 }
 
 func (c *Client) logger() *slog.Logger {
@@ -133,25 +207,24 @@ func (c *Client) logger() *slog.Logger {
 	return c.Logger
 }
 
-func (c *Client) addEvent(snap *Snapshot, index map[string]int, d decoded, page int) {
+// accept counts one event object of page and logs its warnings; it reports
+// whether the event is to be handed on (it has an id).
+func (c *Client) accept(snap *Snapshot, ids map[string]bool, d decoded, page int) bool {
 	snap.Received++
-	ev, warnings, err := d.ev, d.warnings, d.err
-	for _, w := range warnings {
+	for _, w := range d.warnings {
 		c.logger().Warn(w)
 	}
-	if err != nil {
+	if d.err != nil {
 		snap.Skipped++
-		c.logger().Warn("skipping event", "page", page, "position", snap.Received, "reason", err.Error())
-		return
+		c.logger().Warn("skipping event", "page", page, "position", snap.Received, "reason", d.err.Error())
+		return false
 	}
-	if i, dup := index[ev.ID]; dup {
+	if ids[d.ev.ID] {
 		snap.Duplicates++
-		c.logger().Warn("event appears twice in one snapshot; keeping the last", "id", ev.ID, "page", page)
-		snap.Events[i] = ev
-		return
+		c.logger().Warn("event appears twice in one snapshot; keeping the last", "id", d.ev.ID, "page", page)
 	}
-	index[ev.ID] = len(snap.Events)
-	snap.Events = append(snap.Events, ev)
+	ids[d.ev.ID] = true
+	return true
 }
 
 func (c *Client) firstURL() (*url.URL, error) {

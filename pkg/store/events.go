@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -15,16 +13,6 @@ type known struct {
 	hash    string
 	version int
 	open    bool
-}
-
-// plan sorts a snapshot's events against what is stored. Unchanged events
-// need no write at all: their open spell goes on by itself.
-type plan struct {
-	write    []open511.Event // new, changed or reopened: upsert and start a spell
-	versions []int           // the spell number of each write
-	ending   []string        // ids whose open spell ends at the previous run: changed or gone
-	closed   []string        // open ids absent from the snapshot
-	counts   Counts
 }
 
 // loadOpen reads the open events' ids, hashes and spell numbers: one query,
@@ -47,13 +35,14 @@ func (s *Store) loadOpen(tx *gorm.DB) (map[string]known, error) {
 	return state, s.dbError("read open events", rows.Err())
 }
 
-// addClosed adds to state which of the snapshot's other ids exist at all
-// (closed events), in batches: the number of statements grows with
-// events / batch size, never with events.
-func (s *Store) addClosed(tx *gorm.DB, state map[string]known, events []open511.Event) error {
+// addClosed adds to closed which of the events' ids that are neither in
+// open nor in closed yet exist at all (closed events), in batches: the
+// number of statements grows with events / batch size, never with events.
+func (s *Store) addClosed(tx *gorm.DB, open, closed map[string]known, events []open511.Event) error {
 	var other []string
 	for _, e := range events {
-		if _, ok := state[e.ID]; !ok {
+		_, isOpen := open[e.ID]
+		if _, isClosed := closed[e.ID]; !isOpen && !isClosed {
 			other = append(other, e.ID)
 		}
 	}
@@ -66,43 +55,61 @@ func (s *Store) addClosed(tx *gorm.DB, state map[string]known, events []open511.
 			return err
 		}
 		for _, f := range found {
-			state[f.ID] = known{version: f.CurrentVersion}
+			closed[f.ID] = known{version: f.CurrentVersion}
 		}
 		return nil
 	})
 	return s.dbError("read closed events", err)
 }
 
-func makePlan(state map[string]known, events []open511.Event) plan {
-	var p plan
+// change is what a run does with one event of its snapshot.
+type change int
+
+const (
+	isNew       change = iota // never stored: insert it, spell 1
+	isChanged                 // changed while open, or back after closing: a new spell
+	isUnchanged               // open with the same content: its spell goes on, nothing to write
+)
+
+// classify compares an event of the snapshot with what is stored of its id.
+func classify(k known, stored bool, hash string) change {
+	switch {
+	case !stored:
+		return isNew
+	case k.open && k.hash == hash:
+		return isUnchanged
+	default:
+		return isChanged
+	}
+}
+
+// count adds one event's change to c.
+func (c *Counts) count(ch change, n int) {
+	switch ch {
+	case isNew:
+		c.New += n
+	case isChanged:
+		c.Changed += n
+	case isUnchanged:
+		c.Unchanged += n
+	}
+}
+
+// planCounts counts what a snapshot (unique ids) would change.
+func planCounts(state map[string]known, events []open511.Event) Counts {
+	var c Counts
 	present := make(map[string]bool, len(events))
 	for _, e := range events {
 		present[e.ID] = true
 		k, stored := state[e.ID]
-		switch {
-		case !stored:
-			p.counts.New++
-			p.write = append(p.write, e)
-			p.versions = append(p.versions, 1)
-		case k.open && k.hash == e.ContentHash:
-			p.counts.Unchanged++
-		default: // changed while open, or back after being closed
-			p.counts.Changed++
-			p.write = append(p.write, e)
-			p.versions = append(p.versions, k.version+1)
-			if k.open {
-				p.ending = append(p.ending, e.ID)
-			}
-		}
+		c.count(classify(k, stored, e.ContentHash), 1)
 	}
 	for id, k := range state {
 		if k.open && !present[id] {
-			p.closed = append(p.closed, id)
-			p.ending = append(p.ending, id)
+			c.Closed++
 		}
 	}
-	p.counts.Closed = len(p.closed)
-	return p
+	return c
 }
 
 // Plan reports what applying the snapshot would change, writing nothing.
@@ -113,52 +120,18 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 		return Counts{}, err
 	}
 	if len(st.Applied) == 0 {
-		return makePlan(nil, events).counts, nil
+		return planCounts(nil, events), nil
 	}
 	db := s.db.WithContext(ctx)
 	state, err := s.loadOpen(db)
 	if err != nil {
 		return Counts{}, err
 	}
-	if err := s.addClosed(db, state, events); err != nil {
+	if err := s.addClosed(db, state, state, events); err != nil {
 		return Counts{}, err
 	}
-	return makePlan(state, events).counts, nil
+	return planCounts(state, events), nil
 }
-
-// applySnapshot writes one snapshot inside the run's transaction. state
-// holds the open events; prev is the previous successful run: the spells
-// that end, end there.
-func (s *Store) applySnapshot(tx *gorm.DB, conn *sql.Conn, state map[string]known, runID int64, prev RunStart, at time.Time, events []open511.Event) (Counts, error) {
-	if err := s.addClosed(tx, state, events); err != nil {
-		return Counts{}, err
-	}
-	p := makePlan(state, events)
-
-	// End the open spells of changed and vanished events first, so that the
-	// new spells inserted below stay open.
-	err := inBatches(p.ending, s.maxParams()-2, func(ids []string) error {
-		return tx.Model(&EventVersion{}).Where("last_run_id IS NULL AND event_id IN ?", ids).
-			Updates(map[string]any{"last_run_id": prev.ID, "valid_to": prev.Started}).Error
-	})
-	if err != nil {
-		return Counts{}, s.dbError("end spells", err)
-	}
-	if err := s.writeEvents(tx, conn, runID, at, p.write, p.versions); err != nil {
-		return Counts{}, err
-	}
-	err = inBatches(p.closed, s.maxParams()-2, func(ids []string) error {
-		return tx.Model(&Event{}).Where("id IN ?", ids).
-			Updates(map[string]any{"closed_at": at, "last_seen_at": prev.Started}).Error
-	})
-	if err != nil {
-		return Counts{}, s.dbError("close absent events", err)
-	}
-	return p.counts, nil
-}
-
-// rowsPerBatch is how many rows of n columns fit in one statement.
-func (s *Store) rowsPerBatch(columns int) int { return s.maxParams() / columns }
 
 // inBatches calls fn with consecutive slices of at most size ids.
 func inBatches(ids []string, size int, fn func([]string) error) error {

@@ -308,3 +308,81 @@ func TestNewSQLiteDatabaseUsesLargePagesAndWAL(t *testing.T) {
 		t.Errorf("existing database: page_size %d, journal_mode %s; want 4096, wal", size, mode)
 	}
 }
+
+// variant is e with another headline: other content, same id.
+func variant(t *testing.T, e open511.Event, headline string) open511.Event {
+	t.Helper()
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(e.Raw), &obj); err != nil {
+		t.Fatal(err)
+	}
+	obj["headline"] = headline
+	b, _ := json.Marshal(obj)
+	v, _, err := open511.DecodeEvent(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// A feed whose pages shift while they are read lists some ids twice; the
+// later copy counts. Written page by page, such a snapshot must leave the
+// database exactly as the same snapshot with each id once (its last copy),
+// whatever the earlier copy was: new, unchanged, changed, or changed back.
+func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		base := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")[:5]
+		e1, e2, e3, e4, n1 := base[0], base[1], base[2], base[3], base[4]
+		stored := []open511.Event{e1, e2, e3, e4} // run 1; n1 comes later
+		strip := func(e open511.Event) open511.Event { return open511.Event{ID: e.ID, ContentHash: e.ContentHash} }
+		pages := [][]open511.Event{
+			{variant(t, e1, "e1 changed"), strip(e2), n1, variant(t, e3, "e3 changed")},
+			{strip(e1), variant(t, e2, "e2 changed"), variant(t, n1, "n1 again"), variant(t, e3, "e3 changed again")},
+		} // e4 is gone
+		once := []open511.Event{e1, variant(t, e2, "e2 changed"), variant(t, n1, "n1 again"), variant(t, e3, "e3 changed again")}
+
+		streamed, single := dbtest.Open(t, dbURL), dbtest.Open(t, dbtest.SQLite(t))
+		if strings.HasPrefix(dbURL, "postgres") {
+			single = dbtest.Open(t, dbtest.Postgres(t))
+		}
+		apply(t, streamed, t0, stored)
+		apply(t, single, t0, stored)
+
+		f, err := streamed.BeginFetch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := store.RunInfo{StartedAt: t0.Add(10 * time.Minute), SourceURL: "http://feed/", Version: "test"}
+		if err := f.Start(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+		for _, page := range pages {
+			if err := f.Write(ctx, page); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := f.Finish(ctx, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := apply(t, single, run.StartedAt, once)
+		if got.EventsNew != want.EventsNew || got.EventsChanged != want.EventsChanged ||
+			got.EventsUnchanged != want.EventsUnchanged || got.EventsClosed != want.EventsClosed {
+			t.Errorf("counts: streamed %+v, once %+v", got, want)
+		}
+		if want.EventsNew != 1 || want.EventsChanged != 2 || want.EventsUnchanged != 1 || want.EventsClosed != 1 {
+			t.Errorf("the single snapshot's counts are not the ones this test is about: %+v", want)
+		}
+		// A third run, the same for both, must find the same open spells.
+		apply(t, streamed, t0.Add(20*time.Minute), once[1:])
+		apply(t, single, t0.Add(20*time.Minute), once[1:])
+		for _, q := range []string{
+			"SELECT * FROM events ORDER BY id",
+			"SELECT * FROM event_versions ORDER BY event_id, version",
+		} {
+			if a, b := dbtest.Dump(t, streamed.DB(), q), dbtest.Dump(t, single.DB(), q); a != b {
+				t.Errorf("%s:\nstreamed with repeats:\n%s\neach id once:\n%s", q, a, b)
+			}
+		}
+	})
+}

@@ -36,30 +36,57 @@ var upsertEvents = func() string {
 }()
 
 // copySpells starts a spell for each given event from its row in events,
-// which writeEvents has just written: each event's content crosses from Go
-// to the database once.
+// which writeEvents has written: each event's content crosses from Go to
+// the database once.
 const copySpells = "INSERT INTO event_versions (event_id, version, first_run_id, valid_from, content_hash, " +
 	fieldColumns + ", raw) SELECT id, current_version, %s, %s, content_hash, " + fieldColumns + ", raw FROM events WHERE "
 
-// writeEvents upserts the new, changed and returning events into events
-// and starts their spells in event_versions.
-func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, runID int64, at time.Time, write []open511.Event, versions []int) error {
+// writeEvents upserts the new, changed and returning events into events;
+// startSpells then starts their spells.
+func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, at time.Time, write []open511.Event, versions []int) error {
 	if len(write) == 0 {
 		return nil
 	}
 	ctx := tx.Statement.Context
 	if s.dialect == Postgres {
-		return s.writeEventsPostgres(ctx, tx.Statement.ConnPool, conn, runID, at, write, versions)
+		return s.writeEventsPostgres(ctx, tx.Statement.ConnPool, conn, at, write, versions)
 	}
-	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, runID, at, write, versions)
+	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, at, write, versions)
+}
+
+// startSpells starts a spell in event_versions for each id, from its row in
+// events as writeEvents left it, in one statement per bind-parameter limit
+// on SQLite and one statement on PostgreSQL.
+func (s *Store) startSpells(tx *gorm.DB, runID int64, at time.Time, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ctx, db := tx.Statement.Context, tx.Statement.ConnPool
+	if s.dialect == Postgres {
+		// A join with the unnested ids, not "id = ANY($3)", which would
+		// compare every row with every id.
+		_, err := db.ExecContext(ctx, fmt.Sprintf(copySpells, "$1", "$2")+"id IN (SELECT unnest($3::text[]))", runID, at, ids)
+		return s.dbError("write event versions", err)
+	}
+	err := inBatches(ids, s.maxParams()-2, func(batch []string) error {
+		args := make([]any, 0, len(batch)+2)
+		args = append(args, runID, at)
+		for _, id := range batch {
+			args = append(args, id)
+		}
+		query := fmt.Sprintf(copySpells, "?", "?") + "id IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
+		_, err := db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return s.dbError("write event versions", err)
 }
 
 // writeEventsPostgres loads events never stored before with COPY, the
 // bulk-load protocol (no statement with thousands of parameters to parse
 // and plan), and upserts the others (changed or back after closing,
-// usually a few) from one array per column. Two or three statements,
+// usually a few) from one array per column. One or two statements,
 // whatever the number of events.
-func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn *sql.Conn, runID int64, at time.Time, write []open511.Event, versions []int) error {
+func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn *sql.Conn, at time.Time, write []open511.Event, versions []int) error {
 	var fresh, again []int // positions in write
 	for i, v := range versions {
 		if v == 1 {
@@ -94,14 +121,7 @@ func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn 
 			return s.dbError("write events", err)
 		}
 	}
-	ids := make([]string, len(write))
-	for i, e := range write {
-		ids[i] = e.ID
-	}
-	// A join with the unnested ids, not "id = ANY($3)", which would compare
-	// every row with every id.
-	_, err := db.ExecContext(ctx, fmt.Sprintf(copySpells, "$1", "$2")+"id IN (SELECT unnest($3::text[]))", runID, at, ids)
-	return s.dbError("write event versions", err)
+	return nil
 }
 
 // upsertEventsPostgres writes the events at positions pos from one array
@@ -139,7 +159,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::fl
 
 // writeEventsSQLite inserts rows in statements of as many rows as the
 // bind-parameter limit allows, each statement prepared once per run.
-func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, runID int64, at time.Time, write []open511.Event, versions []int) error {
+func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, at time.Time, write []open511.Event, versions []int) error {
 	cols := len(insertColumns)
 	perStmt := s.maxParams() / cols
 	args := make([]any, 0, min(len(write), perStmt)*cols)
@@ -166,18 +186,6 @@ func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, runID i
 		}
 		if err != nil {
 			return s.dbError("write events", err)
-		}
-	}
-	ids := make([]any, len(write))
-	for i, e := range write {
-		ids[i] = e.ID
-	}
-	perCopy := s.maxParams() - 2
-	for start := 0; start < len(ids); start += perCopy {
-		batch := ids[start:min(start+perCopy, len(ids))]
-		query := fmt.Sprintf(copySpells, "?", "?") + "id IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
-		if _, err := db.ExecContext(ctx, query, append([]any{runID, at}, batch...)...); err != nil {
-			return s.dbError("write event versions", err)
 		}
 	}
 	return nil

@@ -1,0 +1,316 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/trafficctl/trafficctl/pkg/open511"
+)
+
+// ErrLocked is returned when another fetch holds the run lock.
+var ErrLocked = errors.New("another trafficctl fetch is running on this database")
+
+// Fetch is the write transaction of one fetch run. It holds the run lock
+// from BeginFetch until Finish commits or Rollback. A snapshot is written
+// page by page as it arrives (Start, Write for each page, Finish): the
+// database works while the next page is fetched, and no page stays in
+// memory once written. Nothing is visible to others before Finish
+// commits, and a run that fails is rolled back whole.
+type Fetch struct {
+	s      *Store
+	conn   *sql.Conn // the connection the transaction runs on (for COPY)
+	tx     *gorm.DB
+	open   map[string]known // the open events; read-only once BeginFetch returns
+	closed map[string]known // the closed events met so far
+
+	rec  FetchRun  // the ledger row, once Start wrote it
+	prev RunStart  // the previous successful run: spells that end, end there
+	at   time.Time // this run's started_at
+	seen map[string]seen
+	// spells are the ids whose new spell Finish starts, from their events
+	// row: in one statement, not one per page.
+	spells map[string]bool
+}
+
+// seen is what this run did with an id it met.
+type seen struct {
+	hash   string
+	change change
+}
+
+// BeginFetch starts the run's transaction and takes the run lock: on
+// PostgreSQL a transaction-level advisory try-lock, on SQLite the immediate
+// write lock (waiting up to the busy timeout). If another fetch holds it,
+// it returns ErrLocked.
+func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
+	// The transaction runs on a connection of its own, which the PostgreSQL
+	// bulk load reaches through (*sql.Conn).Raw (pgx's documented way).
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, s.dbError("connect", err)
+	}
+	on := s.db.WithContext(ctx)
+	on.Statement.ConnPool = conn
+	f := &Fetch{s: s, conn: conn, tx: on.Begin(), closed: map[string]known{}, seen: map[string]seen{}, spells: map[string]bool{}}
+	if err := f.tx.Error; err != nil {
+		f.tx = nil
+		f.Rollback()
+		if isBusy(err) {
+			return nil, ErrLocked
+		}
+		return nil, s.dbError("begin the run's transaction", err)
+	}
+	if s.dialect == Postgres {
+		var got bool
+		if err := f.tx.Raw("SELECT pg_try_advisory_xact_lock(?)", fetchLockKey).Scan(&got).Error; err != nil {
+			f.Rollback()
+			return nil, s.dbError("take the run lock", err)
+		}
+		if !got {
+			f.Rollback()
+			return nil, ErrLocked
+		}
+	}
+	if f.open, err = s.loadOpen(f.tx); err != nil {
+		f.Rollback()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Unchanged reports whether id is an open event stored with exactly this
+// content hash, so that a caller need not keep the event's content: only
+// its id and hash. It may be called from other goroutines while Write runs
+// (it reads only the open set, which nothing changes).
+func (f *Fetch) Unchanged(id, contentHash string) bool {
+	k, ok := f.open[id]
+	return ok && k.hash == contentHash
+}
+
+// known is what was stored of id when the run began.
+func (f *Fetch) known(id string) (known, bool) {
+	if k, ok := f.open[id]; ok {
+		return k, true
+	}
+	k, ok := f.closed[id]
+	return k, ok
+}
+
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+}
+
+// Rollback abandons the run: nothing of it is written. Safe after Finish.
+func (f *Fetch) Rollback() {
+	if f.tx != nil {
+		f.tx.Rollback()
+		f.tx = nil
+	}
+	if f.conn != nil {
+		f.conn.Close() // back to the pool
+		f.conn = nil
+	}
+}
+
+// Apply writes a complete snapshot and its ledger row, then commits: Start,
+// one Write and Finish. On any error nothing is written and the caller
+// records a failed run.
+func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) (FetchRun, error) {
+	if err := f.Start(ctx, run); err != nil {
+		return FetchRun{}, err
+	}
+	if err := f.Write(ctx, events); err != nil {
+		return FetchRun{}, err
+	}
+	return f.Finish(ctx, run)
+}
+
+// RunID is the id of the run's ledger row once Start wrote it, else 0.
+// After a rollback it is free to record the failed run under (RunInfo.ID).
+func (f *Fetch) RunID() int64 { return f.rec.ID }
+
+// Start writes the run's ledger row (in the transaction: it is only seen if
+// the run succeeds) and reads which run came before.
+func (f *Fetch) Start(ctx context.Context, run RunInfo) error {
+	if f.tx == nil {
+		return errors.New("the run's transaction is already finished")
+	}
+	tx := f.tx.WithContext(ctx)
+	var err error
+	if f.prev, err = lastSucceeded(tx); err != nil {
+		return f.s.dbError("read the ledger", err)
+	}
+	f.at = dbTime(run.StartedAt)
+	f.rec = FetchRun{StartedAt: f.at, FinishedAt: f.at, Status: RunSucceeded, SourceURL: run.SourceURL, Version: run.Version}
+	return f.s.dbError("record the run", tx.Create(&f.rec).Error)
+}
+
+// Write applies one page of the snapshot, in feed order. An id met again
+// later in the snapshot (pagination that shifted under us) takes the later
+// content: what was written for it is redone.
+func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
+	if f.tx == nil || f.rec.ID == 0 {
+		return errors.New("the run is not started")
+	}
+	tx := f.tx.WithContext(ctx)
+	// Look up ids not met before in this run (one met before may have been
+	// written by it: that is no closed event).
+	var unmet []open511.Event
+	for _, e := range events {
+		if _, met := f.seen[e.ID]; !met {
+			unmet = append(unmet, e)
+		}
+	}
+	if err := f.s.addClosed(tx, f.open, f.closed, unmet); err != nil {
+		return err
+	}
+	var write, again []open511.Event
+	var versions []int
+	var ending []string
+	for _, e := range events {
+		if _, dup := f.seen[e.ID]; dup {
+			again = append(again, e) // after this page's writes, in order
+			continue
+		}
+		k, stored := f.known(e.ID)
+		ch := classify(k, stored, e.ContentHash)
+		now := seen{hash: e.ContentHash, change: ch}
+		if ch != isUnchanged {
+			write, versions = append(write, e), append(versions, k.version+1)
+			if k.open {
+				ending = append(ending, e.ID)
+			}
+		}
+		f.seen[e.ID] = now
+	}
+	// End the open spells of changed events before their new spells start.
+	if err := f.endSpells(tx, ending); err != nil {
+		return err
+	}
+	if err := f.s.writeEvents(tx, f.conn, f.at, write, versions); err != nil {
+		return err
+	}
+	for _, e := range write {
+		f.spells[e.ID] = true
+	}
+	for _, e := range again {
+		if err := f.redo(tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// redo makes e, met again with other content, the event's content in this
+// run. Rare (a feed whose pages shifted while being read), so done one by one.
+func (f *Fetch) redo(tx *gorm.DB, e open511.Event) error {
+	prev := f.seen[e.ID]
+	if prev.hash == e.ContentHash {
+		return nil
+	}
+	if prev.change == isNew { // drop the row written for the earlier copy
+		if err := tx.Exec("DELETE FROM events WHERE id = ?", e.ID).Error; err != nil {
+			return f.s.dbError("redo a repeated event", err)
+		}
+	}
+	k, stored := f.known(e.ID)
+	now := seen{hash: e.ContentHash, change: classify(k, stored, e.ContentHash)}
+	switch {
+	case now.change == isUnchanged:
+		// Back to the stored content (the caller kept only its id and
+		// hash): reopen the spell and restore the event from it.
+		delete(f.spells, e.ID)
+		err := tx.Exec("UPDATE event_versions SET last_run_id = NULL, valid_to = NULL WHERE event_id = ? AND version = ?", e.ID, k.version).Error
+		if err == nil {
+			err = tx.Exec("UPDATE events SET ("+fieldColumns+", current_version, content_hash, raw) = (SELECT "+fieldColumns+
+				", version, content_hash, raw FROM event_versions WHERE event_id = ? AND version = ?) WHERE id = ?", e.ID, k.version, e.ID).Error
+		}
+		if err != nil {
+			return f.s.dbError("redo a repeated event", err)
+		}
+	default:
+		if prev.change == isUnchanged && k.open {
+			if err := f.endSpells(tx, []string{e.ID}); err != nil {
+				return err
+			}
+		}
+		if err := f.s.writeEvents(tx, f.conn, f.at, []open511.Event{e}, []int{k.version + 1}); err != nil {
+			return err
+		}
+		f.spells[e.ID] = true
+	}
+	f.seen[e.ID] = now
+	return nil
+}
+
+// endSpells ends the open spells of ids at the previous successful run.
+func (f *Fetch) endSpells(tx *gorm.DB, ids []string) error {
+	err := inBatches(ids, f.s.maxParams()-3, func(ids []string) error {
+		return tx.Model(&EventVersion{}).Where("last_run_id IS NULL AND first_run_id < ? AND event_id IN ?", f.rec.ID, ids).
+			Updates(map[string]any{"last_run_id": f.prev.ID, "valid_to": f.prev.Started}).Error
+	})
+	return f.s.dbError("end spells", err)
+}
+
+// Finish closes the open events the snapshot did not list, completes the
+// ledger row with run's counts and commits.
+func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
+	if f.tx == nil || f.rec.ID == 0 {
+		return FetchRun{}, errors.New("the run is not started")
+	}
+	tx := f.tx.WithContext(ctx)
+	defer f.Rollback()
+	var counts Counts
+	var gone []string
+	for id := range f.open {
+		if _, met := f.seen[id]; !met {
+			gone = append(gone, id)
+		}
+	}
+	for _, sn := range f.seen {
+		counts.count(sn.change, 1)
+	}
+	counts.Closed = len(gone)
+	spells := make([]string, 0, len(f.spells))
+	for id := range f.spells {
+		spells = append(spells, id)
+	}
+	if err := f.s.startSpells(tx, f.rec.ID, f.at, spells); err != nil {
+		return FetchRun{}, err
+	}
+	if err := f.endSpells(tx, gone); err != nil {
+		return FetchRun{}, err
+	}
+	err := inBatches(gone, f.s.maxParams()-2, func(ids []string) error {
+		return tx.Model(&Event{}).Where("id IN ?", ids).
+			Updates(map[string]any{"closed_at": f.at, "last_seen_at": f.prev.Started}).Error
+	})
+	if err != nil {
+		return FetchRun{}, f.s.dbError("close absent events", err)
+	}
+	rec := f.rec
+	rec.Pages, rec.EventsReceived, rec.EventsSkipped = run.Pages, run.Received, run.Skipped
+	rec.EventsNew, rec.EventsChanged, rec.EventsUnchanged, rec.EventsClosed = counts.New, counts.Changed, counts.Unchanged, counts.Closed
+	rec.FinishedAt = dbTime(time.Now())
+	if rec.FinishedAt.Before(rec.StartedAt) {
+		rec.FinishedAt = rec.StartedAt // an injected clock may run behind the real one
+	}
+	if err := tx.Save(&rec).Error; err != nil {
+		return FetchRun{}, f.s.dbError("record the run", err)
+	}
+	if err := tx.Commit().Error; err != nil {
+		return FetchRun{}, f.s.dbError("commit the run", err)
+	}
+	f.tx = nil // the deferred Rollback only returns the connection
+	return rec, nil
+}

@@ -35,15 +35,15 @@ func (s *Store) loadOpen(tx *gorm.DB) (map[string]known, error) {
 	return state, s.dbError("read open events", rows.Err())
 }
 
-// addClosed adds to closed which of the events' ids that are neither in
-// open nor in closed yet exist at all (closed events), in batches: the
-// number of statements grows with events / batch size, never with events.
-func (s *Store) addClosed(tx *gorm.DB, open, closed map[string]known, events []open511.Event) error {
+// addClosed adds to closed which of ids, those in neither open nor closed
+// yet, exist at all (closed events), in batches: the number of statements
+// grows with ids / batch size, never with ids.
+func (s *Store) addClosed(tx *gorm.DB, open, closed map[string]known, ids []string) error {
 	var other []string
-	for _, e := range events {
-		_, isOpen := open[e.ID]
-		if _, isClosed := closed[e.ID]; !isOpen && !isClosed {
-			other = append(other, e.ID)
+	for _, id := range ids {
+		_, isOpen := open[id]
+		if _, isClosed := closed[id]; !isOpen && !isClosed {
+			other = append(other, id)
 		}
 	}
 	err := inBatches(other, s.maxParams(), func(ids []string) error {
@@ -127,7 +127,11 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 	if err != nil {
 		return Counts{}, err
 	}
-	if err := s.addClosed(db, state, state, events); err != nil {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	if err := s.addClosed(db, state, state, ids); err != nil {
 		return Counts{}, err
 	}
 	return planCounts(state, events), nil

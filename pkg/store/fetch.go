@@ -60,7 +60,7 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 	}
 	on := s.db.WithContext(ctx)
 	on.Statement.ConnPool = conn
-	f := &Fetch{s: s, conn: conn, tx: on.Begin(), closed: map[string]known{}, seen: map[string]seen{}, spells: map[string]bool{}}
+	f := &Fetch{s: s, conn: conn, tx: on.Begin(), closed: map[string]known{}, spells: map[string]bool{}}
 	if err := f.tx.Error; err != nil {
 		f.tx = nil
 		f.Rollback()
@@ -84,6 +84,7 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 		f.Rollback()
 		return nil, err
 	}
+	f.seen = make(map[string]seen, len(f.open)) // usually the same ids again
 	return f, nil
 }
 
@@ -165,10 +166,10 @@ func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
 	tx := f.tx.WithContext(ctx)
 	// Look up ids not met before in this run (one met before may have been
 	// written by it: that is no closed event).
-	var unmet []open511.Event
+	var unmet []string
 	for _, e := range events {
 		if _, met := f.seen[e.ID]; !met {
-			unmet = append(unmet, e)
+			unmet = append(unmet, e.ID)
 		}
 	}
 	if err := f.s.addClosed(tx, f.open, f.closed, unmet); err != nil {

@@ -60,34 +60,31 @@ once() {
 }
 
 # timed LABEL PREPARE CMD...: runs PREPARE (untimed) then CMD, RUNS times,
-# and prints one line: label, median, min, max (ms), peak RSS (MB).
+# and prints one line: label, median, min, max (ms), peak RSS (MB). The
+# clock is bash's own ($EPOCHREALTIME: no process is started around the
+# command, which on a slow VM costs several ms); peak RSS comes from one
+# more run under /usr/bin/time.
 timed() {
 	local label=$1 prepare=$2
 	shift 2
-	local times=() rss=0
+	local times=()
 	for _ in $(seq "$RUNS"); do
 		eval "$prepare"
-		local t0 t1
-		t0=$(date +%s%N)
-		if [ -n "$TIME" ]; then
-			$TIME -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-		else
-			"$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-		fi
-		t1=$(date +%s%N)
-		times+=($(((t1 - t0) / 1000)))
-		if [ -n "$TIME" ]; then
-			local kb
-			kb=$(tail -n 1 "$work/rss")
-			[ "$kb" -gt "$rss" ] && rss=$kb
-		fi
+		local t0=$EPOCHREALTIME
+		"$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+		local t1=$EPOCHREALTIME
+		times+=($(((${t1/./} - ${t0/./}))))
 	done
+	local rss_text="n/a"
+	if [ -n "$TIME" ]; then
+		eval "$prepare"
+		$TIME -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+		rss_text=$(awk -v k="$(tail -n 1 "$work/rss")" 'BEGIN{printf "%.1f", k/1024}')
+	fi
 	local sorted
 	sorted=($(printf '%s\n' "${times[@]}" | sort -n))
 	local n=${#sorted[@]}
 	local med=${sorted[$((n / 2))]}
-	local rss_text="n/a"
-	[ -n "$TIME" ] && rss_text=$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')
 	awk -v l="$label" -v m="$med" -v a="${sorted[0]}" -v b="${sorted[$((n - 1))]}" -v r="$rss_text" \
 		'BEGIN{printf "%-46s %9.1f %9.1f %9.1f %10s\n", l, m/1000, a/1000, b/1000, r}'
 }
@@ -98,6 +95,7 @@ serve changing -generate "$EVENTS" -seed 2 -change-every 100
 
 echo "trafficctl $("$BIN" --version | awk '{print $2}'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $RUNS runs each"
 printf '%-46s %9s %9s %9s %10s\n' figure "median ms" "min ms" "max ms" "peak RSS MB"
+timed "(the machine: /bin/true, for scale)" ":" /bin/true
 timed "--version" ":" "$BIN" --version
 
 # fetch_figures NAME FRESH_DB: FRESH_DB is a shell command printing the URL

@@ -35,6 +35,7 @@ type Fetch struct {
 	// spells are the ids whose new spell Finish starts, from their events
 	// row: in one statement, not one per page.
 	spells map[string]bool
+	stmts  map[int]*sql.Stmt // SQLite inserts by number of rows, prepared once
 }
 
 // seen is what this run did with an id it met.
@@ -60,7 +61,7 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 	}
 	on := s.db.WithContext(ctx)
 	on.Statement.ConnPool = conn
-	f := &Fetch{s: s, conn: conn, tx: on.Begin(), closed: map[string]known{}, spells: map[string]bool{}}
+	f := &Fetch{s: s, conn: conn, tx: on.Begin(), closed: map[string]known{}, spells: map[string]bool{}, stmts: map[int]*sql.Stmt{}}
 	if err := f.tx.Error; err != nil {
 		f.tx = nil
 		f.Rollback()
@@ -198,7 +199,7 @@ func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
 	if err := f.endSpells(tx, ending); err != nil {
 		return err
 	}
-	if err := f.s.writeEvents(tx, f.conn, f.at, write, versions); err != nil {
+	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, write, versions); err != nil {
 		return err
 	}
 	for _, e := range write {
@@ -245,7 +246,7 @@ func (f *Fetch) redo(tx *gorm.DB, e open511.Event) error {
 				return err
 			}
 		}
-		if err := f.s.writeEvents(tx, f.conn, f.at, []open511.Event{e}, []int{k.version + 1}); err != nil {
+		if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, []open511.Event{e}, []int{k.version + 1}); err != nil {
 			return err
 		}
 		f.spells[e.ID] = true

@@ -43,7 +43,7 @@ const copySpells = "INSERT INTO event_versions (event_id, version, first_run_id,
 
 // writeEvents upserts the new, changed and returning events into events;
 // startSpells then starts their spells.
-func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, at time.Time, write []open511.Event, versions []int) error {
+func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, stmts map[int]*sql.Stmt, at time.Time, write []open511.Event, versions []int) error {
 	if len(write) == 0 {
 		return nil
 	}
@@ -51,7 +51,7 @@ func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, at time.Time, write []o
 	if s.dialect == Postgres {
 		return s.writeEventsPostgres(ctx, tx.Statement.ConnPool, conn, at, write, versions)
 	}
-	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, at, write, versions)
+	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, stmts, at, write, versions)
 }
 
 // startSpells starts a spell in event_versions for each id, from its row in
@@ -158,12 +158,13 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::fl
 }
 
 // writeEventsSQLite inserts rows in statements of as many rows as the
-// bind-parameter limit allows, each statement prepared once per run.
-func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, at time.Time, write []open511.Event, versions []int) error {
+// bind-parameter limit allows. A statement for a given number of rows is
+// prepared once per run (pages are usually all the same size): parsing a
+// statement of thousands of parameters costs about as much as running it.
+func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, stmts map[int]*sql.Stmt, at time.Time, write []open511.Event, versions []int) error {
 	cols := len(insertColumns)
 	perStmt := s.maxParams() / cols
 	args := make([]any, 0, min(len(write), perStmt)*cols)
-	var full *sql.Stmt
 	for start := 0; start < len(write); start += perStmt {
 		batch := write[start:min(start+perStmt, len(write))]
 		args = args[:0]
@@ -172,19 +173,16 @@ func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, at time
 				e.Status, e.EventSubtypes, e.Description, e.Roads, e.Areas, timeArg(e.Created), timeArg(e.Updated),
 				e.GeometryType, e.Geometry, at, versions[start+i], e.ContentHash, e.Raw)
 		}
-		var err error
-		if len(batch) == perStmt {
-			if full == nil {
-				if full, err = db.PrepareContext(ctx, insertEventsSQL(perStmt, cols)); err != nil {
-					return s.dbError("write events", err)
-				}
-				defer full.Close()
+		stmt := stmts[len(batch)]
+		if stmt == nil {
+			var err error
+			// Prepared in the run's transaction, which closes it.
+			if stmt, err = db.PrepareContext(ctx, insertEventsSQL(len(batch), cols)); err != nil {
+				return s.dbError("write events", err)
 			}
-			_, err = full.ExecContext(ctx, args...)
-		} else {
-			_, err = db.ExecContext(ctx, insertEventsSQL(len(batch), cols), args...)
+			stmts[len(batch)] = stmt
 		}
-		if err != nil {
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return s.dbError("write events", err)
 		}
 	}

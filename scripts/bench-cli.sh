@@ -107,7 +107,9 @@ fetch_figures() {
 	export TRAFFICCTL_DATABASE_URL=$db TRAFFICCTL_SOURCE_URL=$small
 	timed "$name: fetch 500 unchanged" ":" "$BIN" fetch --quiet
 	# The database grows with changes, not runs: still 500 spells.
-	echo "$name: after $((RUNS + 1)) runs of the same 500 events: $(($("$BIN" export --table runs | wc -l) - 1)) ledger rows, $(($("$BIN" export --table versions | wc -l) - 1)) version rows"
+	local runs=$((RUNS + 1))
+	[ -n "$TIME" ] && runs=$((runs + 1)) # the RSS run
+	echo "$name: after $runs runs of the same 500 events: $(($("$BIN" export --table runs | wc -l) - 1)) ledger rows, $(($("$BIN" export --table versions | wc -l) - 1)) version rows"
 
 	export TRAFFICCTL_SOURCE_URL=$big
 	timed "$name: fetch $EVENTS all new" 'export TRAFFICCTL_DATABASE_URL=$('"$fresh"')' "$BIN" fetch --quiet

@@ -65,6 +65,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		if fetch, err = p.Store.BeginFetch(ctx); err != nil {
 			return finish(sum, err)
 		}
+		log.Debug("run lock taken", "after", p.Now().Sub(start).Round(time.Millisecond).String())
 		defer fetch.Rollback()
 		client := *p.Client
 		client.Stored = fetch.Unchanged // Apply needs no content for those

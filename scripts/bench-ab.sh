@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Compares two trafficctl builds fetch by fetch, alternating them, so that
+# a shared machine whose speed drifts (ours moves by a third within an
+# hour) slows both alike. Prints, per figure and build, the sorted wall
+# times in ms of ROUNDS fetches of EVENTS generated events.
+#
+#   scripts/bench-ab.sh OLD_BINARY [NEW_BINARY (default bin/trafficctl)]
+#
+# SQLite always; PostgreSQL too when TRAFFICCTL_TEST_DATABASE_URL is set
+# (databases ab_* are created with psql and dropped at the end).
+set -euo pipefail
+export PGOPTIONS="-c client_min_messages=warning"
+
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: scripts/bench-ab.sh OLD_BINARY [NEW_BINARY]" >&2; exit 2; }
+OLD=$(realpath "$1")
+NEW=$(realpath "${2:-bin/trafficctl}")
+ROUNDS=${ROUNDS:-5}
+EVENTS=${EVENTS:-10000}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+go build -o "$work/feedserver" ./internal/feedtest/feedserver
+serve() {
+	local name=$1
+	shift
+	"$work/feedserver" -url-file "$work/$name.url" "$@" >/dev/null &
+	pids+=("$!")
+	for _ in $(seq 200); do
+		[ -s "$work/$name.url" ] && break
+		sleep 0.05
+	done
+	printf -v "$name" '%s' "$(cat "$work/$name.url")"
+}
+serve same -generate "$EVENTS" -seed 2
+serve changing -generate "$EVENTS" -seed 2 -change-every 100
+
+# ms CMD...: wall time of CMD in ms, by bash's own clock.
+ms() {
+	local t0=$EPOCHREALTIME
+	"$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+	local t1=$EPOCHREALTIME
+	echo $(((${t1/./} - ${t0/./}) / 1000))
+}
+
+declare -A took
+# run DB_KIND: ROUNDS rounds; in each, each build does: all new (a fresh
+# database), unchanged, 1 % changed, then an untimed fetch back to the
+# unchanged content.
+run() {
+	local kind=$1 fresh kept
+	for round in $(seq "$ROUNDS"); do
+		for which in old new; do
+			local bin=$OLD
+			[ $which = new ] && bin=$NEW
+			fresh=$($kind fresh "$which")
+			kept=$($kind kept "$which")
+			took[$kind $which all-new]+="$(TRAFFICCTL_SOURCE_URL=$same TRAFFICCTL_DATABASE_URL=$fresh ms "$bin" fetch --quiet) "
+			[ "$round" = 1 ] && TRAFFICCTL_SOURCE_URL=$same TRAFFICCTL_DATABASE_URL=$kept "$bin" fetch --quiet
+			took[$kind $which unchanged]+="$(TRAFFICCTL_SOURCE_URL=$same TRAFFICCTL_DATABASE_URL=$kept ms "$bin" fetch --quiet) "
+			took[$kind $which 1%-changed]+="$(TRAFFICCTL_SOURCE_URL=$changing TRAFFICCTL_DATABASE_URL=$kept ms "$bin" fetch --quiet) "
+			TRAFFICCTL_SOURCE_URL=$same TRAFFICCTL_DATABASE_URL=$kept "$bin" fetch --quiet
+		done
+	done
+}
+
+# sqlite fresh|kept WHICH: a database URL.
+sqlite() {
+	if [ "$1" = fresh ]; then
+		rm -f "$work/fresh-$2.db"*
+		echo "sqlite:///$work/fresh-$2.db"
+	else
+		echo "sqlite:///$work/kept-$2.db"
+	fi
+}
+run sqlite
+
+# postgres fresh|kept WHICH: a database URL (the test URL, another name).
+pgurl() { echo "$TRAFFICCTL_TEST_DATABASE_URL" | sed -E "s#^(postgres(ql)?://[^/]*)/[^?]*#\\1/$1#"; }
+postgres() {
+	local name=ab_$1_$2
+	if [ "$1" = fresh ] || ! psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -tc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+		psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+	fi
+	pgurl "$name"
+}
+if [ -n "${TRAFFICCTL_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null; then
+	run postgres
+	for d in ab_fresh_old ab_fresh_new ab_kept_old ab_kept_new; do
+		psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null
+	done
+fi
+
+echo "old: $OLD ($("$OLD" --version)); new: $NEW ($("$NEW" --version)); $ROUNDS rounds, $EVENTS events; ms, sorted"
+for k in $(printf '%s\n' "${!took[@]}" | sed 's/ /|/g' | sort); do
+	printf '%-30s %s\n' "${k//|/ }" "$(echo ${took[${k//|/ }]} | tr ' ' '\n' | sort -n | tr '\n' ' ')"
+done

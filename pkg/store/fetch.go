@@ -39,7 +39,17 @@ type Fetch struct {
 	// row: in one statement, not one per page.
 	spells map[string]bool
 	stmts  map[int]*sql.Stmt // SQLite inserts by number of rows, prepared once
+
+	// Changed events (usually a few per page) wait here to be written
+	// together, in a couple of statements instead of a couple per page; new
+	// events are written with their page. flush writes them.
+	changed  []open511.Event
+	versions []int
+	ending   []string // the ids whose open spell ends: changed or gone
 }
+
+// flushAt is how many changed events may wait for flush.
+const flushAt = 500
 
 // seen is what this run did with an id it met.
 type seen struct {
@@ -211,9 +221,8 @@ func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
 	if err := f.s.addClosed(tx, f.open, f.closed, unmet); err != nil {
 		return err
 	}
-	var write, again []open511.Event
-	var versions []int
-	var ending []string
+	var fresh, again []open511.Event
+	var ones []int
 	for _, e := range events {
 		if _, dup := f.seen[e.ID]; dup {
 			again = append(again, e) // after this page's writes, in order
@@ -221,30 +230,46 @@ func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
 		}
 		k, stored := f.known(e.ID)
 		ch := classify(k, stored, e.ContentHash)
-		now := seen{hash: e.ContentHash, change: ch}
-		if ch != isUnchanged {
-			write, versions = append(write, e), append(versions, k.version+1)
+		switch ch {
+		case isNew:
+			fresh, ones = append(fresh, e), append(ones, 1)
+		case isChanged:
+			f.changed, f.versions = append(f.changed, e), append(f.versions, k.version+1)
 			if k.open {
-				ending = append(ending, e.ID)
+				f.ending = append(f.ending, e.ID)
 			}
 		}
-		f.seen[e.ID] = now
+		if ch != isUnchanged {
+			f.spells[e.ID] = true
+		}
+		f.seen[e.ID] = seen{hash: e.ContentHash, change: ch}
 	}
-	// End the open spells of changed events before their new spells start.
-	if err := f.endSpells(tx, ending); err != nil {
+	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, fresh, ones); err != nil {
 		return err
 	}
-	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, write, versions); err != nil {
-		return err
-	}
-	for _, e := range write {
-		f.spells[e.ID] = true
+	if len(f.changed) >= flushAt || len(again) > 0 {
+		if err := f.flush(tx); err != nil {
+			return err
+		}
 	}
 	for _, e := range again {
 		if err := f.redo(tx, e); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// flush ends the spells of the changed events waiting to be written and
+// writes them.
+func (f *Fetch) flush(tx *gorm.DB) error {
+	if err := f.endSpells(tx, f.ending); err != nil {
+		return err
+	}
+	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, f.changed, f.versions); err != nil {
+		return err
+	}
+	f.changed, f.versions, f.ending = f.changed[:0], f.versions[:0], f.ending[:0]
 	return nil
 }
 
@@ -321,6 +346,9 @@ func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 		counts.count(sn.change, 1)
 	}
 	counts.Closed = len(gone)
+	if err := f.flush(tx); err != nil {
+		return FetchRun{}, err
+	}
 	spells := make([]string, 0, len(f.spells))
 	for id := range f.spells {
 		spells = append(spells, id)

@@ -68,7 +68,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		log.Debug("run lock taken", "after", p.Now().Sub(start).Round(time.Millisecond).String())
 		defer fetch.Rollback()
 		client := *p.Client
-		client.Stored = fetch.Unchanged // Apply needs no content for those
+		client.Stored = fetch.Unchanged // Write needs no content for those
 		p.Client = &client
 	}
 

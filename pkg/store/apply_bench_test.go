@@ -13,7 +13,7 @@ import (
 )
 
 // decodeAll turns generated event objects into Events, as the client does.
-func decodeAll(b *testing.B, objs []json.RawMessage) []open511.Event {
+func decodeAll(b testing.TB, objs []json.RawMessage) []open511.Event {
 	b.Helper()
 	out := make([]open511.Event, len(objs))
 	for i, o := range objs {

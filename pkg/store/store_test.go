@@ -13,6 +13,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
+	"github.com/trafficctl/trafficctl/internal/feedtest"
 	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/store"
 )
@@ -309,6 +310,29 @@ func TestNewSQLiteDatabaseUsesLargePagesAndWAL(t *testing.T) {
 	}
 }
 
+// writeInPages applies a snapshot page by page, as a fetch does.
+func writeInPages(t *testing.T, s *store.Store, at time.Time, pages [][]open511.Event) store.FetchRun {
+	t.Helper()
+	f, err := s.BeginFetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := store.RunInfo{StartedAt: at, SourceURL: "http://feed/", Version: "test"}
+	if err := f.Start(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range pages {
+		if err := f.Write(ctx, page); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.Finish(ctx, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // variant is e with another headline: other content, same id.
 func variant(t *testing.T, e open511.Event, headline string) open511.Event {
 	t.Helper()
@@ -348,24 +372,9 @@ func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
 		apply(t, streamed, t0, stored)
 		apply(t, single, t0, stored)
 
-		f, err := streamed.BeginFetch(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		run := store.RunInfo{StartedAt: t0.Add(10 * time.Minute), SourceURL: "http://feed/", Version: "test"}
-		if err := f.Start(ctx, run); err != nil {
-			t.Fatal(err)
-		}
-		for _, page := range pages {
-			if err := f.Write(ctx, page); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got, err := f.Finish(ctx, run)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := apply(t, single, run.StartedAt, once)
+		at := t0.Add(10 * time.Minute)
+		got := writeInPages(t, streamed, at, pages)
+		want := apply(t, single, at, once)
 		if got.EventsNew != want.EventsNew || got.EventsChanged != want.EventsChanged ||
 			got.EventsUnchanged != want.EventsUnchanged || got.EventsClosed != want.EventsClosed {
 			t.Errorf("counts: streamed %+v, once %+v", got, want)
@@ -382,6 +391,44 @@ func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
 		} {
 			if a, b := dbtest.Dump(t, streamed.DB(), q), dbtest.Dump(t, single.DB(), q); a != b {
 				t.Errorf("%s:\nstreamed with repeats:\n%s\neach id once:\n%s", q, a, b)
+			}
+		}
+	})
+}
+
+// More changed events than wait to be written together (flushAt) are
+// written in several batches, part way through the snapshot; the result
+// must be the same as one batch.
+func TestManyChangedEventsWrittenInBatches(t *testing.T) {
+	base := feedtest.GenerateEvents(1300, 7)
+	first := decodeAll(t, base)
+	second := decodeAll(t, feedtest.ChangeEvents(base, 7, 2, 1)) // 650 changed
+	// Run 2 drops the last 100 events and brings two new ones.
+	second = append(second[:1200], decodeAll(t, []json.RawMessage{feedtest.GenerateEvent(5000, 7, 0), feedtest.GenerateEvent(5001, 7, 0)})...)
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		paged, whole := dbtest.Open(t, dbURL), dbtest.Open(t, dbtest.SQLite(t))
+		if strings.HasPrefix(dbURL, "postgres") {
+			whole = dbtest.Open(t, dbtest.Postgres(t))
+		}
+		apply(t, paged, t0, first)
+		apply(t, whole, t0, first)
+		var pages [][]open511.Event
+		for start := 0; start < len(second); start += 300 {
+			pages = append(pages, second[start:min(start+300, len(second))])
+		}
+		at := t0.Add(10 * time.Minute)
+		got := writeInPages(t, paged, at, pages)
+		want := apply(t, whole, at, second)
+		if got.EventsNew != 2 || got.EventsChanged != 600 || got.EventsUnchanged != 600 || got.EventsClosed != 100 ||
+			got.EventsChanged != want.EventsChanged || got.EventsClosed != want.EventsClosed {
+			t.Errorf("counts: in pages %+v, whole %+v", got, want)
+		}
+		for _, q := range []string{
+			"SELECT * FROM events ORDER BY id",
+			"SELECT * FROM event_versions ORDER BY event_id, version",
+		} {
+			if a, b := dbtest.Dump(t, paged.DB(), q), dbtest.Dump(t, whole.DB(), q); a != b {
+				t.Errorf("%s differs between a snapshot written in pages and written whole", q)
 			}
 		}
 	})

@@ -397,8 +397,8 @@ func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
 }
 
 // More changed events than wait to be written together (flushAt) are
-// written in several batches, part way through the snapshot; the result
-// must be the same as one batch.
+// written in batches: here 500 after the tenth page, 100 at the end. The
+// result must be the same as with the whole snapshot in one write.
 func TestManyChangedEventsWrittenInBatches(t *testing.T) {
 	base := feedtest.GenerateEvents(1300, 7)
 	first := decodeAll(t, base)
@@ -413,8 +413,8 @@ func TestManyChangedEventsWrittenInBatches(t *testing.T) {
 		apply(t, paged, t0, first)
 		apply(t, whole, t0, first)
 		var pages [][]open511.Event
-		for start := 0; start < len(second); start += 300 {
-			pages = append(pages, second[start:min(start+300, len(second))])
+		for start := 0; start < len(second); start += 100 { // 50 changed a page
+			pages = append(pages, second[start:min(start+100, len(second))])
 		}
 		at := t0.Add(10 * time.Minute)
 		got := writeInPages(t, paged, at, pages)

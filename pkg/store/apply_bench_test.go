@@ -33,22 +33,8 @@ func benchDialects(b *testing.B, fn func(b *testing.B, newDB func() *store.Store
 	b.Run("db=postgres", func(b *testing.B) { fn(b, func() *store.Store { return dbtest.Open(b, dbtest.Postgres(b)) }) })
 }
 
-// applyOnce is one fetch's database work: the run's transaction, with its
-// lock, the snapshot and the ledger row, committed.
-func applyOnce(b *testing.B, s *store.Store, at time.Time, events []open511.Event) store.FetchRun {
-	f, err := s.BeginFetch(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	run, err := f.Apply(ctx, store.RunInfo{StartedAt: at, SourceURL: "http://feed/", Version: "bench"}, events)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return run
-}
-
-// BenchmarkApplySnapshot times Fetch.Apply (what a fetch does to the
-// database once the snapshot is decoded) for a snapshot that is all new,
+// BenchmarkApplySnapshot times a fetch's database work (Start, Write, Finish: what
+// a fetch does once the snapshot is decoded) for a snapshot that is all new,
 // unchanged, or 1% changed since the previous run.
 func BenchmarkApplySnapshot(b *testing.B) {
 	type input struct {
@@ -78,7 +64,7 @@ func BenchmarkApplySnapshot(b *testing.B) {
 					b.StopTimer()
 					clearTables(b, s)
 					b.StartTimer()
-					if run := applyOnce(b, s, next(), all); run.EventsNew != n {
+					if run := apply(b, s, next(), all); run.EventsNew != n {
 						b.Fatalf("%d new, want %d", run.EventsNew, n)
 					}
 				}
@@ -86,11 +72,11 @@ func BenchmarkApplySnapshot(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("events=%d/unchanged", n), func(b *testing.B) {
 				s := newDB()
-				applyOnce(b, s, next(), all)
+				apply(b, s, next(), all)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					if run := applyOnce(b, s, next(), all); run.EventsUnchanged != n {
+					if run := apply(b, s, next(), all); run.EventsUnchanged != n {
 						b.Fatalf("%d unchanged, want %d", run.EventsUnchanged, n)
 					}
 				}
@@ -98,11 +84,11 @@ func BenchmarkApplySnapshot(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("events=%d/changed=1pct", n), func(b *testing.B) {
 				s := newDB()
-				applyOnce(b, s, next(), revs[1])
+				apply(b, s, next(), revs[1])
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					if run := applyOnce(b, s, next(), revs[i%2]); run.EventsChanged != n/100 {
+					if run := apply(b, s, next(), revs[i%2]); run.EventsChanged != n/100 {
 						b.Fatalf("%d changed, want %d", run.EventsChanged, n/100)
 					}
 				}

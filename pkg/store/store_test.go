@@ -44,17 +44,11 @@ func fixtureEvents(t *testing.T, files ...string) []open511.Event {
 	return out
 }
 
-func apply(t *testing.T, s *store.Store, at time.Time, events []open511.Event) store.FetchRun {
-	t.Helper()
-	f, err := s.BeginFetch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := f.Apply(ctx, store.RunInfo{StartedAt: at, SourceURL: "http://feed/", Version: "test"}, events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
+// apply is one fetch's database work on a whole snapshot: the run's
+// transaction, with its lock, the snapshot and the ledger row, committed.
+func apply(tb testing.TB, s *store.Store, at time.Time, events []open511.Event) store.FetchRun {
+	tb.Helper()
+	return writeInPages(tb, s, at, [][]open511.Event{events})
 }
 
 func events(t *testing.T, s *store.Store) map[string]store.Event {
@@ -311,7 +305,7 @@ func TestNewSQLiteDatabaseUsesLargePagesAndWAL(t *testing.T) {
 }
 
 // writeInPages applies a snapshot page by page, as a fetch does.
-func writeInPages(t *testing.T, s *store.Store, at time.Time, pages [][]open511.Event) store.FetchRun {
+func writeInPages(t testing.TB, s *store.Store, at time.Time, pages [][]open511.Event) store.FetchRun {
 	t.Helper()
 	f, err := s.BeginFetch(ctx)
 	if err != nil {

@@ -34,11 +34,11 @@ type Fetch struct {
 	rec  FetchRun  // the ledger row, once Start wrote it
 	prev RunStart  // the previous successful run: spells that end, end there
 	at   time.Time // this run's started_at
-	seen map[string]seen
-	// spells are the ids whose new spell Finish starts, from their events
-	// row: in one statement, not one per page.
-	spells map[string]bool
-	stmts  map[int]*sql.Stmt // SQLite inserts by number of rows, prepared once
+	// seen is what the run did with each id it met; Finish starts the new
+	// spells (of those new or changed) in one statement, from their rows in
+	// events.
+	seen  map[string]seen
+	stmts map[int]*sql.Stmt // SQLite inserts by number of rows, prepared once
 
 	// Changed events (usually a few per page) wait here to be written
 	// together, in a couple of statements instead of a couple per page; new
@@ -74,7 +74,7 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 	}
 	on := s.db.WithContext(ctx)
 	on.Statement.ConnPool = conn
-	f := &Fetch{s: s, conn: conn, tx: on.Begin(), closed: map[string]known{}, spells: map[string]bool{}, stmts: map[int]*sql.Stmt{}}
+	f := &Fetch{s: s, conn: conn, tx: on.Begin(), closed: map[string]known{}, stmts: map[int]*sql.Stmt{}}
 	if err := f.tx.Error; err != nil {
 		f.tx = nil
 		f.Rollback()
@@ -239,9 +239,6 @@ func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
 				f.ending = append(f.ending, e.ID)
 			}
 		}
-		if ch != isUnchanged {
-			f.spells[e.ID] = true
-		}
 		f.seen[e.ID] = seen{hash: e.ContentHash, change: ch}
 	}
 	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, fresh, ones); err != nil {
@@ -291,7 +288,6 @@ func (f *Fetch) redo(tx *gorm.DB, e open511.Event) error {
 	case now.change == isUnchanged:
 		// Back to the stored content (the caller kept only its id and
 		// hash): reopen the spell and restore the event from it.
-		delete(f.spells, e.ID)
 		err := tx.Exec("UPDATE event_versions SET last_run_id = NULL, valid_to = NULL WHERE event_id = ? AND version = ?", e.ID, k.version).Error
 		if err == nil {
 			err = tx.Exec("UPDATE events SET ("+fieldColumns+", current_version, content_hash, raw) = (SELECT "+fieldColumns+
@@ -309,7 +305,6 @@ func (f *Fetch) redo(tx *gorm.DB, e open511.Event) error {
 		if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, []open511.Event{e}, []int{k.version + 1}); err != nil {
 			return err
 		}
-		f.spells[e.ID] = true
 	}
 	f.seen[e.ID] = now
 	return nil
@@ -336,22 +331,21 @@ func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	tx := f.tx.WithContext(ctx)
 	defer f.Rollback()
 	var counts Counts
-	var gone []string
+	var gone, spells []string
 	for id := range f.open {
 		if _, met := f.seen[id]; !met {
 			gone = append(gone, id)
 		}
 	}
-	for _, sn := range f.seen {
+	for id, sn := range f.seen {
 		counts.count(sn.change, 1)
+		if sn.change != isUnchanged {
+			spells = append(spells, id)
+		}
 	}
 	counts.Closed = len(gone)
 	if err := f.flush(tx); err != nil {
 		return FetchRun{}, err
-	}
-	spells := make([]string, 0, len(f.spells))
-	for id := range f.spells {
-		spells = append(spells, id)
 	}
 	if err := f.s.startSpells(tx, f.rec.ID, f.at, spells); err != nil {
 		return FetchRun{}, err

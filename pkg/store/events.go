@@ -17,11 +17,10 @@ type known struct {
 
 // loadOpen reads the open events' ids, hashes and spell numbers: one query,
 // through the covering index events_open.
-func (s *Store) loadOpen(tx *gorm.DB) (map[string]known, error) {
-	// The latest successful run saw (about) this many open events: sizing
-	// the map for them spares rebuilding it as it grows.
-	var size int
-	tx.Raw("SELECT events_new + events_changed + events_unchanged FROM fetch_runs WHERE status = ? ORDER BY id DESC LIMIT 1", RunSucceeded).Scan(&size)
+//
+// size is how many there are expected to be (the last run's count): sizing
+// the map for them spares rebuilding it as it grows.
+func (s *Store) loadOpen(tx *gorm.DB, size int) (map[string]known, error) {
 	state := make(map[string]known, size)
 	rows, err := tx.Raw("SELECT id, content_hash, current_version FROM events WHERE closed_at IS NULL").Rows()
 	if err != nil {
@@ -127,7 +126,7 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 		return planCounts(nil, events), nil
 	}
 	db := s.db.WithContext(ctx)
-	state, err := s.loadOpen(db)
+	state, err := s.loadOpen(db, 0)
 	if err != nil {
 		return Counts{}, err
 	}

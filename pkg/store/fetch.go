@@ -94,6 +94,14 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 			return nil, ErrLocked
 		}
 	}
+	// The previous successful run: spells that end, end there; and it saw
+	// about as many events as are open now.
+	prev, size, err := lastSucceeded(f.tx)
+	if err != nil {
+		f.Rollback()
+		return nil, s.dbError("read the ledger", err)
+	}
+	f.prev = prev
 	// Unchanged, Write and Finish wait for the open set. On SQLite it is read
 	// on another connection while the run starts and its first pages are
 	// fetched (the lock is held, so nothing else can change it, and a run
@@ -103,7 +111,7 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 	f.ready = make(chan struct{})
 	load := func(db *gorm.DB) {
 		defer close(f.ready)
-		if f.open, f.openErr = s.loadOpen(db); f.openErr == nil {
+		if f.open, f.openErr = s.loadOpen(db, size); f.openErr == nil {
 			f.seen = make(map[string]seen, len(f.open)) // usually the same ids again
 		}
 	}
@@ -184,16 +192,12 @@ func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) 
 func (f *Fetch) RunID() int64 { return f.rec.ID }
 
 // Start writes the run's ledger row (in the transaction: it is only seen if
-// the run succeeds) and reads which run came before.
+// the run succeeds).
 func (f *Fetch) Start(ctx context.Context, run RunInfo) error {
 	if f.tx == nil {
 		return errors.New("the run's transaction is already finished")
 	}
 	tx := f.tx.WithContext(ctx)
-	var err error
-	if f.prev, err = lastSucceeded(tx); err != nil {
-		return f.s.dbError("read the ledger", err)
-	}
 	f.at = dbTime(run.StartedAt)
 	f.rec = FetchRun{StartedAt: f.at, FinishedAt: f.at, Status: RunSucceeded, SourceURL: run.SourceURL, Version: run.Version}
 	return f.s.dbError("record the run", tx.Create(&f.rec).Error)

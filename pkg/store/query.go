@@ -111,7 +111,7 @@ func rawColumn(with bool) string {
 // span [start, end] overlaps [Since, Until). end is NULL while the row is
 // open, meaning the latest successful run, which is returned too.
 func (s *Store) spanFilter(ctx context.Context, f Filter, start, end string) (*where, RunStart, error) {
-	latest, err := lastSucceeded(s.db.WithContext(ctx))
+	latest, _, err := lastSucceeded(s.db.WithContext(ctx))
 	if err != nil {
 		return nil, latest, s.dbError("read the ledger", err)
 	}

@@ -34,21 +34,22 @@ type Counts struct {
 	Closed    int // open events absent from the snapshot
 }
 
-// lastSucceeded is the latest successful run, or the zero RunStart.
-func lastSucceeded(db *gorm.DB) (RunStart, error) {
-	var r RunStart
-	rows, err := db.Model(&FetchRun{}).Select("id, started_at").Where("status = ?", RunSucceeded).Order("id DESC").Limit(1).Rows()
+// lastSucceeded is the latest successful run, or the zero RunStart, and
+// how many events it saw (the open events after it).
+func lastSucceeded(db *gorm.DB) (r RunStart, events int, err error) {
+	rows, err := db.Model(&FetchRun{}).Select("id, started_at, events_new + events_changed + events_unchanged").
+		Where("status = ?", RunSucceeded).Order("id DESC").Limit(1).Rows()
 	if err != nil {
-		return r, err
+		return r, 0, err
 	}
 	defer rows.Close()
 	if rows.Next() {
-		if err := rows.Scan(&r.ID, &r.Started); err != nil {
-			return r, err
+		if err := rows.Scan(&r.ID, &r.Started, &events); err != nil {
+			return r, 0, err
 		}
 		r.Started = r.Started.UTC()
 	}
-	return r, rows.Err()
+	return r, events, rows.Err()
 }
 
 // RecordFailedRun writes the ledger row of a run that failed, in its own

@@ -18,26 +18,7 @@ NEW=$(realpath "${2:-bin/trafficctl}")
 ROUNDS=${ROUNDS:-5}
 EVENTS=${EVENTS:-10000}
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-go build -o "$work/feedserver" ./internal/feedtest/feedserver
-serve() {
-	local name=$1
-	shift
-	"$work/feedserver" -url-file "$work/$name.url" "$@" >/dev/null &
-	pids+=("$!")
-	for _ in $(seq 200); do
-		[ -s "$work/$name.url" ] && break
-		sleep 0.05
-	done
-	printf -v "$name" '%s' "$(cat "$work/$name.url")"
-}
+. scripts/feedservers.sh
 serve same -generate "$EVENTS" -seed 2
 serve changing -generate "$EVENTS" -seed 2 -change-every 100
 
@@ -82,7 +63,6 @@ sqlite() {
 run sqlite
 
 # postgres fresh|kept WHICH: a database URL (the test URL, another name).
-pgurl() { echo "$TRAFFICCTL_TEST_DATABASE_URL" | sed -E "s#^(postgres(ql)?://[^/]*)/[^?]*#\\1/$1#"; }
 postgres() {
 	local name=ab_$1_$2
 	if [ "$1" = fresh ] || ! psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -tc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then

@@ -21,16 +21,7 @@ EVENTS=${EVENTS:-10000}
 [ -x "$BIN" ] || { echo "bench-cli: $BIN not found; run make build" >&2; exit 1; }
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/feedserver" ./internal/feedtest/feedserver
+. scripts/feedservers.sh
 
 TIME=""
 if [ -x /usr/bin/time ] && /usr/bin/time -f '%M' -o /dev/null true 2>/dev/null; then
@@ -38,20 +29,6 @@ if [ -x /usr/bin/time ] && /usr/bin/time -f '%M' -o /dev/null true 2>/dev/null; 
 else
 	echo "bench-cli: /usr/bin/time (GNU) not found: peak RSS is not reported" >&2
 fi
-
-# serve NAME ARGS...: start a feedserver and put its URL in the variable NAME.
-serve() {
-	local name=$1
-	shift
-	"$work/feedserver" -url-file "$work/$name.url" "$@" >/dev/null &
-	pids+=("$!")
-	for _ in $(seq 200); do
-		[ -s "$work/$name.url" ] && break
-		sleep 0.05
-	done
-	[ -s "$work/$name.url" ] || { echo "bench-cli: feedserver $* did not start" >&2; exit 1; }
-	printf -v "$name" '%s' "$(cat "$work/$name.url")"
-}
 
 # once URL DB: one fetch, untimed (seeding).
 once() {
@@ -137,7 +114,7 @@ fresh_postgres() {
 	psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "CREATE DATABASE $name" >/dev/null
 	echo "$name" >>"$work/pg_dbs"
 	# the test URL with its database name replaced
-	echo "$TRAFFICCTL_TEST_DATABASE_URL" | sed -E "s#^(postgres(ql)?://[^/]*)/[^?]*#\\1/$name#"
+	pgurl "$name"
 }
 if [ -z "${TRAFFICCTL_TEST_DATABASE_URL:-}" ]; then
 	echo "postgres: skipped (set TRAFFICCTL_TEST_DATABASE_URL)"

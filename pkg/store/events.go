@@ -87,14 +87,14 @@ func classify(k known, stored bool, hash string) change {
 }
 
 // count adds one event's change to c.
-func (c *Counts) count(ch change, n int) {
+func (c *Counts) count(ch change) {
 	switch ch {
 	case isNew:
-		c.New += n
+		c.New++
 	case isChanged:
-		c.Changed += n
+		c.Changed++
 	case isUnchanged:
-		c.Unchanged += n
+		c.Unchanged++
 	}
 }
 
@@ -105,7 +105,7 @@ func planCounts(state map[string]known, events []open511.Event) Counts {
 	for _, e := range events {
 		present[e.ID] = true
 		k, stored := state[e.ID]
-		c.count(classify(k, stored, e.ContentHash), 1)
+		c.count(classify(k, stored, e.ContentHash))
 	}
 	for id, k := range state {
 		if k.open && !present[id] {

@@ -342,7 +342,7 @@ func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 		}
 	}
 	for id, sn := range f.seen {
-		counts.count(sn.change, 1)
+		counts.count(sn.change)
 		if sn.change != isUnchanged {
 			spells = append(spells, id)
 		}

@@ -9,7 +9,6 @@
 # SQLite always; PostgreSQL too when TRAFFICCTL_TEST_DATABASE_URL is set
 # (databases ab_* are created with psql and dropped at the end).
 set -euo pipefail
-export PGOPTIONS="-c client_min_messages=warning"
 
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: scripts/bench-ab.sh OLD_BINARY [NEW_BINARY]" >&2; exit 2; }
@@ -22,12 +21,11 @@ EVENTS=${EVENTS:-10000}
 serve same -generate "$EVENTS" -seed 2
 serve changing -generate "$EVENTS" -seed 2 -change-every 100
 
-# ms CMD...: wall time of CMD in ms, by bash's own clock.
+# ms CMD...: wall time of CMD in ms.
 ms() {
-	local t0=$EPOCHREALTIME
-	"$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-	local t1=$EPOCHREALTIME
-	echo $(((${t1/./} - ${t0/./}) / 1000))
+	local t
+	t=$(us "$@") || exit 1
+	echo $((t / 1000))
 }
 
 declare -A took
@@ -62,19 +60,18 @@ sqlite() {
 }
 run sqlite
 
-# postgres fresh|kept WHICH: a database URL (the test URL, another name).
+# postgres fresh|kept WHICH: a database URL (the test URL, another name);
+# a kept one is made once.
 postgres() {
 	local name=ab_$1_$2
-	if [ "$1" = fresh ] || ! psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -tc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
-		psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+	if [ "$1" = fresh ] || ! grep -qx "$name" "$work/pg_dbs" 2>/dev/null; then
+		pgdb "$name"
+	else
+		pgurl "$name"
 	fi
-	pgurl "$name"
 }
 if [ -n "${TRAFFICCTL_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null; then
 	run postgres
-	for d in ab_fresh_old ab_fresh_new ab_kept_old ab_kept_new; do
-		psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null
-	done
 fi
 
 echo "old: $OLD ($("$OLD" --version)); new: $NEW ($("$NEW" --version)); $ROUNDS rounds, $EVENTS events; ms, sorted"

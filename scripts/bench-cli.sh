@@ -37,20 +37,18 @@ once() {
 }
 
 # timed LABEL PREPARE CMD...: runs PREPARE (untimed) then CMD, RUNS times,
-# and prints one line: label, median, min, max (ms), peak RSS (MB). The
-# clock is bash's own ($EPOCHREALTIME: no process is started around the
-# command, which on a slow VM costs several ms); peak RSS comes from one
-# more run under /usr/bin/time.
+# and prints one line: label, median, min, max (ms), peak RSS (MB). Times
+# are by us (scripts/feedservers.sh); peak RSS comes from one more run
+# under /usr/bin/time.
 timed() {
 	local label=$1 prepare=$2
 	shift 2
 	local times=()
 	for _ in $(seq "$RUNS"); do
 		eval "$prepare"
-		local t0=$EPOCHREALTIME
-		"$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-		local t1=$EPOCHREALTIME
-		times+=($(((${t1/./} - ${t0/./}))))
+		local t
+		t=$(us "$@") || exit 1
+		times+=("$t")
 	done
 	local rss_text="n/a"
 	if [ -n "$TIME" ]; then
@@ -102,26 +100,12 @@ fetch_figures sqlite fresh_sqlite
 
 # PostgreSQL: a new database per "all new" run, made with psql and dropped
 # at the end.
-pg_dbs=()
-drop_pg() {
-	for d in "${pg_dbs[@]}"; do
-		psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true
-	done
-}
-fresh_postgres() {
-	local name
-	name=trafficctl_bench_$(date +%s%N)
-	psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "CREATE DATABASE $name" >/dev/null
-	echo "$name" >>"$work/pg_dbs"
-	# the test URL with its database name replaced
-	pgurl "$name"
-}
+fresh_postgres() { pgdb "trafficctl_bench_$(date +%s%N)"; }
 if [ -z "${TRAFFICCTL_TEST_DATABASE_URL:-}" ]; then
 	echo "postgres: skipped (set TRAFFICCTL_TEST_DATABASE_URL)"
 elif ! command -v psql >/dev/null; then
 	echo "postgres: skipped (psql is needed to create the databases)"
 else
-	trap 'mapfile -t pg_dbs <"$work/pg_dbs" 2>/dev/null; drop_pg; cleanup' EXIT
 	fetch_figures postgres fresh_postgres
 fi
 

@@ -67,6 +67,7 @@ run's snapshot rebuilt exactly: one row per run and event).`,
 	fs.StringVarP(&opts.Output, "output", "o", "", "write to this file (atomically) instead of stdout")
 	fs.StringVar(&fl.since, "since", "", "from this time: RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, UTC)")
 	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
+	fs.StringSliceVar(&opts.Filter.Feeds, "feed", nil, "only these feeds (repeatable, or comma-separated)")
 	fs.StringSliceVar(&opts.Filter.EventTypes, "event-type", nil, "only these event types (repeatable), e.g. INCIDENT")
 	fs.StringSliceVar(&opts.Filter.Severities, "severity", nil, "only these severities as received (repeatable), e.g. Major")
 	fs.StringSliceVar(&opts.Filter.Statuses, "status", nil, "only these event statuses (repeatable), e.g. ACTIVE")

@@ -2,10 +2,12 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +16,10 @@ import (
 	"github.com/trafficctl/trafficctl/pkg/config"
 	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/redact"
+	"github.com/trafficctl/trafficctl/pkg/source"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
+	"github.com/trafficctl/trafficctl/pkg/wzdx"
 )
 
 // FetchOptions are the inputs of trafficctl fetch.
@@ -22,11 +27,13 @@ type FetchOptions struct {
 	IO         IOStreams
 	Now        func() time.Time
 	HTTPClient *http.Client
+	Backoff    time.Duration // first retry delay; zero is source.DefaultBackoff (tests use milliseconds)
 	Config     *config.Config
 	Logger     *slog.Logger
 	Secrets    *redact.Secrets
 	OpenStore  func(context.Context) (*store.Store, error)
 	DryRun     bool
+	Feeds      []string // the feeds to run; empty means every configured feed
 }
 
 // NewCmdFetch builds "trafficctl fetch". runF replaces the run function in
@@ -34,16 +41,18 @@ type FetchOptions struct {
 func NewCmdFetch(f *Factory, runF func(context.Context, *FetchOptions) error) *cobra.Command {
 	opts := &FetchOptions{}
 	c := &cobra.Command{
-		Use:   "fetch",
-		Short: "Fetch one complete snapshot of the feed and store it",
-		Long: `Fetch every page of the feed's current events, then in one transaction upsert
-them, extend or start their history spells, close the events that are gone, and
-record the run in the ledger. Pending migrations are applied first. A run that
-fails writes nothing of its snapshot and is recorded as failed.`,
-		Args: cobra.NoArgs,
+		Use:   "fetch [FEED...]",
+		Short: "Fetch one complete snapshot of each feed and store it",
+		Long: `Fetch every page of each configured feed's current events (or only of the feeds
+named), one feed after another in name order. For each feed, in one transaction:
+upsert its events, extend or start their history spells, close its events that
+are gone, and record the run in the ledger. Pending migrations are applied first.
+A run that fails writes nothing of its snapshot and is recorded as failed; the
+other feeds still run.`,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.IO, opts.Now, opts.HTTPClient = f.IO, f.Now, f.HTTPClient
+			opts.IO, opts.Now, opts.HTTPClient, opts.Backoff = f.IO, f.Now, f.HTTPClient, f.Backoff
 			opts.Config, opts.Logger, opts.Secrets, opts.OpenStore = f.Config, f.Logger, f.Secrets, f.OpenStore
+			opts.Feeds = args
 			if runF != nil {
 				return runF(c.Context(), opts)
 			}
@@ -54,38 +63,132 @@ fails writes nothing of its snapshot and is recorded as failed.`,
 	return c
 }
 
+// selectFeeds returns the configured feeds named, in name order; none named
+// means all. An unknown name is a usage error.
+func selectFeeds(cfg *config.Config, names []string) ([]config.Feed, error) {
+	if len(names) == 0 {
+		return cfg.Feeds, nil
+	}
+	var out []config.Feed
+	for _, f := range cfg.Feeds {
+		if slices.Contains(names, f.Name) {
+			out = append(out, f)
+		}
+	}
+	for _, name := range names {
+		if !slices.Contains(cfg.FeedNames(), name) {
+			return nil, usageError{fmt.Errorf("no feed named %q; the configured feeds are %s", name, strings.Join(cfg.FeedNames(), ", "))}
+		}
+	}
+	return out, nil
+}
+
 func runFetch(ctx context.Context, opts *FetchOptions) error {
 	cfg := opts.Config
-	if err := cfg.RequireKey(); err != nil {
+	feeds, err := selectFeeds(cfg, opts.Feeds)
+	if err != nil {
 		return err
+	}
+	for _, f := range feeds {
+		if err := f.RequireKey(); err != nil {
+			return err
+		}
 	}
 	var st *store.Store
 	// A dry run writes nothing: not even the empty SQLite file that opening
 	// a database that does not exist yet would create.
 	if !opts.DryRun || !store.NotCreated(cfg.Database.URL) {
-		var err error
 		if st, err = opts.OpenStore(ctx); err != nil {
 			return err
 		}
 		defer st.Close()
 	}
-	src := cfg.Source
-	client := &open511.Client{
-		HTTP: opts.HTTPClient, URL: src.URL, APIKey: src.APIKey, Params: src.Params, PageSize: src.PageSize,
-		Timeout: src.Timeout, Retries: src.Retries, MaxBody: src.MaxBody,
-		UserAgent: "trafficctl/" + Version() + " (+https://github.com/trafficctl/trafficctl)",
-		Logger:    opts.Logger,
+	// Each feed is its own run; one failing does not stop the others. A
+	// signal stops the run under way (it is rolled back and recorded) and
+	// the rest do not start.
+	var failed, temporary []error
+	for _, f := range feeds {
+		if ctx.Err() != nil {
+			break
+		}
+		err := fetchFeed(ctx, opts, st, f)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return err
+		case collect.IsTemporary(err):
+			temporary = append(temporary, feedError(f.Name, len(feeds), err))
+		default:
+			failed = append(failed, feedError(f.Name, len(feeds), err))
+		}
 	}
-	sourceURL, _ := url.Parse(src.URL)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if len(failed) > 0 {
+		// A failure outranks a temporary refusal: exit 1, not 75. The
+		// temporary ones are named, not wrapped.
+		for _, t := range temporary {
+			failed = append(failed, errors.New(t.Error()))
+		}
+		return joinErrors(failed)
+	}
+	if len(temporary) > 0 {
+		return joinErrors(temporary)
+	}
+	return nil
+}
+
+// feedError names the feed in err when there is more than one.
+func feedError(feed string, feeds int, err error) error {
+	if feeds == 1 {
+		return err
+	}
+	return fmt.Errorf("feed %s: %w", feed, err)
+}
+
+// joinErrors is errors.Join on one line: the message stays one sentence
+// per feed, separated by "; ".
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return oneLine{errors.Join(errs...)}
+}
+
+type oneLine struct{ error }
+
+func (o oneLine) Error() string { return strings.ReplaceAll(o.error.Error(), "\n", "; ") }
+func (o oneLine) Unwrap() error { return o.error }
+
+// newFeed builds the decoder of a configured feed.
+func newFeed(opts *FetchOptions, f config.Feed) traffic.Feed {
+	log := opts.Logger.With("feed", f.Name)
+	src := &source.Client{
+		HTTP: opts.HTTPClient, APIKey: f.APIKey, Timeout: f.Timeout, Retries: f.Retries, Backoff: opts.Backoff,
+		MaxBody: f.MaxBody, UserAgent: "trafficctl/" + Version() + " (+https://github.com/trafficctl/trafficctl)", Logger: log,
+	}
+	if f.Format == config.FormatWZDx {
+		return &wzdx.Feed{Source: src, URL: f.URL, Params: f.Params, Location: f.Location(), Logger: log}
+	}
+	return &open511.Feed{Source: src, URL: f.URL, Params: f.Params, PageSize: f.PageSize, Location: f.Location(), Logger: log}
+}
+
+// fetchFeed runs one feed and logs its one summary record.
+func fetchFeed(ctx context.Context, opts *FetchOptions, st *store.Store, f config.Feed) error {
+	sourceURL, err := source.CheckURL(f.URL)
+	if err != nil {
+		return err // validated with the configuration already
+	}
 	sum, err := collect.Run(ctx, collect.Params{
-		Client: client, Store: st, Now: opts.Now, Version: Version(), SourceURL: redact.URL(sourceURL),
-		Deadline: src.Deadline, DryRun: opts.DryRun, Logger: opts.Logger, Secrets: opts.Secrets,
+		Feed: newFeed(opts, f), FeedName: f.Name, Store: st, Now: opts.Now, Version: Version(), SourceURL: redact.URL(sourceURL),
+		Deadline: f.Deadline, DryRun: opts.DryRun, Logger: opts.Logger, Secrets: opts.Secrets,
 	})
 	if err != nil && sum.RunID == 0 && !opts.DryRun {
 		return err // nothing was recorded (locked, or the database failed): the error says it all
 	}
 	attrs := []any{
-		"run_id", sum.RunID, "status", sum.Status, "received", sum.Received, "new", sum.New,
+		"feed", f.Name, "run_id", sum.RunID, "status", sum.Status, "received", sum.Received, "new", sum.New,
 		"changed", sum.Changed, "unchanged", sum.Unchanged, "closed", sum.Closed, "skipped", sum.Skipped,
 		"pages", sum.Pages, "duration", sum.Duration.Round(time.Millisecond).String(),
 	}
@@ -95,8 +198,8 @@ func runFetch(ctx context.Context, opts *FetchOptions) error {
 	}
 	if opts.DryRun {
 		opts.Logger.Info("fetch finished", append(attrs, "dry_run", true)...)
-		_, err := fmt.Fprintf(opts.IO.Out, "dry run: %d events in %d pages would give %d new, %d changed, %d unchanged, %d closed (%d skipped); nothing was written\n",
-			sum.Received, sum.Pages, sum.New, sum.Changed, sum.Unchanged, sum.Closed, sum.Skipped)
+		_, err := fmt.Fprintf(opts.IO.Out, "dry run: feed %s: %d events in %d pages would give %d new, %d changed, %d unchanged, %d closed (%d skipped); nothing was written\n",
+			f.Name, sum.Received, sum.Pages, sum.New, sum.Changed, sum.Unchanged, sum.Closed, sum.Skipped)
 		return err
 	}
 	opts.Logger.Info("fetch finished", attrs...)

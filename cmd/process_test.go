@@ -77,7 +77,7 @@ func TestConcurrentFetches(t *testing.T) {
 			case 0:
 				succeeded++
 			case ExitTemporary:
-				if !strings.Contains(outs[i].String(), "trafficctl: another trafficctl fetch is running on this database") {
+				if !strings.Contains(outs[i].String(), "trafficctl: another trafficctl fetch of this feed is running on this database") {
 					t.Fatalf("exit 75 without the message: %s", outs[i])
 				}
 			default:

@@ -47,6 +47,7 @@ type Factory struct {
 	IO         IOStreams
 	Now        func() time.Time
 	HTTPClient *http.Client
+	Backoff    time.Duration // first retry delay; zero is the default (tests use milliseconds)
 	Secrets    *redact.Secrets
 	Config     *config.Config
 	Logger     *slog.Logger
@@ -102,6 +103,9 @@ func (f *Factory) load(c *cobra.Command) error {
 		return err
 	}
 	f.Secrets.Add(cfg.Source.APIKey)
+	for _, feed := range cfg.Feeds {
+		f.Secrets.Add(feed.APIKey)
+	}
 	if t, err := store.ParseURL(cfg.Database.URL); err == nil {
 		f.Secrets.Add(dsnPassword(t.DSN))
 	}

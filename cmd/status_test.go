@@ -52,15 +52,15 @@ func TestStatusReportsTheSeededLedger(t *testing.T) {
 		}
 		for _, want := range []string{
 			`(?m)^database: +` + regexp.QuoteMeta(display) + `$`,
-			`(?m)^schema: +0001_initial \(up to date\)$`,
+			`(?m)^schema: +0002_feeds \(up to date\)$`,
 			`(?m)^events: +9 \(8 open\)$`,
 			`(?m)^versions: +10$`,
 			`(?m)^runs: +13 \(10 succeeded, 3 failed\)$`,
-			`(?m)^last success: +run 13 at 2026-11-01T13:45:00Z, 15m ago$`,
-			`(?m)^failures 24h: +2$`,
+			`(?m)^  last success: +run 13 at 2026-11-01T13:45:00Z, 15m ago$`,
+			`(?m)^  failures 24h: +2$`,
 			`(?m)^ +run 7 at 2026-11-01T11:50:00Z: API key refused \(401 Unauthorized\): set TRAFFICCTL_API_KEY$`,
 			`(?m)^ +run 6 at 2026-11-01T10:40:00Z: fetch page 1 of http://feed.test/traffic/events: 503 Service Unavailable$`,
-			`(?m)^gaps: +2 longer than twice the median interval of 10m$`,
+			`(?m)^  gaps: +2 longer than twice the median interval of 10m$`,
 			`(?m)^ +2026-11-01T10:30:00Z to 2026-11-01T12:30:00Z \(2h, after run 5\)$`,
 			`(?m)^ +2026-11-01T13:00:00Z to 2026-11-01T13:25:00Z \(25m, after run 10\)$`,
 		} {
@@ -113,7 +113,7 @@ func TestStatusJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
 		}
-		if got.Database != display || !got.Migrated || got.SchemaVersion != "0001_initial" || len(got.Pending) != 0 {
+		if got.Database != display || !got.Migrated || got.SchemaVersion != "0002_feeds" || len(got.Pending) != 0 {
 			t.Errorf("database/schema: %+v", got)
 		}
 		if got.Events != sc.Events || got.OpenEvents != sc.OpenEvents || got.Versions != sc.Versions || got.Runs != sc.AllRuns || got.FailedRuns != sc.FailedRuns {
@@ -147,8 +147,8 @@ func TestStatusMaxAgeExitStatus(t *testing.T) {
 		}{
 			{"30m", ExitOK, ""},
 			{"15m", ExitOK, ""}, // not older than: exactly the limit is fresh
-			{"14m59s", ExitFailed, "trafficctl: the last successful run (run 13) started 15m ago, longer than --max-age 14m59s\n"},
-			{"10m", ExitFailed, "trafficctl: the last successful run (run 13) started 15m ago, longer than --max-age 10m\n"},
+			{"14m59s", ExitFailed, "trafficctl: feed default's last successful run (run 13) started 15m ago on " + dbDisplay(dbURL) + ", so it fails --max-age 14m59s\n"},
+			{"10m", ExitFailed, "trafficctl: feed default's last successful run (run 13) started 15m ago on " + dbDisplay(dbURL) + ", so it fails --max-age 10m\n"},
 			{"-5m", ExitUsage, "trafficctl: --max-age must not be negative\n"},
 			{"soon", ExitUsage, ""},
 		}
@@ -177,7 +177,16 @@ func TestStatusOfAMissingSQLiteFileDoesNotCreateIt(t *testing.T) {
 		t.Errorf("status created %s", dbURL)
 	}
 	code, _, errOut = runCLI(t, time.Now(), "status", "--max-age", "1h", "--database-url", dbURL)
-	if code != ExitFailed || !strings.Contains(errOut, "no fetch has succeeded on ") {
+	if code != ExitFailed || !strings.Contains(errOut, "no fetch of feed default has succeeded yet on ") {
 		t.Errorf("--max-age on a missing file: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// dbDisplay is the database URL as trafficctl prints it.
+func dbDisplay(dbURL string) string {
+	t, err := store.ParseURL(dbURL)
+	if err != nil {
+		panic(err)
+	}
+	return t.Display
 }

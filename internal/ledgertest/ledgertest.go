@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 	"github.com/trafficctl/trafficctl/pkg/store"
 )
 
@@ -23,8 +24,9 @@ import (
 type Run struct {
 	At       time.Time
 	Fixtures []string        // bodies under the repository's testdata/
-	Events   []open511.Event // applied instead of Fixtures when not nil
+	Events   []traffic.Event // applied instead of Fixtures when not nil
 	Fail     string
+	Feed     string // store.DefaultFeed when empty
 }
 
 // Seed migrates the store and records the runs in order.
@@ -35,7 +37,11 @@ func Seed(t testing.TB, s *store.Store, runs []Run) {
 		t.Fatal(err)
 	}
 	for _, r := range runs {
-		info := store.RunInfo{StartedAt: r.At, SourceURL: "http://feed.test/traffic/events", Version: "test"}
+		feed := r.Feed
+		if feed == "" {
+			feed = store.DefaultFeed
+		}
+		info := store.RunInfo{Feed: feed, StartedAt: r.At, SourceURL: "http://feed.test/traffic/events", Version: "test"}
 		if r.Fail != "" {
 			if _, err := s.RecordFailedRun(ctx, info, r.Fail, r.At.Add(time.Second)); err != nil {
 				t.Fatal(err)
@@ -47,7 +53,7 @@ func Seed(t testing.TB, s *store.Store, runs []Run) {
 			events, pages = Events(t, r.Fixtures...), len(r.Fixtures)
 		}
 		info.Pages, info.Received = pages, len(events)
-		f, err := s.BeginFetch(ctx)
+		f, err := s.BeginFetch(ctx, feed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,9 +64,9 @@ func Seed(t testing.TB, s *store.Store, runs []Run) {
 }
 
 // Events decodes the events of fixture bodies (paths under testdata/).
-func Events(t testing.TB, fixtures ...string) []open511.Event {
+func Events(t testing.TB, fixtures ...string) []traffic.Event {
 	t.Helper()
-	var out []open511.Event
+	var out []traffic.Event
 	for _, name := range fixtures {
 		b, err := os.ReadFile(filepath.Join(testdata(), name))
 		if err != nil {
@@ -71,7 +77,7 @@ func Events(t testing.TB, fixtures ...string) []open511.Event {
 			t.Fatalf("%s: %v", name, err)
 		}
 		for _, raw := range env.Events {
-			e, _, err := open511.DecodeEvent(raw)
+			e, _, err := open511.DecodeEvent(raw, nil)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -84,7 +90,7 @@ func Events(t testing.TB, fixtures ...string) []open511.Event {
 // Edit returns a copy of events in which the event with this id has the
 // top-level field set to value, decoded anew as if the feed had sent it.
 // Fixtures have every event ACTIVE, for example; a filter test needs others.
-func Edit(t testing.TB, events []open511.Event, id, field string, value any) []open511.Event {
+func Edit(t testing.TB, events []traffic.Event, id, field string, value any) []traffic.Event {
 	t.Helper()
 	out := slices.Clone(events)
 	for i, e := range out {
@@ -100,7 +106,7 @@ func Edit(t testing.TB, events []open511.Event, id, field string, value any) []o
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out[i], _, err = open511.DecodeEvent(b); err != nil {
+		if out[i], _, err = open511.DecodeEvent(b, nil); err != nil {
 			t.Fatal(err)
 		}
 		return out

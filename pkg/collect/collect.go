@@ -1,6 +1,6 @@
-// Package collect is the fetch use case: take the run lock, fetch one
-// complete snapshot, apply it in one transaction with its ledger row, and
-// report what changed. A run that fails anywhere writes nothing of its
+// Package collect is the fetch use case: for one feed, take its run lock,
+// read one complete snapshot, apply it in one transaction with its ledger
+// row, and report what changed. A run that fails anywhere writes nothing of its
 // snapshot; its failure is recorded in the ledger.
 package collect
 
@@ -11,14 +11,16 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/redact"
+	"github.com/trafficctl/trafficctl/pkg/source"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // Params are the inputs of one run.
 type Params struct {
-	Client    *open511.Client
+	Feed      traffic.Feed // the feed's decoder (open511 or wzdx)
+	FeedName  string       // the name its rows are stored under
 	Store     *store.Store // may be nil for a dry run: no database yet
 	Now       func() time.Time
 	Version   string        // trafficctl's, for the ledger
@@ -31,6 +33,7 @@ type Params struct {
 
 // Summary is what a run did.
 type Summary struct {
+	Feed     string
 	RunID    int64 // 0 for a dry run, or when nothing could be recorded
 	Status   string
 	DryRun   bool
@@ -50,48 +53,46 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := p.Now()
-	sum := Summary{DryRun: p.DryRun, Status: store.RunFailed}
+	sum := Summary{Feed: p.FeedName, DryRun: p.DryRun, Status: store.RunFailed}
 	finish := func(s Summary, err error) (Summary, error) {
 		s.Duration = p.Now().Sub(start)
 		return s, err
 	}
-
-	var fetch *store.Fetch
-	if !p.DryRun {
-		if _, err := p.Store.Migrate(ctx); err != nil {
-			return finish(sum, err)
-		}
-		var err error
-		if fetch, err = p.Store.BeginFetch(ctx); err != nil {
-			return finish(sum, err)
-		}
-		log.Debug("run lock taken", "after", p.Now().Sub(start).Round(time.Millisecond).String())
-		defer fetch.Rollback()
-		client := *p.Client
-		client.Stored = fetch.Unchanged // Write needs no content for those
-		p.Client = &client
-	}
-
+	// The deadline covers the wait for the run lock too: on SQLite a run of
+	// another feed may hold the database's one writer.
 	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline,
 		fmt.Errorf("the run did not finish within source.deadline (%s)", p.Deadline))
 	defer cancel()
-	info := store.RunInfo{StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
 	if p.DryRun {
 		return dryRun(runCtx, p, sum, finish, log)
 	}
-	// Each page is written as it arrives, in the run's transaction: the
-	// database works while the next pages are fetched.
-	err := fetch.Start(runCtx, info)
-	var snap *open511.Snapshot
-	if err == nil {
-		snap, err = p.Client.Stream(runCtx, func(events []open511.Event) error { return fetch.Write(runCtx, events) })
+	if _, err := p.Store.Migrate(ctx); err != nil {
+		return finish(sum, err)
 	}
+	fetch, err := p.Store.BeginFetch(runCtx, p.FeedName)
+	if err != nil {
+		return finish(sum, err)
+	}
+	log.Debug("run lock taken", "feed", p.FeedName, "after", p.Now().Sub(start).Round(time.Millisecond).String())
+	defer fetch.Rollback()
+
+	info := store.RunInfo{Feed: p.FeedName, StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
+	// Each page is written as it arrives, in the run's transaction: the
+	// database works while the next pages are fetched. Events stored
+	// unchanged come as their id and hash only: Write needs no more.
+	var snap traffic.Snapshot
+	err = fetch.Start(runCtx, info)
 	if err == nil {
-		info.Pages, info.Received, info.Skipped = snap.Pages, snap.Received, snap.Skipped
-		sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
-		log.Debug("snapshot read", "pages", snap.Pages, "events", snap.Received, "after", p.Now().Sub(start).Round(time.Millisecond).String())
+		snap, err = p.Feed.Stream(runCtx, fetch.Unchanged, func(events []traffic.Event) error { return fetch.Write(runCtx, events) })
+	}
+	// What was read is recorded, also when the run fails: it shows which
+	// page failed.
+	info.Pages, info.Received, info.Skipped = snap.Pages, snap.Received, snap.Skipped
+	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
+	if err == nil {
+		log.Debug("snapshot read", "feed", p.FeedName, "pages", snap.Pages, "events", snap.Received, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 		if snap.Received == snap.Skipped {
-			log.Warn("the snapshot is empty: every open event will be closed", "pages", snap.Pages)
+			log.Warn("the snapshot is empty: every open event will be closed", "feed", p.FeedName, "pages", snap.Pages)
 		}
 		var rec store.FetchRun
 		rec, err = fetch.Finish(runCtx, info)
@@ -112,7 +113,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	defer cancelRecord()
 	rec, recErr := p.Store.RecordFailedRun(recordCtx, info, p.Secrets.Text(err.Error()), p.Now())
 	if recErr != nil {
-		log.Error("could not record the failed run", "error", recErr.Error())
+		log.Error("could not record the failed run", "feed", p.FeedName, "error", recErr.Error())
 	} else {
 		sum.RunID = rec.ID
 	}
@@ -122,19 +123,19 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 // dryRun fetches the whole snapshot and compares it with the database,
 // writing nothing.
 func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, error) (Summary, error), log *slog.Logger) (Summary, error) {
-	snap, err := p.Client.FetchSnapshot(ctx)
+	events, snap, err := traffic.ReadAll(ctx, p.Feed)
+	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
 	if err != nil {
 		return finish(sum, err)
 	}
-	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
-	if len(snap.Events) == 0 {
-		log.Warn("the snapshot is empty: every open event would be closed", "pages", snap.Pages)
+	if len(events) == 0 {
+		log.Warn("the snapshot is empty: every open event would be closed", "feed", p.FeedName, "pages", snap.Pages)
 	}
 	if p.Store == nil { // no database yet: everything would be new
-		sum.Counts, sum.Status = store.Counts{New: len(snap.Events)}, "dry-run"
+		sum.Counts, sum.Status = store.Counts{New: len(events)}, "dry-run"
 		return finish(sum, nil)
 	}
-	sum.Counts, err = p.Store.Plan(ctx, snap.Events)
+	sum.Counts, err = p.Store.Plan(ctx, p.FeedName, events)
 	if err == nil {
 		sum.Status = "dry-run"
 	}
@@ -144,5 +145,5 @@ func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, err
 // IsTemporary reports whether err means "try again later": another run holds
 // the lock, or the feed rate-limited us beyond the run's deadline.
 func IsTemporary(err error) bool {
-	return errors.Is(err, store.ErrLocked) || errors.Is(err, open511.ErrRateLimited)
+	return errors.Is(err, store.ErrLocked) || errors.Is(err, source.ErrRateLimited)
 }

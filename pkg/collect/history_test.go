@@ -18,6 +18,7 @@ import (
 	"github.com/trafficctl/trafficctl/pkg/collect"
 	"github.com/trafficctl/trafficctl/pkg/export"
 	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/source"
 	"github.com/trafficctl/trafficctl/pkg/store"
 )
 
@@ -48,7 +49,8 @@ func (h *harness) fetch() (collect.Summary, error) {
 	h.clock = h.clock.Add(10 * time.Minute)
 	now := h.clock
 	return collect.Run(ctx, collect.Params{
-		Client:    &open511.Client{URL: h.srv.URL(), PageSize: 4, Retries: 0, Timeout: 5 * time.Second},
+		Feed:      &open511.Feed{URL: h.srv.URL(), PageSize: 4, Source: &source.Client{Retries: 0, Timeout: 5 * time.Second}},
+		FeedName:  store.DefaultFeed,
 		Store:     h.st,
 		Now:       func() time.Time { return now },
 		Version:   "test",
@@ -179,7 +181,7 @@ func TestReplayOfRealSnapshotsRebuildsEveryOne(t *testing.T) {
 		// headline → Moderate at a new position: four spells.
 		var severities []string
 		h.st.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
-			if v.EventID == "511.org/762714" {
+			if v.ID == "511.org/762714" {
 				severities = append(severities, v.Severity)
 			}
 			return nil

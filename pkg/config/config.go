@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +21,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"github.com/subosito/gotenv"
+
+	"github.com/trafficctl/trafficctl/pkg/redact"
 )
 
 // ErrConfig is wrapped by every configuration error (exit status 2).
@@ -30,20 +34,42 @@ const KeyURL = "https://511.org/open-data/token"
 // Config is the whole configuration of one invocation.
 type Config struct {
 	Database Database `mapstructure:"database"`
-	Source   Source   `mapstructure:"source"`
-	Log      Log      `mapstructure:"log"`
+	// Source configures the single feed "default" when there is no feeds
+	// section, and is what every feed inherits otherwise.
+	Source Source `mapstructure:"source"`
+	Log    Log    `mapstructure:"log"`
+	// Feeds are the feeds to collect, in name order: the feeds section
+	// resolved, or the one feed "default" made of Source.
+	Feeds []Feed `mapstructure:"-"`
 	// File is the config file that was read, if any.
 	File string `mapstructure:"-"`
 }
+
+// Feed is one named feed with its settings resolved.
+type Feed struct {
+	Name string
+	Source
+}
+
+// DefaultFeed is the name of the feed that source.* configures on its own.
+const DefaultFeed = "default"
+
+// Feed formats.
+const (
+	FormatOpen511 = "open511"
+	FormatWZDx    = "wzdx"
+)
 
 // Database settings.
 type Database struct {
 	URL string `mapstructure:"url"`
 }
 
-// Source settings: the Open511 feed.
+// Source settings: one feed.
 type Source struct {
 	URL      string            `mapstructure:"url"`
+	Format   string            `mapstructure:"format"`   // open511 or wzdx
+	Timezone string            `mapstructure:"timezone"` // IANA name, for times without an offset
 	APIKey   string            `mapstructure:"api_key"`
 	Params   map[string]string `mapstructure:"params"`
 	PageSize int               `mapstructure:"page_size"`
@@ -64,6 +90,8 @@ type Log struct {
 var defaults = map[string]any{
 	"database.url":     "sqlite:///trafficctl.db",
 	"source.url":       "https://api.511.org/traffic/events",
+	"source.format":    FormatOpen511,
+	"source.timezone":  "UTC",
 	"source.api_key":   "",
 	"source.params":    map[string]string{},
 	"source.page_size": 500,
@@ -158,17 +186,126 @@ func Load(opts Options) (*Config, error) {
 	}
 
 	var c Config
-	if err := v.Unmarshal(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		mapstructure.StringToTimeDurationHookFunc(),
-		queryToMap, // TRAFFICCTL_SOURCE_PARAMS="region=x&status=ACTIVE"
-	))); err != nil {
+	if err := v.Unmarshal(&c, viper.DecodeHook(decodeHook)); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrConfig, strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	c.File = file
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	feeds, err := resolveFeeds(c.Source, v.GetStringMap("feeds"))
+	if err != nil {
+		return nil, err
+	}
+	c.Feeds = feeds
 	return &c, nil
+}
+
+var decodeHook = mapstructure.ComposeDecodeHookFunc(
+	mapstructure.StringToTimeDurationHookFunc(),
+	queryToMap, // TRAFFICCTL_SOURCE_PARAMS="region=x&status=ACTIVE"
+)
+
+// feedKeys are the keys a feed may set; any other is inherited from
+// source.*, except url and params, which are the feed's own.
+var feedKeys = []string{"url", "format", "params", "page_size", "timeout", "deadline", "retries", "max_body", "timezone", "api_key"}
+
+var feedName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// resolveFeeds turns the feeds section into Feeds: each feed's own keys
+// (from the file, then TRAFFICCTL_FEEDS_<NAME>_<KEY>) over source.*.
+// Without a feeds section, source.* is the one feed "default".
+func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
+	if len(section) == 0 {
+		return []Feed{{Name: DefaultFeed, Source: global}}, nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	globalURL, _ := url.Parse(global.URL)
+	var feeds []Feed
+	for name, raw := range section {
+		if !feedName.MatchString(name) {
+			return nil, bad("feed name %q must be 1 to 32 characters of a-z, 0-9, - and _, starting with a letter or digit", name)
+		}
+		keys, ok := raw.(map[string]any)
+		if !ok && raw != nil {
+			return nil, bad("feeds.%s must be a map of settings such as url and format", name)
+		}
+		set := map[string]any{}
+		for k, val := range keys {
+			if !slices.Contains(feedKeys, k) {
+				return nil, bad("feeds.%s.%s is not a feed setting (use %s)", name, k, strings.Join(feedKeys, ", "))
+			}
+			set[k] = val
+		}
+		prefix := "TRAFFICCTL_FEEDS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
+		for _, k := range feedKeys {
+			if val, ok := os.LookupEnv(prefix + strings.ToUpper(k)); ok {
+				set[k] = val
+			}
+		}
+		src := global
+		src.URL, src.Params, src.APIKey = "", nil, ""
+		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+			DecodeHook: decodeHook, Result: &src, WeaklyTypedInput: true,
+		})
+		if err == nil {
+			err = dec.Decode(set)
+		}
+		if err != nil {
+			return nil, bad("feeds.%s: %s", name, strings.ReplaceAll(err.Error(), "\n", " "))
+		}
+		if src.URL == "" {
+			return nil, bad("feeds.%s has no url", name)
+		}
+		if _, own := set["api_key"]; !own {
+			// The global key goes only to the host it is for.
+			if u, err := url.Parse(src.URL); err == nil && globalURL != nil && sameHost(u, globalURL) {
+				src.APIKey = global.APIKey
+			}
+		}
+		f := Feed{Name: name, Source: src}
+		if err := f.validate(); err != nil {
+			return nil, err
+		}
+		feeds = append(feeds, f)
+	}
+	slices.SortFunc(feeds, func(a, b Feed) int { return strings.Compare(a.Name, b.Name) })
+	return feeds, nil
+}
+
+// sameHost says whether a and b name the same host and port (the scheme's
+// default port when none is written).
+func sameHost(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "http" {
+			return "80"
+		}
+		return "443"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// FeedNames are the configured feeds' names, in order.
+func (c *Config) FeedNames() []string {
+	var names []string
+	for _, f := range c.Feeds {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// Location is the feed's time zone, for times written without an offset.
+func (s Source) Location() *time.Location {
+	loc, err := time.LoadLocation(s.Timezone)
+	if err != nil {
+		return time.UTC // validated already
+	}
+	return loc
 }
 
 // queryToMap reads a map[string]string written as a query string, the one
@@ -191,8 +328,8 @@ func queryToMap(from, to reflect.Type, data any) (any, error) {
 func warnUnknownKeys(v *viper.Viper, file string, log *slog.Logger) {
 	var unknown []string
 	for _, k := range v.AllKeys() {
-		if _, ok := defaults[k]; ok || strings.HasPrefix(k, "source.params.") {
-			continue
+		if _, ok := defaults[k]; ok || strings.HasPrefix(k, "source.params.") || strings.HasPrefix(k, "feeds.") {
+			continue // a feed's keys are checked when it is resolved
 		}
 		if v.InConfig(k) {
 			unknown = append(unknown, k)
@@ -207,7 +344,11 @@ func warnUnknownKeys(v *viper.Viper, file string, log *slog.Logger) {
 // warnReadableKey warns when a config file that holds the API key can be
 // read by other users of the machine.
 func warnReadableKey(v *viper.Viper, file string, log *slog.Logger) {
-	if !v.InConfig("source.api_key") {
+	inConfig := v.InConfig("source.api_key")
+	for name := range v.GetStringMap("feeds") {
+		inConfig = inConfig || v.InConfig("feeds."+name+".api_key")
+	}
+	if !inConfig {
 		return
 	}
 	if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o044 != 0 {
@@ -230,37 +371,60 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log format %q is not text or json", c.Log.Format)
 	}
-	u, err := url.Parse(c.Source.URL)
+	return c.Source.validate("source", "TRAFFICCTL_API_KEY")
+}
+
+func (f Feed) validate() error {
+	return f.Source.validate("feeds."+f.Name, "TRAFFICCTL_FEEDS_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))+"_API_KEY")
+}
+
+// validate checks one feed's settings; section names them in errors, and
+// keyEnv is where its key belongs.
+func (s Source) validate(section, keyEnv string) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s."+format, append([]any{ErrConfig, section}, args...)...)
+	}
+	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("source.url %q is not an http(s) URL", c.Source.URL)
+		return bad("url %q is not an http(s) URL", redact.Text(s.URL))
 	}
 	if u.Query().Has("api_key") {
-		return bad("source.url must not hold the API key; set TRAFFICCTL_API_KEY instead")
+		return bad("url must not hold the API key; set %s instead", keyEnv)
 	}
-	if c.Source.PageSize < 1 {
-		return bad("source.page_size must be at least 1")
+	if s.Format != FormatOpen511 && s.Format != FormatWZDx {
+		return bad("format %q is not open511 or wzdx", s.Format)
 	}
-	if c.Source.Timeout <= 0 || c.Source.Deadline <= 0 {
-		return bad("source.timeout and source.deadline must be positive durations such as 30s or 2m")
+	if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "" {
+		return bad("timezone %q is not an IANA time zone name such as UTC or America/Los_Angeles", s.Timezone)
 	}
-	if c.Source.Retries < 0 {
-		return bad("source.retries must not be negative")
+	if s.PageSize < 1 {
+		return bad("page_size must be at least 1")
 	}
-	if c.Source.MaxBody < 1024 {
-		return bad("source.max_body must be at least 1024 bytes")
+	if s.Timeout <= 0 || s.Deadline <= 0 {
+		return bad("timeout and deadline must be positive durations such as 30s or 2m")
+	}
+	if s.Retries < 0 {
+		return bad("retries must not be negative")
+	}
+	if s.MaxBody < 1024 {
+		return bad("max_body must be at least 1024 bytes")
 	}
 	return nil
 }
 
-// RequireKey fails when the source needs a key and none is set: 511.org
-// does, other Open511 feeds (DriveBC) do not.
-func (c *Config) RequireKey() error {
-	u, err := url.Parse(c.Source.URL)
+// RequireKey fails when a feed needs a key and none is set: 511.org
+// does, other feeds (DriveBC) do not.
+func (f Feed) RequireKey() error {
+	u, err := url.Parse(f.URL)
 	if err != nil {
 		return err
 	}
-	if c.Source.APIKey == "" && strings.EqualFold(u.Hostname(), "api.511.org") {
-		return fmt.Errorf("%w: 511.org needs an API key: set TRAFFICCTL_API_KEY (in the environment or in .env); get a free key at %s", ErrConfig, KeyURL)
+	if f.APIKey == "" && strings.EqualFold(u.Hostname(), "api.511.org") {
+		where := "TRAFFICCTL_API_KEY (in the environment or in .env)"
+		if f.Name != DefaultFeed {
+			where = "TRAFFICCTL_API_KEY, or the feed's own api_key (TRAFFICCTL_FEEDS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) + "_API_KEY)"
+		}
+		return fmt.Errorf("%w: feed %s: 511.org needs an API key: set %s; get a free key at %s", ErrConfig, f.Name, where, KeyURL)
 	}
 	return nil
 }

@@ -122,7 +122,7 @@ func TestFileValuesAndTypes(t *testing.T) {
 	if c.Source.Timeout != 5*time.Second || c.Source.Params["status"] != "ACTIVE" || c.Source.Retries != 0 || c.Log.Level != "debug" || c.Source.Deadline != 2*time.Minute {
 		t.Fatalf("%+v", c)
 	}
-	if err := c.RequireKey(); err != nil {
+	if err := c.Feeds[0].RequireKey(); err != nil {
 		t.Fatalf("DriveBC needs no key: %v", err)
 	}
 	t.Setenv("TRAFFICCTL_SOURCE_PARAMS", "region=x&status=ARCHIVED")
@@ -177,7 +177,7 @@ func TestRequireKeyFor511(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.RequireKey()
+	err = c.Feeds[0].RequireKey()
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "TRAFFICCTL_API_KEY") || !strings.Contains(err.Error(), KeyURL) {
 		t.Fatalf("err = %v", err)
 	}

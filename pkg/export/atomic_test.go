@@ -13,21 +13,22 @@ import (
 	"github.com/trafficctl/trafficctl/pkg/export"
 	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // seeded returns a SQLite store holding one run of n events.
 func seeded(t *testing.T, n int) *store.Store {
 	t.Helper()
 	st := dbtest.Open(t, dbtest.SQLite(t))
-	var events []open511.Event
+	var events []traffic.Event
 	for i := 0; i < n; i++ {
-		e, _, err := open511.DecodeEvent([]byte(`{"id":"x/` + string(rune('a'+i%26)) + string(rune('a'+i/26)) + `","headline":"h"}`))
+		e, _, err := open511.DecodeEvent([]byte(`{"id":"x/`+string(rune('a'+i%26))+string(rune('a'+i/26))+`","headline":"h"}`), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		events = append(events, e)
 	}
-	f, err := st.BeginFetch(context.Background())
+	f, err := st.BeginFetch(context.Background(), store.DefaultFeed)
 	if err != nil {
 		t.Fatal(err)
 	}

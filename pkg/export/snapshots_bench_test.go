@@ -11,6 +11,7 @@ import (
 	"github.com/trafficctl/trafficctl/pkg/export"
 	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // Size of the seeded history: every event is present in every run, so the
@@ -34,40 +35,46 @@ func seedHistory(b *testing.B, dbURL string) *store.Store {
 	runs := make([]store.FetchRun, benchRuns)
 	for i := range runs {
 		id := int64(i + 1)
-		runs[i] = store.FetchRun{ID: id, StartedAt: runAt(id), FinishedAt: runAt(id), Status: store.RunSucceeded,
+		runs[i] = store.FetchRun{ID: id, StartedAt: runAt(id), FinishedAt: runAt(id), Status: store.RunSucceeded, Feed: store.DefaultFeed,
 			SourceURL: "http://127.0.0.1/traffic/events", Pages: 2, EventsReceived: benchEvents, Version: "bench"}
 	}
 	objs := feedtest.GenerateEvents(benchEvents, 5)
-	var events []store.Event
-	var versions []store.EventVersion
+	var events, versions []map[string]any
+	row := func(e *traffic.Event, extra map[string]any) map[string]any {
+		m := map[string]any{"feed": store.DefaultFeed, "content_hash": e.ContentHash, "raw": e.Raw}
+		for _, f := range traffic.Fields {
+			m[f.Name] = f.Value(e)
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
 	for i, o := range objs {
-		e, _, err := open511.DecodeEvent(o)
+		e, _, err := open511.DecodeEvent(o, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		f := store.EventFields{Headline: e.Headline, EventType: e.EventType, Severity: e.Severity, Lat: e.Lat, Lon: e.Lon,
-			Status: e.Status, EventSubtypes: e.EventSubtypes, Description: e.Description, Roads: e.Roads, Areas: e.Areas,
-			Created: e.Created, Updated: e.Updated, GeometryType: e.GeometryType, Geometry: e.Geometry}
 		first, version := int64(1), 0
 		for first <= benchRuns {
 			last := (first/changeEvery+1)*changeEvery + int64(i%changeEvery)
 			last = min(max(last, first), benchRuns)
 			version++
-			v := store.EventVersion{EventID: e.ID, Version: version, FirstRunID: first,
-				ValidFrom: runAt(first), ContentHash: e.ContentHash, EventFields: f, Raw: string(e.Raw)}
+			v := row(&e, map[string]any{"event_id": e.ID, "version": version, "first_run_id": first, "valid_from": runAt(first)})
 			if last < benchRuns { // the last spell stays open, as the store keeps it
-				end, to := last, runAt(last)
-				v.LastRunID, v.ValidTo = &end, &to
+				v["last_run_id"], v["valid_to"] = last, runAt(last)
 			}
 			versions = append(versions, v)
 			first = last + 1
 		}
-		events = append(events, store.Event{ID: e.ID, EventFields: f, FirstSeenAt: runAt(1),
-			CurrentVersion: version, ContentHash: e.ContentHash, Raw: string(e.Raw)})
+		events = append(events, row(&e, map[string]any{"id": e.ID, "first_seen_at": runAt(1), "current_version": version}))
 	}
 	db := s.DB()
-	for _, rows := range []any{&runs, &events, &versions} {
-		if err := db.CreateInBatches(rows, 500).Error; err != nil {
+	if err := db.CreateInBatches(&runs, 500).Error; err != nil {
+		b.Fatal(err)
+	}
+	for table, rows := range map[string][]map[string]any{"events": events, "event_versions": versions} {
+		if err := db.Table(table).CreateInBatches(rows, 200).Error; err != nil {
 			b.Fatal(err)
 		}
 	}

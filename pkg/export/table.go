@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // Kind is how a cell is written.
@@ -49,12 +50,16 @@ const (
 // Tables lists the exportable tables.
 var Tables = []string{Events, Versions, Runs, Snapshots}
 
-// fieldColumns are the event columns shared by events, versions and snapshots.
-var fieldColumns = []Column{
-	{"headline", Text}, {"event_type", Text}, {"severity", Text}, {"lat", Float}, {"lon", Float},
-	{"status", Text}, {"event_subtypes", Text}, {"description", Text}, {"roads", Text}, {"areas", Text},
-	{"created", Time}, {"updated", Time}, {"geometry_type", Text}, {"geometry", JSON},
-}
+// fieldColumns are the event's content columns (traffic.Fields), shared by
+// events, versions and snapshots.
+var fieldColumns = func() []Column {
+	kinds := map[traffic.Kind]Kind{traffic.Text: Text, traffic.Float: Float, traffic.Time: Time, traffic.JSON: JSON}
+	var cols []Column
+	for _, f := range traffic.Fields {
+		cols = append(cols, Column{f.Name, kinds[f.Kind]})
+	}
+	return cols
+}()
 
 func concat(parts ...[]Column) []Column {
 	var out []Column
@@ -65,27 +70,31 @@ func concat(parts ...[]Column) []Column {
 }
 
 var (
-	eventColumns = concat([]Column{{"id", Text}}, fieldColumns,
+	eventColumns = concat([]Column{{"feed", Text}, {"id", Text}}, fieldColumns,
 		[]Column{{"first_seen_at", Time}, {"last_seen_at", Time}, {"closed_at", Time}})
-	versionColumns = concat([]Column{{"event_id", Text}, {"version", Int}, {"first_run_id", Int}, {"last_run_id", Int},
+	versionColumns = concat([]Column{{"feed", Text}, {"event_id", Text}, {"version", Int}, {"first_run_id", Int}, {"last_run_id", Int},
 		{"valid_from", Time}, {"valid_to", Time}, {"content_hash", Text}}, fieldColumns)
-	runColumns = []Column{{"id", Int}, {"started_at", Time}, {"finished_at", Time}, {"status", Text}, {"source_url", Text},
+	runColumns = []Column{{"feed", Text}, {"id", Int}, {"started_at", Time}, {"finished_at", Time}, {"status", Text}, {"source_url", Text},
 		{"pages", Int}, {"events_received", Int}, {"events_new", Int}, {"events_changed", Int}, {"events_unchanged", Int},
 		{"events_closed", Int}, {"events_skipped", Int}, {"error", Text}, {"version", Text}}
-	snapshotColumns = concat([]Column{{"run_id", Int}, {"observed_at", Time}, {"id", Text}}, fieldColumns)
+	snapshotColumns = concat([]Column{{"feed", Text}, {"run_id", Int}, {"observed_at", Time}, {"id", Text}}, fieldColumns)
 )
 
 // rawColumn is appended for the JSON formats of tables that keep raw.
 var rawColumn = Column{"raw", JSON}
 
-func setFields(c []Cell, f *store.EventFields) {
-	c[0].S, c[1].S, c[2].S = f.Headline, f.EventType, f.Severity
-	setFloat(&c[3], f.Lat)
-	setFloat(&c[4], f.Lon)
-	c[5].S, c[6].S, c[7].S, c[8].S, c[9].S = f.Status, f.EventSubtypes, f.Description, f.Roads, f.Areas
-	setTime(&c[10], f.Created)
-	setTime(&c[11], f.Updated)
-	c[12].S, c[13].S = f.GeometryType, f.Geometry
+// setFields sets the cells of e's content columns.
+func setFields(c []Cell, e *traffic.Event) {
+	for i, f := range traffic.Fields {
+		switch p := f.Ref(e).(type) {
+		case *string:
+			c[i].S, c[i].Null = *p, false
+		case **float64:
+			setFloat(&c[i], *p)
+		case **time.Time:
+			setTime(&c[i], *p)
+		}
+	}
 }
 
 func setFloat(c *Cell, f *float64) {
@@ -119,49 +128,51 @@ func stream(ctx context.Context, st *store.Store, table string, f store.Filter, 
 	case Events:
 		cells := make([]Cell, len(eventColumns)+1)
 		return st.Events(ctx, f, func(e *store.Event) error {
-			cells[0].S = e.ID
-			setFields(cells[1:], &e.EventFields)
-			setAt(&cells[1+nf], e.FirstSeenAt)
-			setTime(&cells[2+nf], e.LastSeenAt)
-			setTime(&cells[3+nf], e.ClosedAt)
-			cells[4+nf].S = e.Raw
+			cells[0].S, cells[1].S = e.Feed, e.ID
+			setFields(cells[2:], &e.Event)
+			setAt(&cells[2+nf], e.FirstSeenAt)
+			setTime(&cells[3+nf], e.LastSeenAt)
+			setTime(&cells[4+nf], e.ClosedAt)
+			cells[5+nf].S = e.Raw
 			return emit(cells)
 		})
 	case Versions:
 		cells := make([]Cell, len(versionColumns)+1)
 		return st.Versions(ctx, f, func(v *store.EventVersion) error {
-			cells[0].S = v.EventID
-			setInt(&cells[1], int64(v.Version))
-			setInt(&cells[2], v.FirstRunID)
-			setIntPtr(&cells[3], v.LastRunID)
-			setAt(&cells[4], v.ValidFrom)
-			setTime(&cells[5], v.ValidTo)
-			cells[6].S = v.ContentHash
-			setFields(cells[7:], &v.EventFields)
-			cells[7+nf].S = v.Raw
+			cells[0].S, cells[1].S = v.Feed, v.ID
+			setInt(&cells[2], int64(v.Version))
+			setInt(&cells[3], v.FirstRunID)
+			setIntPtr(&cells[4], v.LastRunID)
+			setAt(&cells[5], v.ValidFrom)
+			setTime(&cells[6], v.ValidTo)
+			cells[7].S = v.ContentHash
+			setFields(cells[8:], &v.Event)
+			cells[8+nf].S = v.Raw
 			return emit(cells)
 		})
 	case Snapshots:
 		cells := make([]Cell, len(snapshotColumns)+1)
 		return st.Snapshots(ctx, f, func(r *store.SnapshotRow) error {
-			setInt(&cells[0], r.RunID)
-			setAt(&cells[1], r.ObservedAt)
-			cells[2].S = r.EventID
-			setFields(cells[3:], &r.EventFields)
-			cells[3+nf].S = r.Raw
+			cells[0].S = r.Feed
+			setInt(&cells[1], r.RunID)
+			setAt(&cells[2], r.ObservedAt)
+			cells[3].S = r.ID
+			setFields(cells[4:], &r.Event)
+			cells[4+nf].S = r.Raw
 			return emit(cells)
 		})
 	case Runs:
 		cells := make([]Cell, len(runColumns))
 		return st.Runs(ctx, f, func(r *store.FetchRun) error {
-			setInt(&cells[0], r.ID)
-			setAt(&cells[1], r.StartedAt)
-			setAt(&cells[2], r.FinishedAt)
-			cells[3].S, cells[4].S = r.Status, r.SourceURL
+			cells[0].S = r.Feed
+			setInt(&cells[1], r.ID)
+			setAt(&cells[2], r.StartedAt)
+			setAt(&cells[3], r.FinishedAt)
+			cells[4].S, cells[5].S = r.Status, r.SourceURL
 			for i, n := range []int{r.Pages, r.EventsReceived, r.EventsNew, r.EventsChanged, r.EventsUnchanged, r.EventsClosed, r.EventsSkipped} {
-				setInt(&cells[5+i], int64(n))
+				setInt(&cells[6+i], int64(n))
 			}
-			cells[12].S, cells[13].S = r.Error, r.Version
+			cells[13].S, cells[14].S = r.Error, r.Version
 			return emit(cells)
 		})
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/trafficctl/trafficctl/internal/feedtest"
 	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/source"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 const testdata = "../../testdata/"
@@ -32,22 +34,22 @@ func newServer(t *testing.T, files ...string) *feedtest.Server {
 	return srv
 }
 
-func client(srv *feedtest.Server) *open511.Client {
-	return &open511.Client{URL: srv.URL(), APIKey: "test-key-0001", PageSize: 5, Backoff: time.Millisecond, Timeout: 2 * time.Second, UserAgent: "trafficctl/test"}
+func client(srv *feedtest.Server) *open511.Feed {
+	return &open511.Feed{URL: srv.URL(), PageSize: 5, Source: &source.Client{APIKey: "test-key-0001", Backoff: time.Millisecond, Timeout: 2 * time.Second, UserAgent: "trafficctl/test"}}
 }
 
 func TestFetchSnapshotFollowsPagesAndStripsBOM(t *testing.T) {
 	for _, first := range []string{"511/events_page1.json", "511/events_bom.json"} {
 		t.Run(first, func(t *testing.T) {
 			srv := newServer(t, first, "511/events_page2.json")
-			snap, err := client(srv).FetchSnapshot(context.Background())
+			snap, err := fetch(context.Background(), client(srv))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if snap.Pages != 2 || len(snap.Events) != 8 || snap.Received != 8 || snap.Skipped != 0 {
 				t.Fatalf("pages=%d events=%d received=%d skipped=%d", snap.Pages, len(snap.Events), snap.Received, snap.Skipped)
 			}
-			byID := map[string]open511.Event{}
+			byID := map[string]traffic.Event{}
 			for _, e := range snap.Events {
 				byID[e.ID] = e
 			}
@@ -88,7 +90,7 @@ func TestFetchSnapshotSendsHeaders(t *testing.T) {
 		accept.Store(r.Header.Get("Accept"))
 		return false
 	})
-	snap, err := client(srv).FetchSnapshot(context.Background())
+	snap, err := fetch(context.Background(), client(srv))
 	if err != nil || len(snap.Events) != 0 || snap.Pages != 1 {
 		t.Fatalf("snap=%+v err=%v", snap, err)
 	}
@@ -100,8 +102,8 @@ func TestFetchSnapshotSendsHeaders(t *testing.T) {
 func TestFetchSnapshotDriveBC(t *testing.T) {
 	srv := newServer(t, "drivebc/events.json")
 	c := client(srv)
-	c.APIKey = ""
-	snap, err := c.FetchSnapshot(context.Background())
+	c.Source.APIKey = ""
+	snap, err := fetch(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,21 +132,21 @@ func TestFetchSnapshotErrors(t *testing.T) {
 		is      error
 	}{
 		{"500 forever", status(500), 2, "500 Internal Server Error (retried 2 times)", nil},
-		{"401", status(401), 3, "API key refused (401 Unauthorized)", open511.ErrKeyRefused},
+		{"401", status(401), 3, "API key refused (401 Unauthorized)", source.ErrKeyRefused},
 		{"404 no retry", status(404), 3, "404 Not Found", nil},
 		{"html", body("text/html", "<html><body>Service down</body></html>"), 0, "not JSON", nil},
 		{"no events", body("application/json", `{"error":"x"}`), 0, `no "events" member`, nil},
 		{"truncated", body("application/json", `{"events":[{"id":"511.org/1","headline":"x"`), 1, "ended early (truncated) (retried 1 times)", nil},
 		{"empty body", body("application/json", ``), 0, "body is empty", nil},
-		{"429 forever", status(429), 1, "rate limited", open511.ErrRateLimited},
+		{"429 forever", status(429), 1, "rate limited", source.ErrRateLimited},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
 			srv.SetFault(tt.fault)
 			c := client(srv)
-			c.Retries = tt.retries
-			_, err := c.FetchSnapshot(context.Background())
+			c.Source.Retries = tt.retries
+			_, err := fetch(context.Background(), c)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
@@ -154,7 +156,7 @@ func TestFetchSnapshotErrors(t *testing.T) {
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Fatalf("err = %v is not %v", err, tt.is)
 			}
-			if got := len(srv.Requests()); got != tt.retries+1 && tt.is != open511.ErrKeyRefused && tt.name != "404 no retry" {
+			if got := len(srv.Requests()); got != tt.retries+1 && tt.is != source.ErrKeyRefused && tt.name != "404 no retry" {
 				t.Fatalf("%d requests, want %d", got, tt.retries+1)
 			}
 		})
@@ -172,8 +174,8 @@ func TestFetchSnapshotRetriesThenSucceeds(t *testing.T) {
 		return false
 	})
 	c := client(srv)
-	c.Retries = 3
-	snap, err := c.FetchSnapshot(context.Background())
+	c.Source.Retries = 3
+	snap, err := fetch(context.Background(), c)
 	if err != nil || len(snap.Events) != 8 {
 		t.Fatalf("snap=%v err=%v", snap, err)
 	}
@@ -187,12 +189,12 @@ func TestFetchSnapshotRetryAfterBeyondDeadlineStopsAtOnce(t *testing.T) {
 		return true
 	})
 	c := client(srv)
-	c.Retries = 3
+	c.Source.Retries = 3
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := c.FetchSnapshot(ctx)
-	if !errors.Is(err, open511.ErrRateLimited) || !strings.Contains(err.Error(), "asked to wait 1h0m0s") {
+	_, err := fetch(ctx, c)
+	if !errors.Is(err, source.ErrRateLimited) || !strings.Contains(err.Error(), "asked to wait 1h0m0s") {
 		t.Fatalf("err = %v", err)
 	}
 	if len(srv.Requests()) != 1 {
@@ -207,7 +209,7 @@ func TestFetchSnapshotStopsOnLoopingPagination(t *testing.T) {
 	srv := feedtest.New()
 	defer srv.Close()
 	srv.SetBodies([]byte(`{"events":[{"id":"a/1"}],"pagination":{"next_url":"/traffic/events?offset=0&format=json"}}`))
-	_, err := client(srv).FetchSnapshot(context.Background())
+	_, err := fetch(context.Background(), client(srv))
 	if err == nil || !strings.Contains(err.Error(), "pagination loops") {
 		t.Fatalf("err = %v", err)
 	}
@@ -216,8 +218,8 @@ func TestFetchSnapshotStopsOnLoopingPagination(t *testing.T) {
 func TestFetchSnapshotBodyLimit(t *testing.T) {
 	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
 	c := client(srv)
-	c.MaxBody = 1000
-	_, err := c.FetchSnapshot(context.Background())
+	c.Source.MaxBody = 1000
+	_, err := fetch(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "larger than source.max_body (1000 bytes)") {
 		t.Fatalf("err = %v", err)
 	}
@@ -235,9 +237,9 @@ func TestFetchSnapshotTimeout(t *testing.T) {
 		return true
 	})
 	c := client(srv)
-	c.Timeout = 100 * time.Millisecond
-	c.Retries = 1
-	_, err := c.FetchSnapshot(context.Background())
+	c.Source.Timeout = 100 * time.Millisecond
+	c.Source.Retries = 1
+	_, err := fetch(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "no complete answer within source.timeout (100ms) (retried 1 times)") {
 		t.Fatalf("err = %v", err)
 	}
@@ -247,7 +249,7 @@ func TestFetchSnapshotSkipsEventsWithoutIDAndKeepsLastDuplicate(t *testing.T) {
 	srv := feedtest.New()
 	defer srv.Close()
 	srv.SetBodies([]byte(`{"events":[{"id":"a/1","headline":"old"},{"headline":"no id"},{"id":"a/2"},{"id":"a/1","headline":"new"},7]}`))
-	snap, err := client(srv).FetchSnapshot(context.Background())
+	snap, err := fetch(context.Background(), client(srv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +289,7 @@ func TestFetchSnapshotAcceptsGzip(t *testing.T) {
 		zw.Close()
 		return true
 	})
-	snap, err := client(srv).FetchSnapshot(context.Background())
+	snap, err := fetch(context.Background(), client(srv))
 	if err != nil || len(snap.Events) != 1 || snap.Events[0].Headline != "zipped" {
 		t.Fatalf("snap=%+v err=%v", snap, err)
 	}
@@ -303,7 +305,7 @@ func TestFetchSnapshotStopsAfterMaxPages(t *testing.T) {
 	srv.SetEvents(events, 1)
 	c := client(srv)
 	c.PageSize = 1
-	_, err := c.FetchSnapshot(context.Background())
+	_, err := fetch(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "more than 100 pages") {
 		t.Fatalf("err = %v", err)
 	}
@@ -324,9 +326,9 @@ func TestFetchSnapshotHonoursRetryAfterDate(t *testing.T) {
 		return false
 	})
 	c := client(srv)
-	c.Retries = 1
+	c.Source.Retries = 1
 	start := time.Now()
-	if _, err := c.FetchSnapshot(context.Background()); err != nil {
+	if _, err := fetch(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	// HTTP dates have whole seconds: the wait is between 1 and 2 s.
@@ -338,20 +340,38 @@ func TestFetchSnapshotHonoursRetryAfterDate(t *testing.T) {
 func TestFetchSnapshotKeepsOnlyIDAndHashOfStoredEvents(t *testing.T) {
 	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
 	c := client(srv)
-	first, err := c.FetchSnapshot(context.Background())
+	first, err := fetch(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stored := map[string]string{first.Events[0].ID: first.Events[0].ContentHash, first.Events[1].ID: "another hash"}
-	c.Stored = func(id, hash string) bool { return stored[id] == hash }
-	snap, err := c.FetchSnapshot(context.Background())
+	var events []traffic.Event
+	_, err = c.Stream(context.Background(), func(id, hash string) bool { return stored[id] == hash }, func(page []traffic.Event) error {
+		events = append(events, page...)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	snap := result{Events: events}
 	if e := snap.Events[0]; e.ID != first.Events[0].ID || e.ContentHash != first.Events[0].ContentHash || e.Raw != "" || e.Headline != "" {
 		t.Fatalf("a stored event kept its content: %+v", e)
 	}
 	if e := snap.Events[1]; e.Raw == "" || e.Headline == "" {
 		t.Fatalf("a changed event lost its content: %+v", e)
 	}
+}
+
+// result is one snapshot read whole.
+type result struct {
+	Events []traffic.Event
+	traffic.Snapshot
+}
+
+func fetch(ctx context.Context, f *open511.Feed) (*result, error) {
+	events, snap, err := traffic.ReadAll(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return &result{events, snap}, nil
 }

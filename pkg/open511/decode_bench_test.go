@@ -8,6 +8,8 @@ import (
 
 	"github.com/trafficctl/trafficctl/internal/feedtest"
 	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/source"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // BenchmarkDecodeEvent is the per-event work of a fetch: field extraction,
@@ -22,7 +24,7 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	b.SetBytes(int64(size / len(objs)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := open511.DecodeEvent(objs[i%len(objs)]); err != nil {
+		if _, _, err := open511.DecodeEvent(objs[i%len(objs)], nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -37,21 +39,21 @@ func BenchmarkFetchSnapshot(b *testing.B) {
 			srv := feedtest.New()
 			defer srv.Close()
 			srv.SetEvents(feedtest.GenerateEvents(n, 4), 500)
-			c := &open511.Client{HTTP: &http.Client{}, URL: srv.URL()}
+			c := &open511.Feed{Source: &source.Client{HTTP: &http.Client{}}, URL: srv.URL()}
 			// One fetch first: it sizes the bodies and fills the server's cache.
-			if _, err := c.FetchSnapshot(context.Background()); err != nil {
+			if _, _, err := traffic.ReadAll(context.Background(), c); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(bodyBytes(srv))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				snap, err := c.FetchSnapshot(context.Background())
+				events, _, err := traffic.ReadAll(context.Background(), c)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if len(snap.Events) != n {
-					b.Fatalf("%d events, want %d", len(snap.Events), n)
+				if len(events) != n {
+					b.Fatalf("%d events, want %d", len(events), n)
 				}
 			}
 		})

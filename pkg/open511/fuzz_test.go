@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // Seeds for the fuzzers: every fixture body, and pieces of them.
@@ -36,11 +38,11 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte("\xef\xbb\xbf{\"events\":null}"))
 	f.Add([]byte(`<html></html>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		page, err := readPage(bytes.NewReader(body))
+		page, err := readPage(body)
 		if err != nil {
 			return
 		}
-		page.decode(nil, func(d decoded) {
+		page.decode(nil, nil, func(d decoded) {
 			if d.err == nil && !json.Valid([]byte(d.ev.Raw)) {
 				t.Fatalf("an event's raw is not JSON: %q", d.ev.Raw)
 			}
@@ -65,7 +67,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, obj []byte) {
-		e, _, err := DecodeEvent(obj)
+		e, _, err := DecodeEvent(obj, nil)
 		if err != nil {
 			return
 		}
@@ -75,45 +77,12 @@ func FuzzDecodeEvent(f *testing.F) {
 		if (e.Lat == nil) != (e.Lon == nil) || (e.Lat != nil && (*e.Lat < -90 || *e.Lat > 90 || *e.Lon < -180 || *e.Lon > 180)) {
 			t.Fatalf("bad position %v %v", e.Lat, e.Lon)
 		}
-		again, err := Canonical([]byte(e.Raw))
+		again, err := traffic.Canonical([]byte(e.Raw))
 		if err != nil || string(again) != e.Raw {
 			t.Fatalf("raw is not canonical: %s vs %s (%v)", e.Raw, again, err)
 		}
 		if e.Geometry != "" && !json.Valid([]byte(e.Geometry)) {
 			t.Fatalf("geometry is not JSON: %s", e.Geometry)
-		}
-	})
-}
-
-// FuzzParseTime: never panics, and what parses is in UTC.
-func FuzzParseTime(f *testing.F) {
-	for _, s := range []string{"2023-05-31T13:17Z", "2021-05-07T17:31:08-07:00", "2021-05-10T07:00", "", "2023-13-45T99:99Z", "2023-05-31T13:17:00.123456789+14:00"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if tm, err := ParseTime(s); err == nil && tm.Location().String() != "UTC" {
-			t.Fatalf("ParseTime(%q) = %v, not UTC", s, tm)
-		}
-	})
-}
-
-// FuzzDecodeGeometry: never panics; what decodes has a position in range.
-func FuzzDecodeGeometry(f *testing.F) {
-	for _, s := range []string{
-		`{"type":"Point","coordinates":[-122.1,37.5]}`,
-		`{"type":"LineString","coordinates":[[-122.1,37.5],[-122.2,37.6]]}`,
-		`{"type":"MultiPolygon","coordinates":[[[[-1,2],[3,4],[5,6],[-1,2]]]]}`,
-		`{"type":"Polygon","coordinates":[]}`, `{"type":"Point"}`, `null`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		g, err := DecodeGeometry(b)
-		if err != nil {
-			return
-		}
-		if g.Lat == nil || *g.Lat < -90 || *g.Lat > 90 || *g.Lon < -180 || *g.Lon > 180 || !json.Valid([]byte(g.JSON)) {
-			t.Fatalf("DecodeGeometry(%s) = %+v", b, g)
 		}
 	})
 }

@@ -10,14 +10,15 @@ import (
 	"github.com/trafficctl/trafficctl/internal/feedtest"
 	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // decodeAll turns generated event objects into Events, as the client does.
-func decodeAll(b testing.TB, objs []json.RawMessage) []open511.Event {
+func decodeAll(b testing.TB, objs []json.RawMessage) []traffic.Event {
 	b.Helper()
-	out := make([]open511.Event, len(objs))
+	out := make([]traffic.Event, len(objs))
 	for i, o := range objs {
-		e, _, err := open511.DecodeEvent(o)
+		e, _, err := open511.DecodeEvent(o, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -38,15 +39,15 @@ func benchDialects(b *testing.B, fn func(b *testing.B, newDB func() *store.Store
 // unchanged, or 1% changed since the previous run.
 func BenchmarkApplySnapshot(b *testing.B) {
 	type input struct {
-		all  []open511.Event
-		revs [2][]open511.Event
+		all  []traffic.Event
+		revs [2][]traffic.Event
 	}
 	inputs := map[int]input{}
 	for _, n := range []int{500, 10000} {
 		base := feedtest.GenerateEvents(n, 7)
 		// Two revisions that differ in every 100th event: alternating them
 		// makes every run see 1% changed.
-		inputs[n] = input{decodeAll(b, base), [2][]open511.Event{
+		inputs[n] = input{decodeAll(b, base), [2][]traffic.Event{
 			decodeAll(b, feedtest.ChangeEvents(base, 7, 100, 1)),
 			decodeAll(b, feedtest.ChangeEvents(base, 7, 100, 2)),
 		}}

@@ -5,7 +5,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // known is what the database holds of one event id.
@@ -20,9 +20,9 @@ type known struct {
 //
 // size is how many there are expected to be (the last run's count): sizing
 // the map for them spares rebuilding it as it grows.
-func (s *Store) loadOpen(tx *gorm.DB, size int) (map[string]known, error) {
+func (s *Store) loadOpen(tx *gorm.DB, feed string, size int) (map[string]known, error) {
 	state := make(map[string]known, size)
-	rows, err := tx.Raw("SELECT id, content_hash, current_version FROM events WHERE closed_at IS NULL").Rows()
+	rows, err := tx.Raw("SELECT id, content_hash, current_version FROM events WHERE feed = ? AND closed_at IS NULL", feed).Rows()
 	if err != nil {
 		return nil, s.dbError("read open events", err)
 	}
@@ -41,7 +41,7 @@ func (s *Store) loadOpen(tx *gorm.DB, size int) (map[string]known, error) {
 // addClosed adds to closed which of ids, those in neither open nor closed
 // yet, exist at all (closed events), in batches: the number of statements
 // grows with ids / batch size, never with ids.
-func (s *Store) addClosed(tx *gorm.DB, open, closed map[string]known, ids []string) error {
+func (s *Store) addClosed(tx *gorm.DB, feed string, open, closed map[string]known, ids []string) error {
 	var other []string
 	for _, id := range ids {
 		_, isOpen := open[id]
@@ -49,12 +49,12 @@ func (s *Store) addClosed(tx *gorm.DB, open, closed map[string]known, ids []stri
 			other = append(other, id)
 		}
 	}
-	err := inBatches(other, s.maxParams(), func(ids []string) error {
+	err := inBatches(other, s.maxParams()-1, func(ids []string) error {
 		var found []struct {
 			ID             string
 			CurrentVersion int
 		}
-		if err := tx.Model(&Event{}).Select("id, current_version").Where("id IN ?", ids).Find(&found).Error; err != nil {
+		if err := tx.Table(eventsTable).Select("id, current_version").Where("feed = ? AND id IN ?", feed, ids).Find(&found).Error; err != nil {
 			return err
 		}
 		for _, f := range found {
@@ -99,7 +99,7 @@ func (c *Counts) count(ch change) {
 }
 
 // planCounts counts what a snapshot (unique ids) would change.
-func planCounts(state map[string]known, events []open511.Event) Counts {
+func planCounts(state map[string]known, events []traffic.Event) Counts {
 	var c Counts
 	present := make(map[string]bool, len(events))
 	for _, e := range events {
@@ -117,7 +117,7 @@ func planCounts(state map[string]known, events []open511.Event) Counts {
 
 // Plan reports what applying the snapshot would change, writing nothing.
 // On a database that was never migrated every event is new.
-func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error) {
+func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (Counts, error) {
 	st, err := s.Migrations(ctx)
 	if err != nil {
 		return Counts{}, err
@@ -126,7 +126,7 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 		return planCounts(nil, events), nil
 	}
 	db := s.db.WithContext(ctx)
-	state, err := s.loadOpen(db, 0)
+	state, err := s.loadOpen(db, feed, 0)
 	if err != nil {
 		return Counts{}, err
 	}
@@ -134,7 +134,7 @@ func (s *Store) Plan(ctx context.Context, events []open511.Event) (Counts, error
 	for i, e := range events {
 		ids[i] = e.ID
 	}
-	if err := s.addClosed(db, state, state, ids); err != nil {
+	if err := s.addClosed(db, feed, state, state, ids); err != nil {
 		return Counts{}, err
 	}
 	return planCounts(state, events), nil

@@ -4,16 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
-	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
-// ErrLocked is returned when another fetch holds the run lock.
-var ErrLocked = errors.New("another trafficctl fetch is running on this database")
+// ErrLocked is returned when another run of the same feed holds its lock.
+var ErrLocked = errors.New("another trafficctl fetch of this feed is running on this database")
 
 // Fetch is the write transaction of one fetch run. It holds the run lock
 // from BeginFetch until Finish commits or Rollback. A snapshot is written
@@ -23,6 +25,8 @@ var ErrLocked = errors.New("another trafficctl fetch is running on this database
 // commits, and a run that fails is rolled back whole.
 type Fetch struct {
 	s     *Store
+	feed  string
+	lock  func() // releases the feed's lock (SQLite)
 	conn  *sql.Conn // the connection the transaction runs on (for COPY)
 	tx    *gorm.DB
 	open  map[string]known // the open events; read-only once loaded
@@ -43,7 +47,7 @@ type Fetch struct {
 	// Changed events (usually a few per page) wait here to be written
 	// together, in a couple of statements instead of a couple per page; new
 	// events are written with their page. flush writes them.
-	changed  []open511.Event
+	changed  []traffic.Event
 	versions []int
 	ending   []string // the ids whose open spell ends: changed or gone
 }
@@ -57,35 +61,40 @@ type seen struct {
 	change change
 }
 
-// BeginFetch starts the run's transaction and takes the run lock: on
-// PostgreSQL a transaction-level advisory try-lock, on SQLite the immediate
-// write lock (waiting up to the busy timeout). If another fetch holds it,
-// it returns ErrLocked.
-func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
+// BeginFetch takes the feed's run lock and starts the run's transaction. On
+// PostgreSQL the lock is a transaction-level advisory try-lock, and runs of
+// different feeds go on side by side. On SQLite it is a lock file beside
+// the database; SQLite has one writer, so the transaction then waits for
+// the write lock for as long as ctx allows: a run of another feed ends
+// soon. If another run of the same feed holds its lock, BeginFetch returns
+// ErrLocked at once.
+func (s *Store) BeginFetch(ctx context.Context, feed string) (*Fetch, error) {
+	f := &Fetch{s: s, feed: feed, closed: map[string]known{}, stmts: map[int]*sql.Stmt{}}
+	if s.dialect == SQLite {
+		unlock, err := lockFeed(s.path, feed)
+		if err != nil {
+			return nil, err
+		}
+		f.lock = unlock
+	}
 	// The transaction runs on a connection of its own, which the PostgreSQL
 	// bulk load reaches through (*sql.Conn).Raw (pgx's documented way).
 	sqlDB, err := s.db.DB()
 	if err != nil {
+		f.Rollback()
 		return nil, err
 	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
+	if f.conn, err = sqlDB.Conn(ctx); err != nil {
+		f.Rollback()
 		return nil, s.dbError("connect", err)
 	}
-	on := s.db.WithContext(ctx)
-	on.Statement.ConnPool = conn
-	f := &Fetch{s: s, conn: conn, tx: on.Begin(), closed: map[string]known{}, stmts: map[int]*sql.Stmt{}}
-	if err := f.tx.Error; err != nil {
-		f.tx = nil
+	if err := f.begin(ctx); err != nil {
 		f.Rollback()
-		if isBusy(err) {
-			return nil, ErrLocked
-		}
-		return nil, s.dbError("begin the run's transaction", err)
+		return nil, err
 	}
 	if s.dialect == Postgres {
 		var got bool
-		if err := f.tx.Raw("SELECT pg_try_advisory_xact_lock(?)", fetchLockKey).Scan(&got).Error; err != nil {
+		if err := f.tx.Raw("SELECT pg_try_advisory_xact_lock(?, ?)", fetchLockKey, feedLockKey(feed)).Scan(&got).Error; err != nil {
 			f.Rollback()
 			return nil, s.dbError("take the run lock", err)
 		}
@@ -96,7 +105,7 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 	}
 	// The previous successful run: spells that end, end there; and it saw
 	// about as many events as are open now.
-	prev, size, err := lastSucceeded(f.tx)
+	prev, size, err := lastSucceeded(f.tx, feed)
 	if err != nil {
 		f.Rollback()
 		return nil, s.dbError("read the ledger", err)
@@ -111,7 +120,7 @@ func (s *Store) BeginFetch(ctx context.Context) (*Fetch, error) {
 	f.ready = make(chan struct{})
 	load := func(db *gorm.DB) {
 		defer close(f.ready)
-		if f.open, f.openErr = s.loadOpen(db, size); f.openErr == nil {
+		if f.open, f.openErr = s.loadOpen(db, feed, size); f.openErr == nil {
 			f.seen = make(map[string]seen, len(f.open)) // usually the same ids again
 		}
 	}
@@ -154,6 +163,42 @@ func (f *Fetch) known(id string) (known, bool) {
 	return k, ok
 }
 
+// begin starts the run's transaction on f.conn. On SQLite that takes the
+// write lock (_txlock=immediate), which a run of another feed may hold: it
+// is tried again, in short waits so that a signal ends the wait at once,
+// for as long as ctx allows.
+func (f *Fetch) begin(ctx context.Context) error {
+	on := f.s.db.WithContext(ctx)
+	on.Statement.ConnPool = f.conn
+	if f.s.dialect == Postgres {
+		f.tx = on.Begin()
+		if err := f.tx.Error; err != nil {
+			f.tx = nil
+			return f.s.dbError("begin the run's transaction", err)
+		}
+		return nil
+	}
+	if _, err := f.conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+		return f.s.dbError("begin the run's transaction", err)
+	}
+	defer f.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000")
+	for {
+		tx := on.Begin()
+		if tx.Error == nil {
+			f.tx = tx
+			return nil
+		}
+		if !isBusy(tx.Error) {
+			return f.s.dbError("begin the run's transaction", tx.Error)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the database's write lock (another feed's run holds it): %w", context.Cause(ctx))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func isBusy(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
@@ -172,12 +217,16 @@ func (f *Fetch) Rollback() {
 		f.conn.Close() // back to the pool
 		f.conn = nil
 	}
+	if f.lock != nil {
+		f.lock()
+		f.lock = nil
+	}
 }
 
 // Apply writes a complete snapshot and its ledger row, then commits: Start,
 // one Write and Finish. On any error nothing is written and the caller
 // records a failed run.
-func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []open511.Event) (FetchRun, error) {
+func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []traffic.Event) (FetchRun, error) {
 	if err := f.Start(ctx, run); err != nil {
 		return FetchRun{}, err
 	}
@@ -199,14 +248,14 @@ func (f *Fetch) Start(ctx context.Context, run RunInfo) error {
 	}
 	tx := f.tx.WithContext(ctx)
 	f.at = dbTime(run.StartedAt)
-	f.rec = FetchRun{StartedAt: f.at, FinishedAt: f.at, Status: RunSucceeded, SourceURL: run.SourceURL, Version: run.Version}
+	f.rec = FetchRun{Feed: f.feed, StartedAt: f.at, FinishedAt: f.at, Status: RunSucceeded, SourceURL: run.SourceURL, Version: run.Version}
 	return f.s.dbError("record the run", tx.Create(&f.rec).Error)
 }
 
 // Write applies one page of the snapshot, in feed order. An id met again
 // later in the snapshot (pagination that shifted under us) takes the later
 // content: what was written for it is redone.
-func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
+func (f *Fetch) Write(ctx context.Context, events []traffic.Event) error {
 	if f.tx == nil || f.rec.ID == 0 {
 		return errors.New("the run is not started")
 	}
@@ -222,10 +271,10 @@ func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
 			unmet = append(unmet, e.ID)
 		}
 	}
-	if err := f.s.addClosed(tx, f.open, f.closed, unmet); err != nil {
+	if err := f.s.addClosed(tx, f.feed, f.open, f.closed, unmet); err != nil {
 		return err
 	}
-	var fresh, again []open511.Event
+	var fresh, again []traffic.Event
 	var ones []int
 	for _, e := range events {
 		if _, dup := f.seen[e.ID]; dup {
@@ -245,7 +294,7 @@ func (f *Fetch) Write(ctx context.Context, events []open511.Event) error {
 		}
 		f.seen[e.ID] = seen{hash: e.ContentHash, change: ch}
 	}
-	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, fresh, ones); err != nil {
+	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.feed, f.at, fresh, ones); err != nil {
 		return err
 	}
 	if len(f.changed) >= flushAt || len(again) > 0 {
@@ -267,7 +316,7 @@ func (f *Fetch) flush(tx *gorm.DB) error {
 	if err := f.endSpells(tx, f.ending); err != nil {
 		return err
 	}
-	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, f.changed, f.versions); err != nil {
+	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.feed, f.at, f.changed, f.versions); err != nil {
 		return err
 	}
 	f.changed, f.versions, f.ending = f.changed[:0], f.versions[:0], f.ending[:0]
@@ -276,13 +325,13 @@ func (f *Fetch) flush(tx *gorm.DB) error {
 
 // redo makes e, met again with other content, the event's content in this
 // run. Rare (a feed whose pages shifted while being read), so done one by one.
-func (f *Fetch) redo(tx *gorm.DB, e open511.Event) error {
+func (f *Fetch) redo(tx *gorm.DB, e traffic.Event) error {
 	prev := f.seen[e.ID]
 	if prev.hash == e.ContentHash {
 		return nil
 	}
 	if prev.change == isNew { // drop the row written for the earlier copy
-		if err := tx.Exec("DELETE FROM events WHERE id = ?", e.ID).Error; err != nil {
+		if err := tx.Exec("DELETE FROM events WHERE feed = ? AND id = ?", f.feed, e.ID).Error; err != nil {
 			return f.s.dbError("redo a repeated event", err)
 		}
 	}
@@ -292,10 +341,11 @@ func (f *Fetch) redo(tx *gorm.DB, e open511.Event) error {
 	case now.change == isUnchanged:
 		// Back to the stored content (the caller kept only its id and
 		// hash): reopen the spell and restore the event from it.
-		err := tx.Exec("UPDATE event_versions SET last_run_id = NULL, valid_to = NULL WHERE event_id = ? AND version = ?", e.ID, k.version).Error
+		err := tx.Exec("UPDATE event_versions SET last_run_id = NULL, valid_to = NULL WHERE feed = ? AND event_id = ? AND version = ?", f.feed, e.ID, k.version).Error
 		if err == nil {
 			err = tx.Exec("UPDATE events SET ("+fieldColumns+", current_version, content_hash, raw) = (SELECT "+fieldColumns+
-				", version, content_hash, raw FROM event_versions WHERE event_id = ? AND version = ?) WHERE id = ?", e.ID, k.version, e.ID).Error
+				", version, content_hash, raw FROM event_versions WHERE feed = ? AND event_id = ? AND version = ?) WHERE feed = ? AND id = ?",
+				f.feed, e.ID, k.version, f.feed, e.ID).Error
 		}
 		if err != nil {
 			return f.s.dbError("redo a repeated event", err)
@@ -306,7 +356,7 @@ func (f *Fetch) redo(tx *gorm.DB, e open511.Event) error {
 				return err
 			}
 		}
-		if err := f.s.writeEvents(tx, f.conn, f.stmts, f.at, []open511.Event{e}, []int{k.version + 1}); err != nil {
+		if err := f.s.writeEvents(tx, f.conn, f.stmts, f.feed, f.at, []traffic.Event{e}, []int{k.version + 1}); err != nil {
 			return err
 		}
 	}
@@ -316,8 +366,8 @@ func (f *Fetch) redo(tx *gorm.DB, e open511.Event) error {
 
 // endSpells ends the open spells of ids at the previous successful run.
 func (f *Fetch) endSpells(tx *gorm.DB, ids []string) error {
-	err := inBatches(ids, f.s.maxParams()-3, func(ids []string) error {
-		return tx.Model(&EventVersion{}).Where("last_run_id IS NULL AND first_run_id < ? AND event_id IN ?", f.rec.ID, ids).
+	err := inBatches(ids, f.s.maxParams()-4, func(ids []string) error {
+		return tx.Table(versionsTable).Where("feed = ? AND last_run_id IS NULL AND first_run_id < ? AND event_id IN ?", f.feed, f.rec.ID, ids).
 			Updates(map[string]any{"last_run_id": f.prev.ID, "valid_to": f.prev.Started}).Error
 	})
 	return f.s.dbError("end spells", err)
@@ -351,14 +401,14 @@ func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	if err := f.flush(tx); err != nil {
 		return FetchRun{}, err
 	}
-	if err := f.s.startSpells(tx, f.rec.ID, f.at, spells); err != nil {
+	if err := f.s.startSpells(tx, f.feed, f.rec.ID, f.at, spells); err != nil {
 		return FetchRun{}, err
 	}
 	if err := f.endSpells(tx, gone); err != nil {
 		return FetchRun{}, err
 	}
-	err := inBatches(gone, f.s.maxParams()-2, func(ids []string) error {
-		return tx.Model(&Event{}).Where("id IN ?", ids).
+	err := inBatches(gone, f.s.maxParams()-3, func(ids []string) error {
+		return tx.Table(eventsTable).Where("feed = ? AND id IN ?", f.feed, ids).
 			Updates(map[string]any{"closed_at": f.at, "last_seen_at": f.prev.Started}).Error
 	})
 	if err != nil {
@@ -379,4 +429,13 @@ func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	}
 	f.tx = nil // the deferred Rollback only returns the connection
 	return rec, nil
+}
+
+// feedLockKey is the second key of a feed's PostgreSQL advisory lock (the
+// first is fetchLockKey). Two names with the same 32-bit hash would share a
+// lock: one would wait for the other's next run, nothing worse.
+func feedLockKey(feed string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(feed))
+	return int32(h.Sum32())
 }

@@ -23,6 +23,7 @@ const (
 func (s *Store) migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		{ID: "0001_initial", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.initialSchema()) }},
+		{ID: "0002_feeds", Migrate: s.migrateFeeds},
 	}
 }
 
@@ -96,6 +97,14 @@ func (s *Store) initialSchema() []string {
 		// The snapshots export sweeps spells in the order they begin.
 		`CREATE INDEX event_versions_first_run ON event_versions (first_run_id, event_id)`,
 	}
+}
+
+// types are the column types of the dialect.
+func (s *Store) types() (id, ts, float, raw string) {
+	if s.dialect == Postgres {
+		return "BIGSERIAL PRIMARY KEY", "TIMESTAMPTZ", "DOUBLE PRECISION", "JSONB"
+	}
+	return "INTEGER PRIMARY KEY AUTOINCREMENT", "DATETIME", "REAL", "TEXT"
 }
 
 func execAll(tx *gorm.DB, statements []string) error {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // BBox is a bounding box in degrees.
@@ -16,6 +18,7 @@ type BBox struct{ MinLon, MinLat, MaxLon, MaxLat float64 }
 // Filter limits what the streaming queries return. Zero values do not limit.
 type Filter struct {
 	Since, Until time.Time // [Since, Until): runs and snapshots by start, versions and events by overlap
+	Feeds        []string  // only these feeds
 	EventTypes   []string
 	Severities   []string
 	Statuses     []string
@@ -56,6 +59,7 @@ func (w *where) String() string {
 
 func (f Filter) content() *where {
 	w := &where{}
+	w.in("feed", f.Feeds)
 	w.in("event_type", f.EventTypes)
 	w.in("severity", f.Severities)
 	w.in("status", f.Statuses)
@@ -65,22 +69,56 @@ func (f Filter) content() *where {
 	return w
 }
 
-const fieldColumns = "headline, event_type, severity, lat, lon, status, event_subtypes, description, roads, areas, created, updated, geometry_type, geometry"
+// fieldColumns are the event's content columns (traffic.Fields), as SQL.
+var fieldColumns = strings.Join(traffic.FieldNames(), ", ")
 
-// fieldScanner scans EventFields without allocating per row.
+// fieldScanner scans an event's content columns into a traffic.Event
+// without allocating per row for text.
 type fieldScanner struct {
-	lat, lon         sql.NullFloat64
-	created, updated sql.NullTime
+	floats []sql.NullFloat64
+	times  []sql.NullTime
+	dest   []any
 }
 
-func (fs *fieldScanner) dest(f *EventFields) []any {
-	return []any{&f.Headline, &f.EventType, &f.Severity, &fs.lat, &fs.lon, &f.Status, &f.EventSubtypes,
-		&f.Description, &f.Roads, &f.Areas, &fs.created, &fs.updated, &f.GeometryType, &f.Geometry}
+func newFieldScanner(e *traffic.Event) *fieldScanner {
+	fs := &fieldScanner{}
+	for _, f := range traffic.Fields {
+		switch f.Kind {
+		case traffic.Float:
+			fs.floats = append(fs.floats, sql.NullFloat64{})
+		case traffic.Time:
+			fs.times = append(fs.times, sql.NullTime{})
+		}
+	}
+	nf, nt := 0, 0
+	for _, f := range traffic.Fields {
+		switch f.Kind {
+		case traffic.Float:
+			fs.dest = append(fs.dest, &fs.floats[nf])
+			nf++
+		case traffic.Time:
+			fs.dest = append(fs.dest, &fs.times[nt])
+			nt++
+		default:
+			fs.dest = append(fs.dest, f.Ref(e))
+		}
+	}
+	return fs
 }
 
-func (fs *fieldScanner) finish(f *EventFields) {
-	f.Lat, f.Lon = nullFloat(fs.lat), nullFloat(fs.lon)
-	f.Created, f.Updated = nullTime(fs.created), nullTime(fs.updated)
+// finish sets e's Float and Time fields from what was scanned.
+func (fs *fieldScanner) finish(e *traffic.Event) {
+	nf, nt := 0, 0
+	for _, f := range traffic.Fields {
+		switch f.Kind {
+		case traffic.Float:
+			*f.Ref(e).(**float64) = nullFloat(fs.floats[nf])
+			nf++
+		case traffic.Time:
+			*f.Ref(e).(**time.Time) = nullTime(fs.times[nt])
+			nt++
+		}
+	}
 }
 
 // nullFloat and nullTime allocate anew for every row, so that a shallow
@@ -107,17 +145,61 @@ func rawColumn(with bool) string {
 	return "''"
 }
 
+// latestRuns is each feed's latest successful run: where its open events
+// and spells end.
+type latestRuns map[string]RunStart
+
+func (s *Store) latestRuns(db *gorm.DB) (latestRuns, error) {
+	rows, err := db.Raw("SELECT feed, id, started_at FROM fetch_runs WHERE id IN (SELECT MAX(id) FROM fetch_runs WHERE status = ? GROUP BY feed)", RunSucceeded).Rows()
+	if err != nil {
+		return nil, s.dbError("read the ledger", err)
+	}
+	defer rows.Close()
+	latest := latestRuns{}
+	for rows.Next() {
+		var feed string
+		var r RunStart
+		if err := rows.Scan(&feed, &r.ID, &r.Started); err != nil {
+			return nil, s.dbError("read the ledger", err)
+		}
+		r.Started = r.Started.UTC()
+		latest[feed] = r
+	}
+	return latest, s.dbError("read the ledger", rows.Err())
+}
+
+// startedSQL is an SQL expression for the start of the latest successful
+// run of the row's feed, with its arguments; param is how a time
+// parameter is written (PostgreSQL needs its type spelled out).
+func (l latestRuns) startedSQL(param string) (string, []any) {
+	if len(l) == 0 {
+		return "NULL", nil
+	}
+	expr := "CASE feed"
+	var args []any
+	for feed, r := range l {
+		expr += " WHEN ? THEN " + param
+		args = append(args, feed, r.Started)
+	}
+	return expr + " END", args
+}
+
 // spanFilter is f's content filter and, with Since/Until, the rows whose
 // span [start, end] overlaps [Since, Until). end is NULL while the row is
-// open, meaning the latest successful run, which is returned too.
-func (s *Store) spanFilter(ctx context.Context, f Filter, start, end string) (*where, RunStart, error) {
-	latest, _, err := lastSucceeded(s.db.WithContext(ctx))
+// open, meaning its feed's latest successful run, which is returned too.
+func (s *Store) spanFilter(db *gorm.DB, f Filter, start, end string) (*where, latestRuns, error) {
+	latest, err := s.latestRuns(db)
 	if err != nil {
-		return nil, latest, s.dbError("read the ledger", err)
+		return nil, nil, err
 	}
 	w := f.content()
 	if !f.Since.IsZero() {
-		w.add("COALESCE("+end+", ?) >= ?", latest.Started, dbTime(f.Since))
+		param := "?" // SQLite keeps times as text
+		if s.dialect == Postgres {
+			param = "CAST(? AS TIMESTAMPTZ)"
+		}
+		expr, args := latest.startedSQL(param)
+		w.add("COALESCE("+end+", "+expr+") >= ?", append(args, dbTime(f.Since))...)
 	}
 	if !f.Until.IsZero() {
 		w.add(start+" < ?", dbTime(f.Until))
@@ -125,58 +207,61 @@ func (s *Store) spanFilter(ctx context.Context, f Filter, start, end string) (*w
 	return w, latest, nil
 }
 
-// Events streams the events table ordered by id, with last_seen_at filled
-// in for open events. The row passed to fn is reused: keep a copy (a
-// shallow copy is enough).
+// Events streams the events table ordered by feed and id, with
+// last_seen_at filled in for open events. The row passed to fn is reused:
+// keep a copy (a shallow copy is enough).
 func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) error {
-	w, latest, err := s.spanFilter(ctx, f, "first_seen_at", "last_seen_at")
-	if err != nil {
-		return err
-	}
-	q := "SELECT id, " + fieldColumns + ", first_seen_at, last_seen_at, closed_at, current_version, content_hash, " +
-		rawColumn(f.WithRaw) + " FROM events" + w.String() + " ORDER BY id"
-	rows, err := s.db.WithContext(ctx).Raw(q, w.args...).Rows()
-	if err != nil {
-		return s.dbError("read events", err)
-	}
-	defer rows.Close()
-	var e Event
-	var fs fieldScanner
-	var lastSeen, closed sql.NullTime
-	dest := append([]any{&e.ID}, fs.dest(&e.EventFields)...)
-	dest = append(dest, &e.FirstSeenAt, &lastSeen, &closed, &e.CurrentVersion, &e.ContentHash, &e.Raw)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return s.dbError("read events", err)
-		}
-		fs.finish(&e.EventFields)
-		e.FirstSeenAt = e.FirstSeenAt.UTC()
-		e.LastSeenAt, e.ClosedAt = orTime(nullTime(lastSeen), latest.Started), nullTime(closed)
-		if err := fn(&e); err != nil {
+	return s.read(ctx, func(db *gorm.DB) error {
+		w, latest, err := s.spanFilter(db, f, "first_seen_at", "last_seen_at")
+		if err != nil {
 			return err
 		}
-	}
-	return s.dbError("read events", rows.Err())
+		q := "SELECT feed, id, " + fieldColumns + ", first_seen_at, last_seen_at, closed_at, current_version, content_hash, " +
+			rawColumn(f.WithRaw) + " FROM events" + w.String() + " ORDER BY feed, id"
+		rows, err := db.Raw(q, w.args...).Rows()
+		if err != nil {
+			return s.dbError("read events", err)
+		}
+		defer rows.Close()
+		var e Event
+		fs := newFieldScanner(&e.Event)
+		var lastSeen, closed sql.NullTime
+		dest := append([]any{&e.Feed, &e.ID}, fs.dest...)
+		dest = append(dest, &e.FirstSeenAt, &lastSeen, &closed, &e.CurrentVersion, &e.ContentHash, &e.Raw)
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return s.dbError("read events", err)
+			}
+			fs.finish(&e.Event)
+			e.FirstSeenAt = e.FirstSeenAt.UTC()
+			e.LastSeenAt, e.ClosedAt = orTime(nullTime(lastSeen), latest[e.Feed].Started), nullTime(closed)
+			if err := fn(&e); err != nil {
+				return err
+			}
+		}
+		return s.dbError("read events", rows.Err())
+	})
 }
 
-const versionColumns = "event_id, version, first_run_id, last_run_id, valid_from, valid_to, content_hash, " + fieldColumns
+var versionColumns = "feed, event_id, version, first_run_id, last_run_id, valid_from, valid_to, content_hash, " + fieldColumns
 
 // versionScanner reads event_versions rows into a reused EventVersion,
-// ending open spells at the latest successful run.
+// ending open spells at their feed's latest successful run.
 type versionScanner struct {
 	v       EventVersion
-	fs      fieldScanner
+	fs      *fieldScanner
 	lastRun sql.NullInt64
 	validTo sql.NullTime
-	latest  RunStart
+	latest  latestRuns
 	dest    []any
 }
 
-func newVersionScanner(latest RunStart) *versionScanner {
+func newVersionScanner(latest latestRuns) *versionScanner {
 	vs := &versionScanner{latest: latest}
 	v := &vs.v
-	vs.dest = append([]any{&v.EventID, &v.Version, &v.FirstRunID, &vs.lastRun, &v.ValidFrom, &vs.validTo, &v.ContentHash},
-		vs.fs.dest(&v.EventFields)...)
+	vs.fs = newFieldScanner(&v.Event)
+	vs.dest = append([]any{&v.Feed, &v.ID, &v.Version, &v.FirstRunID, &vs.lastRun, &v.ValidFrom, &vs.validTo, &v.ContentHash},
+		vs.fs.dest...)
 	vs.dest = append(vs.dest, &v.Raw)
 	return vs
 }
@@ -185,14 +270,15 @@ func (vs *versionScanner) scan(rows *sql.Rows) (*EventVersion, error) {
 	if err := rows.Scan(vs.dest...); err != nil {
 		return nil, err
 	}
-	vs.fs.finish(&vs.v.EventFields)
-	lastRun := vs.latest.ID
+	vs.fs.finish(&vs.v.Event)
+	latest := vs.latest[vs.v.Feed]
+	lastRun := latest.ID
 	if vs.lastRun.Valid {
 		lastRun = vs.lastRun.Int64
 	}
 	vs.v.LastRunID = &lastRun
 	vs.v.ValidFrom = vs.v.ValidFrom.UTC()
-	vs.v.ValidTo = orTime(nullTime(vs.validTo), vs.latest.Started)
+	vs.v.ValidTo = orTime(nullTime(vs.validTo), latest.Started)
 	return &vs.v, nil
 }
 
@@ -204,35 +290,67 @@ func orTime(t *time.Time, fallback time.Time) *time.Time {
 	return &fallback
 }
 
-// Versions streams event_versions ordered by event id and version. With
-// Since/Until it keeps the spells that overlap [Since, Until).
-func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) error) error {
-	w, latest, err := s.spanFilter(ctx, f, "valid_from", "valid_to")
+// read runs fn in one read transaction, so that everything it reads is one
+// snapshot of the database, whatever runs commit meanwhile: repeatable
+// read on PostgreSQL; on SQLite a deferred transaction, which reads one
+// snapshot of the WAL (the DSN's _txlock=immediate would take the write
+// lock, and make an export wait for fetches and fetches for it).
+func (s *Store) read(ctx context.Context, fn func(db *gorm.DB) error) error {
+	if s.dialect == Postgres {
+		return s.db.WithContext(ctx).Transaction(fn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	}
+	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
 	}
-	q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY event_id, version"
-	rows, err := s.db.WithContext(ctx).Raw(q, w.args...).Rows()
+	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
-		return s.dbError("read event versions", err)
+		return s.dbError("connect", err)
 	}
-	defer rows.Close()
-	vs := newVersionScanner(latest)
-	for rows.Next() {
-		v, err := vs.scan(rows)
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+		return s.dbError("begin a read", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	db := s.db.WithContext(ctx)
+	db.Statement.ConnPool = conn
+	return fn(db)
+}
+
+// Versions streams event_versions ordered by feed, event id and version.
+// With Since/Until it keeps the spells that overlap [Since, Until).
+func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) error) error {
+	return s.read(ctx, func(db *gorm.DB) error {
+		w, latest, err := s.spanFilter(db, f, "valid_from", "valid_to")
+		if err != nil {
+			return err
+		}
+		q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY feed, event_id, version"
+		rows, err := db.Raw(q, w.args...).Rows()
 		if err != nil {
 			return s.dbError("read event versions", err)
 		}
-		if err := fn(v); err != nil {
-			return err
+		defer rows.Close()
+		vs := newVersionScanner(latest)
+		for rows.Next() {
+			v, err := vs.scan(rows)
+			if err != nil {
+				return s.dbError("read event versions", err)
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
 		}
-	}
-	return s.dbError("read event versions", rows.Err())
+		return s.dbError("read event versions", rows.Err())
+	})
 }
 
-// runsQuery selects the ledger in id order, limited by start time.
-func (s *Store) runsQuery(ctx context.Context, f Filter) *gorm.DB {
-	q := s.db.WithContext(ctx).Model(&FetchRun{}).Order("id")
+// runsQuery selects the ledger in id order, limited by feed and start time.
+func runsQuery(db *gorm.DB, f Filter) *gorm.DB {
+	q := db.Model(&FetchRun{}).Order("id")
+	if len(f.Feeds) > 0 {
+		q = q.Where("feed IN ?", f.Feeds)
+	}
 	if !f.Since.IsZero() {
 		q = q.Where("started_at >= ?", dbTime(f.Since))
 	}
@@ -242,9 +360,9 @@ func (s *Store) runsQuery(ctx context.Context, f Filter) *gorm.DB {
 	return q
 }
 
-// Runs streams the ledger ordered by id, limited by start time.
+// Runs streams the ledger ordered by id, limited by feed and start time.
 func (s *Store) Runs(ctx context.Context, f Filter, fn func(*FetchRun) error) error {
-	rows, err := s.runsQuery(ctx, f).Rows()
+	rows, err := runsQuery(s.db.WithContext(ctx), f).Rows()
 	if err != nil {
 		return s.dbError("read the ledger", err)
 	}
@@ -270,84 +388,94 @@ type SnapshotRow struct {
 }
 
 // Snapshots rebuilds every successful run's snapshot from the ledger and
-// the spells, ordered by run and then event id, and streams it.
+// the spells, ordered by run and then event id, and streams it. Run ids are
+// shared by all feeds; a run's rows are those of its feed.
 //
 // A SQL range join (runs JOIN versions ON first_run_id <= run AND
 // last_run_id >= run) would make the database sort the whole output, and an
 // index serves only one side of a range. Instead this sweeps: the runs are
 // few and small, so they are read first; then one cursor reads the spells in
 // the order they begin (index event_versions_first_run), and a run's rows
-// are the spells begun by then that have not ended. Time is linear in
-// spells + rows out; memory holds one snapshot's spells.
+// are the spells of its feed begun by then that have not ended. Time is
+// linear in spells + rows out; memory holds one snapshot's spells per feed.
 func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) error) error {
-	runs, err := s.successfulRuns(ctx, f)
-	if err != nil || len(runs) == 0 {
-		return err
-	}
-	w := f.content()
-	w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].ID, runs[len(runs)-1].ID)
-	q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, event_id"
-	rows, err := s.db.WithContext(ctx).Raw(q, w.args...).Rows()
-	if err != nil {
-		return s.dbError("read event versions", err)
-	}
-	defer rows.Close()
-	vs := newVersionScanner(runs[len(runs)-1])
-	var pending *EventVersion // read from the cursor, not yet begun
-	more := true
-	next := func() error {
-		if !more {
-			pending = nil
-			return nil
+	return s.read(ctx, func(db *gorm.DB) error {
+		runs, err := s.successfulRuns(db, f)
+		if err != nil || len(runs) == 0 {
+			return err
 		}
-		if !rows.Next() {
-			more, pending = false, nil
-			return rows.Err()
-		}
-		v, err := vs.scan(rows)
+		latest, err := s.latestRuns(db)
 		if err != nil {
 			return err
 		}
-		c := *v // the scanner reuses its row
-		pending = &c
-		return nil
-	}
-	if err := next(); err != nil {
-		return s.dbError("read event versions", err)
-	}
-	var active []*EventVersion // sorted by event id
-	row := SnapshotRow{}
-	for _, r := range runs {
-		added := false
-		for pending != nil && pending.FirstRunID <= r.ID {
-			active = append(active, pending)
-			added = true
-			if err := next(); err != nil {
-				return s.dbError("read event versions", err)
-			}
+		w := f.content()
+		w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].ID, runs[len(runs)-1].ID)
+		q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, feed, event_id"
+		rows, err := db.Raw(q, w.args...).Rows()
+		if err != nil {
+			return s.dbError("read event versions", err)
 		}
-		if added {
-			sort.SliceStable(active, func(i, j int) bool { return active[i].EventID < active[j].EventID })
-		}
-		keep := active[:0]
-		for _, v := range active {
-			if *v.LastRunID < r.ID {
-				continue // the spell ended before this run
+		defer rows.Close()
+		vs := newVersionScanner(latest)
+		var pending *EventVersion // read from the cursor, not yet begun
+		more := true
+		next := func() error {
+			if !more {
+				pending = nil
+				return nil
 			}
-			keep = append(keep, v)
-			row.RunID, row.ObservedAt, row.EventVersion = r.ID, r.Started, v
-			if err := fn(&row); err != nil {
+			if !rows.Next() {
+				more, pending = false, nil
+				return rows.Err()
+			}
+			v, err := vs.scan(rows)
+			if err != nil {
 				return err
 			}
+			c := *v // the scanner reuses its row
+			pending = &c
+			return nil
 		}
-		clear(active[len(keep):])
-		active = keep
-	}
-	return nil
+		if err := next(); err != nil {
+			return s.dbError("read event versions", err)
+		}
+		active := map[string][]*EventVersion{} // by feed, each sorted by event id
+		added := map[string]bool{}
+		row := SnapshotRow{}
+		for _, r := range runs {
+			clear(added)
+			for pending != nil && pending.FirstRunID <= r.ID {
+				active[pending.Feed] = append(active[pending.Feed], pending)
+				added[pending.Feed] = true
+				if err := next(); err != nil {
+					return s.dbError("read event versions", err)
+				}
+			}
+			for feed := range added {
+				sort.SliceStable(active[feed], func(i, j int) bool { return active[feed][i].ID < active[feed][j].ID })
+			}
+			spells := active[r.Feed]
+			keep := spells[:0]
+			for _, v := range spells {
+				if *v.LastRunID < r.ID {
+					continue // the spell ended before this run
+				}
+				keep = append(keep, v)
+				row.RunID, row.ObservedAt, row.EventVersion = r.ID, r.Started, v
+				if err := fn(&row); err != nil {
+					return err
+				}
+			}
+			clear(spells[len(keep):])
+			active[r.Feed] = keep
+		}
+		return nil
+	})
 }
 
-func (s *Store) successfulRuns(ctx context.Context, f Filter) ([]RunStart, error) {
-	rows, err := s.runsQuery(ctx, f).Select("id, started_at").Where("status = ?", RunSucceeded).Rows()
+// successfulRuns are the successful runs f selects, in id order.
+func (s *Store) successfulRuns(db *gorm.DB, f Filter) ([]RunStart, error) {
+	rows, err := runsQuery(db, f).Select("id, feed, started_at").Where("status = ?", RunSucceeded).Rows()
 	if err != nil {
 		return nil, s.dbError("read the ledger", err)
 	}
@@ -355,7 +483,7 @@ func (s *Store) successfulRuns(ctx context.Context, f Filter) ([]RunStart, error
 	var runs []RunStart
 	for rows.Next() {
 		var r RunStart
-		if err := rows.Scan(&r.ID, &r.Started); err != nil {
+		if err := rows.Scan(&r.ID, &r.Feed, &r.Started); err != nil {
 			return nil, s.dbError("read the ledger", err)
 		}
 		r.Started = r.Started.UTC()

@@ -18,6 +18,7 @@ type RunInfo struct {
 	// (Fetch.RunID), so that the sequence does not skip a number for every
 	// failed run.
 	ID        int64
+	Feed      string
 	StartedAt time.Time
 	SourceURL string // redacted by the caller
 	Version   string
@@ -34,11 +35,11 @@ type Counts struct {
 	Closed    int // open events absent from the snapshot
 }
 
-// lastSucceeded is the latest successful run, or the zero RunStart, and
-// how many events it saw (the open events after it).
-func lastSucceeded(db *gorm.DB) (r RunStart, events int, err error) {
+// lastSucceeded is the feed's latest successful run, or the zero RunStart,
+// and how many events it saw (the open events after it).
+func lastSucceeded(db *gorm.DB, feed string) (r RunStart, events int, err error) {
 	rows, err := db.Model(&FetchRun{}).Select("id, started_at, events_new + events_changed + events_unchanged").
-		Where("status = ?", RunSucceeded).Order("id DESC").Limit(1).Rows()
+		Where("feed = ? AND status = ?", feed, RunSucceeded).Order("id DESC").Limit(1).Rows()
 	if err != nil {
 		return r, 0, err
 	}
@@ -56,7 +57,7 @@ func lastSucceeded(db *gorm.DB) (r RunStart, events int, err error) {
 // short transaction (the run's own one was rolled back).
 func (s *Store) RecordFailedRun(ctx context.Context, run RunInfo, reason string, finished time.Time) (FetchRun, error) {
 	rec := FetchRun{
-		StartedAt: dbTime(run.StartedAt), FinishedAt: dbTime(finished), Status: RunFailed,
+		Feed: run.Feed, StartedAt: dbTime(run.StartedAt), FinishedAt: dbTime(finished), Status: RunFailed,
 		SourceURL: run.SourceURL, Pages: run.Pages, EventsReceived: run.Received, EventsSkipped: run.Skipped,
 		Error: reason, Version: run.Version,
 	}
@@ -73,18 +74,4 @@ func (s *Store) RecordFailedRun(ctx context.Context, run RunInfo, reason string,
 		return rec, s.dbError("record the failed run", err)
 	}
 	return rec, nil
-}
-
-// LastRun returns the newest ledger row with the given status (any status
-// if empty); ok is false when there is none.
-func (s *Store) LastRun(ctx context.Context, status string) (run FetchRun, ok bool, err error) {
-	q := s.db.WithContext(ctx).Order("id DESC").Limit(1)
-	if status != "" {
-		q = q.Where("status = ?", status)
-	}
-	res := q.Find(&run)
-	if res.Error != nil {
-		return run, false, s.dbError("read the ledger", res.Error)
-	}
-	return run, res.RowsAffected == 1, nil
 }

@@ -15,6 +15,17 @@ type Status struct {
 	Applied []string // migration ids applied, oldest first; none on a database never migrated
 	Pending []string // migration ids this trafficctl would apply
 
+	// Totals over every feed.
+	Events, OpenEvents, Versions int64
+	Runs, FailedRuns             int64
+
+	// Feeds has each feed that has runs in the ledger, by name.
+	Feeds []FeedStatus
+}
+
+// FeedStatus is the part of the report about one feed.
+type FeedStatus struct {
+	Feed                         string
 	Events, OpenEvents, Versions int64
 	Runs, FailedRuns             int64
 
@@ -31,6 +42,16 @@ type Status struct {
 	// Gaps are the intervals between consecutive successful runs longer
 	// than twice MedianInterval, oldest first.
 	Gaps []Gap
+}
+
+// Feed is the report of the named feed, and whether it has any runs.
+func (s Status) Feed(name string) (FeedStatus, bool) {
+	for _, f := range s.Feeds {
+		if f.Feed == name {
+			return f, true
+		}
+	}
+	return FeedStatus{Feed: name}, false
 }
 
 // Migrated says whether the database has trafficctl's schema at all.
@@ -57,6 +78,7 @@ func (g Gap) Length() time.Duration { return g.End.Sub(g.Start) }
 // RunStart is a successful run's id and start time.
 type RunStart struct {
 	ID      int64
+	Feed    string
 	Started time.Time
 }
 
@@ -111,46 +133,82 @@ func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, er
 		return st, nil
 	}
 	db := s.db.WithContext(ctx)
+	// Row counts per feed (and so in total) in three grouped queries.
+	byFeed := map[string]*FeedStatus{}
+	feed := func(name string) *FeedStatus {
+		if byFeed[name] == nil {
+			byFeed[name] = &FeedStatus{Feed: name}
+		}
+		return byFeed[name]
+	}
 	counts := []struct {
-		n     *int64
-		model any
-		where []any
+		query string
+		dest  func(f *FeedStatus, n, m int64)
 	}{
-		{&st.Events, &Event{}, nil},
-		{&st.OpenEvents, &Event{}, []any{"closed_at IS NULL"}},
-		{&st.Versions, &EventVersion{}, nil},
-		{&st.Runs, &FetchRun{}, nil},
-		{&st.FailedRuns, &FetchRun{}, []any{"status = ?", RunFailed}},
+		{"SELECT feed, COUNT(*), COUNT(*) - COUNT(closed_at) FROM events GROUP BY feed",
+			func(f *FeedStatus, n, m int64) { f.Events, f.OpenEvents = n, m }},
+		{"SELECT feed, COUNT(*), 0 FROM event_versions GROUP BY feed",
+			func(f *FeedStatus, n, _ int64) { f.Versions = n }},
+		{"SELECT feed, COUNT(*), SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) FROM fetch_runs GROUP BY feed",
+			func(f *FeedStatus, n, m int64) { f.Runs, f.FailedRuns = n, m }},
 	}
 	for _, c := range counts {
-		q := db.Model(c.model)
-		if c.where != nil {
-			q = q.Where(c.where[0], c.where[1:]...)
+		rows, err := db.Raw(c.query).Rows()
+		if err != nil {
+			return st, s.dbError("count rows", err)
 		}
-		if err := q.Count(c.n).Error; err != nil {
+		for rows.Next() {
+			var name string
+			var n, m int64
+			if err := rows.Scan(&name, &n, &m); err != nil {
+				rows.Close()
+				return st, s.dbError("count rows", err)
+			}
+			c.dest(feed(name), n, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return st, s.dbError("count rows", err)
 		}
 	}
-	last, ok, err := s.LastRun(ctx, RunSucceeded)
-	if err != nil {
-		return st, err
-	}
-	if ok {
-		st.LastSuccess = &last
-	}
-	err = db.Where("status = ? AND started_at >= ?", RunFailed, dbTime(failuresSince)).Order("id DESC").Find(&st.Failures).Error
+	var failures []FetchRun
+	err = db.Where("status = ? AND started_at >= ?", RunFailed, dbTime(failuresSince)).Order("id DESC").Find(&failures).Error
 	if err != nil {
 		return st, s.dbError("read failed runs", err)
 	}
-	for i := range st.Failures {
-		st.Failures[i].StartedAt, st.Failures[i].FinishedAt = st.Failures[i].StartedAt.UTC(), st.Failures[i].FinishedAt.UTC()
+	for _, r := range failures {
+		r.StartedAt, r.FinishedAt = r.StartedAt.UTC(), r.FinishedAt.UTC()
+		f := feed(r.Feed)
+		f.Failures = append(f.Failures, r)
 	}
-	runs, err := s.successfulRuns(ctx, Filter{})
+	runs, err := s.successfulRuns(db, Filter{})
 	if err != nil {
 		return st, err
 	}
-	st.SuccessfulRuns = len(runs)
-	st.MedianInterval, st.Gaps = FindGaps(runs)
+	perFeed := map[string][]RunStart{}
+	for _, r := range runs {
+		perFeed[r.Feed] = append(perFeed[r.Feed], r)
+	}
+	for name, runs := range perFeed {
+		f := feed(name)
+		f.SuccessfulRuns = len(runs)
+		f.MedianInterval, f.Gaps = FindGaps(runs)
+		var last FetchRun
+		if err := db.First(&last, runs[len(runs)-1].ID).Error; err != nil {
+			return st, s.dbError("read the ledger", err)
+		}
+		last.StartedAt, last.FinishedAt = last.StartedAt.UTC(), last.FinishedAt.UTC()
+		f.LastSuccess = &last
+	}
+	for _, f := range byFeed {
+		st.Events += f.Events
+		st.OpenEvents += f.OpenEvents
+		st.Versions += f.Versions
+		st.Runs += f.Runs
+		st.FailedRuns += f.FailedRuns
+		st.Feeds = append(st.Feeds, *f)
+	}
+	slices.SortFunc(st.Feeds, func(a, b FeedStatus) int { return strings.Compare(a.Feed, b.Feed) })
 	return st, nil
 }
 

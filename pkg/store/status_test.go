@@ -72,7 +72,7 @@ func TestStatusReportsCountsFailuresAndGaps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !st.Migrated() || st.SchemaVersion() != "0001_initial" || len(st.Pending) != 0 {
+		if !st.Migrated() || st.SchemaVersion() != store.MigrationIDs()[len(store.MigrationIDs())-1] || len(st.Pending) != 0 {
 			t.Errorf("schema: applied %v, pending %v", st.Applied, st.Pending)
 		}
 		got := []int64{st.Events, st.OpenEvents, st.Versions, st.Runs, st.FailedRuns}
@@ -80,21 +80,28 @@ func TestStatusReportsCountsFailuresAndGaps(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("events, open, versions, runs, failed = %v, want %v", got, want)
 		}
-		if st.LastSuccess == nil || st.LastSuccess.ID != sc.LastSuccessID || sc.Now.Sub(st.LastSuccess.StartedAt) != sc.LastSuccessAge {
-			t.Errorf("last success %+v, want run %d %v before %v", st.LastSuccess, sc.LastSuccessID, sc.LastSuccessAge, sc.Now)
+		fs, ok := st.Feed(store.DefaultFeed)
+		if len(st.Feeds) != 1 || !ok {
+			t.Fatalf("feeds %+v, want only %s", st.Feeds, store.DefaultFeed)
+		}
+		if got := []int64{fs.Events, fs.OpenEvents, fs.Versions, fs.Runs, fs.FailedRuns}; !reflect.DeepEqual(got, want) {
+			t.Errorf("the feed's events, open, versions, runs, failed = %v, want %v", got, want)
+		}
+		if fs.LastSuccess == nil || fs.LastSuccess.ID != sc.LastSuccessID || sc.Now.Sub(fs.LastSuccess.StartedAt) != sc.LastSuccessAge {
+			t.Errorf("last success %+v, want run %d %v before %v", fs.LastSuccess, sc.LastSuccessID, sc.LastSuccessAge, sc.Now)
 		}
 		var reasons []string
-		for _, f := range st.Failures {
+		for _, f := range fs.Failures {
 			reasons = append(reasons, f.Error)
 		}
 		if !reflect.DeepEqual(reasons, sc.FailuresIn24h) {
 			t.Errorf("failures in 24h %q, want %q", reasons, sc.FailuresIn24h)
 		}
-		if st.MedianInterval != sc.Median {
-			t.Errorf("median %v, want %v", st.MedianInterval, sc.Median)
+		if fs.MedianInterval != sc.Median {
+			t.Errorf("median %v, want %v", fs.MedianInterval, sc.Median)
 		}
-		if !reflect.DeepEqual(st.Gaps, sc.Gaps) {
-			t.Errorf("gaps %+v, want %+v", st.Gaps, sc.Gaps)
+		if !reflect.DeepEqual(fs.Gaps, sc.Gaps) {
+			t.Errorf("gaps %+v, want %+v", fs.Gaps, sc.Gaps)
 		}
 	})
 }
@@ -110,8 +117,8 @@ func TestStatusOfANeverMigratedDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatalf("status of an empty database: %v", err)
 		}
-		if st.Migrated() || !reflect.DeepEqual(st.Pending, store.MigrationIDs()) || st.LastSuccess != nil {
-			t.Errorf("got migrated=%v pending=%v last=%v, want not migrated with every migration pending", st.Migrated(), st.Pending, st.LastSuccess)
+		if st.Migrated() || !reflect.DeepEqual(st.Pending, store.MigrationIDs()) || len(st.Feeds) != 0 {
+			t.Errorf("got migrated=%v pending=%v feeds=%v, want not migrated with every migration pending", st.Migrated(), st.Pending, st.Feeds)
 		}
 	})
 }

@@ -45,6 +45,7 @@ type Store struct {
 	db      *gorm.DB
 	dialect Dialect
 	display string // the URL with its password hidden
+	path    string // the SQLite file
 }
 
 // Target is a parsed database URL.
@@ -130,9 +131,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		return nil, err
 	}
 	var dialector gorm.Dialector
+	path := strings.TrimPrefix(t.Display, "sqlite:///")
 	switch t.Dialect {
 	case SQLite:
-		path := strings.TrimPrefix(t.Display, "sqlite:///")
 		if dir := filepath.Dir(path); dir != "" {
 			if _, err := os.Stat(dir); err != nil {
 				return nil, fmt.Errorf("%w: open %s: the folder %s does not exist", ErrUnavailable, t.Display, dir)
@@ -157,7 +158,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("%w: open %s: %s", ErrUnavailable, t.Display, redact.Text(rootMessage(err)))
 	}
-	return &Store{db: db, dialect: t.Dialect, display: t.Display}, nil
+	return &Store{db: db, dialect: t.Dialect, display: t.Display, path: path}, nil
 }
 
 // sqlitePageSize is the page size of a new SQLite database. Rows carry an

@@ -16,14 +16,15 @@ import (
 	"github.com/trafficctl/trafficctl/internal/feedtest"
 	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 var ctx = context.Background()
 
 // fixtureEvents decodes the events of fixture bodies.
-func fixtureEvents(t *testing.T, files ...string) []open511.Event {
+func fixtureEvents(t *testing.T, files ...string) []traffic.Event {
 	t.Helper()
-	var out []open511.Event
+	var out []traffic.Event
 	for _, f := range files {
 		b, err := os.ReadFile("../../testdata/" + f)
 		if err != nil {
@@ -34,7 +35,7 @@ func fixtureEvents(t *testing.T, files ...string) []open511.Event {
 			t.Fatal(err)
 		}
 		for _, raw := range env.Events {
-			e, _, err := open511.DecodeEvent(raw)
+			e, _, err := open511.DecodeEvent(raw, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,9 +47,9 @@ func fixtureEvents(t *testing.T, files ...string) []open511.Event {
 
 // apply is one fetch's database work on a whole snapshot: the run's
 // transaction, with its lock, the snapshot and the ledger row, committed.
-func apply(tb testing.TB, s *store.Store, at time.Time, events []open511.Event) store.FetchRun {
+func apply(tb testing.TB, s *store.Store, at time.Time, events []traffic.Event) store.FetchRun {
 	tb.Helper()
-	return writeInPages(tb, s, at, [][]open511.Event{events})
+	return writeInPages(tb, s, at, [][]traffic.Event{events})
 }
 
 func events(t *testing.T, s *store.Store) map[string]store.Event {
@@ -107,7 +108,7 @@ func TestApplySnapshotUpsertsAndKeepsFirstSeen(t *testing.T) {
 		}
 		line := got["511.org/761870"]
 		if line.GeometryType != "LineString" || *line.Lat != 37.258462 || *line.Lon != -121.962391 {
-			t.Fatalf("LineString event: %+v", line.EventFields)
+			t.Fatalf("LineString event: %+v", line.Event)
 		}
 		if !got["511.org/763104"].LastSeenAt.Equal(t0.Add(10 * time.Minute)) {
 			t.Fatalf("last_seen_at = %v", got["511.org/763104"].LastSeenAt)
@@ -160,7 +161,7 @@ func TestVersionsRecordSpells(t *testing.T) {
 		r3 := apply(t, s, t0.Add(20*time.Minute), fixtureEvents(t, "511/events_snapshot2.json"))
 		spells := map[string][]store.EventVersion{}
 		err := s.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
-			spells[v.EventID] = append(spells[v.EventID], *v)
+			spells[v.ID] = append(spells[v.ID], *v)
 			return nil
 		})
 		if err != nil {
@@ -181,7 +182,7 @@ func TestVersionsRecordSpells(t *testing.T) {
 		// Rebuilt snapshots equal what was applied.
 		perRun := map[int64][]string{}
 		err = s.Snapshots(ctx, store.Filter{}, func(r *store.SnapshotRow) error {
-			perRun[r.RunID] = append(perRun[r.RunID], r.EventID)
+			perRun[r.RunID] = append(perRun[r.RunID], r.ID)
 			return nil
 		})
 		if err != nil {
@@ -232,13 +233,13 @@ func TestSecondFetchIsLockedOut(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		a := dbtest.Open(t, dbURL)
 		b := dbtest.Open(t, dbURL)
-		fa, err := a.BeginFetch(ctx)
+		fa, err := a.BeginFetch(ctx, store.DefaultFeed)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer fa.Rollback()
 		start := time.Now()
-		if _, err := b.BeginFetch(ctx); err != store.ErrLocked {
+		if _, err := b.BeginFetch(ctx, store.DefaultFeed); err != store.ErrLocked {
 			t.Fatalf("second BeginFetch: %v, want ErrLocked", err)
 		}
 		t.Logf("second fetch gave up after %s", time.Since(start).Round(time.Millisecond))
@@ -265,7 +266,7 @@ func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
 		}
 		s.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
 			if *v.LastRunID != last.ID || !v.ValidTo.Equal(t0.Add(time.Hour)) {
-				t.Fatalf("open spell of %s ends at run %d %v", v.EventID, *v.LastRunID, v.ValidTo)
+				t.Fatalf("open spell of %s ends at run %d %v", v.ID, *v.LastRunID, v.ValidTo)
 			}
 			return nil
 		})
@@ -305,9 +306,9 @@ func TestNewSQLiteDatabaseUsesLargePagesAndWAL(t *testing.T) {
 }
 
 // writeInPages applies a snapshot page by page, as a fetch does.
-func writeInPages(t testing.TB, s *store.Store, at time.Time, pages [][]open511.Event) store.FetchRun {
+func writeInPages(t testing.TB, s *store.Store, at time.Time, pages [][]traffic.Event) store.FetchRun {
 	t.Helper()
-	f, err := s.BeginFetch(ctx)
+	f, err := s.BeginFetch(ctx, store.DefaultFeed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +329,7 @@ func writeInPages(t testing.TB, s *store.Store, at time.Time, pages [][]open511.
 }
 
 // variant is e with another headline: other content, same id.
-func variant(t *testing.T, e open511.Event, headline string) open511.Event {
+func variant(t *testing.T, e traffic.Event, headline string) traffic.Event {
 	t.Helper()
 	var obj map[string]any
 	if err := json.Unmarshal([]byte(e.Raw), &obj); err != nil {
@@ -336,7 +337,7 @@ func variant(t *testing.T, e open511.Event, headline string) open511.Event {
 	}
 	obj["headline"] = headline
 	b, _ := json.Marshal(obj)
-	v, _, err := open511.DecodeEvent(b)
+	v, _, err := open511.DecodeEvent(b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,13 +352,13 @@ func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		base := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")[:5]
 		e1, e2, e3, e4, n1 := base[0], base[1], base[2], base[3], base[4]
-		stored := []open511.Event{e1, e2, e3, e4} // run 1; n1 comes later
-		strip := func(e open511.Event) open511.Event { return open511.Event{ID: e.ID, ContentHash: e.ContentHash} }
-		pages := [][]open511.Event{
+		stored := []traffic.Event{e1, e2, e3, e4} // run 1; n1 comes later
+		strip := func(e traffic.Event) traffic.Event { return traffic.Event{ID: e.ID, ContentHash: e.ContentHash} }
+		pages := [][]traffic.Event{
 			{variant(t, e1, "e1 changed"), strip(e2), n1, variant(t, e3, "e3 changed")},
 			{strip(e1), variant(t, e2, "e2 changed"), variant(t, n1, "n1 again"), variant(t, e3, "e3 changed again")},
 		} // e4 is gone
-		once := []open511.Event{e1, variant(t, e2, "e2 changed"), variant(t, n1, "n1 again"), variant(t, e3, "e3 changed again")}
+		once := []traffic.Event{e1, variant(t, e2, "e2 changed"), variant(t, n1, "n1 again"), variant(t, e3, "e3 changed again")}
 
 		streamed, single := dbtest.Open(t, dbURL), dbtest.Open(t, dbtest.SQLite(t))
 		if strings.HasPrefix(dbURL, "postgres") {
@@ -406,7 +407,7 @@ func TestManyChangedEventsWrittenInBatches(t *testing.T) {
 		}
 		apply(t, paged, t0, first)
 		apply(t, whole, t0, first)
-		var pages [][]open511.Event
+		var pages [][]traffic.Event
 		for start := 0; start < len(second); start += 100 { // 50 changed a page
 			pages = append(pages, second[start:min(start+100, len(second))])
 		}

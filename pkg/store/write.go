@@ -11,15 +11,21 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
-	"github.com/trafficctl/trafficctl/pkg/open511"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
-// The columns of events that writeEvents sets; last_seen_at and closed_at
-// are left NULL (the event is open).
-var insertColumns = []string{
-	"id", "headline", "event_type", "severity", "lat", "lon", "status", "event_subtypes",
-	"description", "roads", "areas", "created", "updated", "geometry_type", "geometry",
-	"first_seen_at", "current_version", "content_hash", "raw",
+// The columns of events that writeEvents sets, in the order of
+// eventRow; last_seen_at and closed_at are left NULL (the event is open).
+var insertColumns = append(append([]string{"feed", "id"}, traffic.FieldNames()...),
+	"first_seen_at", "current_version", "content_hash", "raw")
+
+// eventRow appends to row the values of insertColumns for e.
+func eventRow(row []any, feed string, e *traffic.Event, at time.Time, version int) []any {
+	row = append(row, feed, e.ID)
+	for _, f := range traffic.Fields {
+		row = append(row, f.Value(e))
+	}
+	return append(row, at, version, e.ContentHash, e.Raw)
 }
 
 // upsertEvents is the ON CONFLICT clause of the events insert: a changed
@@ -32,32 +38,32 @@ var upsertEvents = func() string {
 	}
 	set = append(set, "last_seen_at = NULL", "closed_at = NULL", "current_version = excluded.current_version",
 		"content_hash = excluded.content_hash", "raw = excluded.raw")
-	return " ON CONFLICT (id) DO UPDATE SET " + strings.Join(set, ", ")
+	return " ON CONFLICT (feed, id) DO UPDATE SET " + strings.Join(set, ", ")
 }()
 
 // copySpells starts a spell for each given event from its row in events,
 // which writeEvents has written: each event's content crosses from Go to
 // the database once.
-const copySpells = "INSERT INTO event_versions (event_id, version, first_run_id, valid_from, content_hash, " +
-	fieldColumns + ", raw) SELECT id, current_version, %s, %s, content_hash, " + fieldColumns + ", raw FROM events WHERE "
+var copySpells = "INSERT INTO event_versions (feed, event_id, version, first_run_id, valid_from, content_hash, " +
+	fieldColumns + ", raw) SELECT feed, id, current_version, %s, %s, content_hash, " + fieldColumns + ", raw FROM events WHERE "
 
 // writeEvents upserts the new, changed and returning events into events;
 // startSpells then starts their spells.
-func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, stmts map[int]*sql.Stmt, at time.Time, write []open511.Event, versions []int) error {
+func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, stmts map[int]*sql.Stmt, feed string, at time.Time, write []traffic.Event, versions []int) error {
 	if len(write) == 0 {
 		return nil
 	}
 	ctx := tx.Statement.Context
 	if s.dialect == Postgres {
-		return s.writeEventsPostgres(ctx, tx.Statement.ConnPool, conn, at, write, versions)
+		return s.writeEventsPostgres(ctx, tx.Statement.ConnPool, conn, feed, at, write, versions)
 	}
-	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, stmts, at, write, versions)
+	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, stmts, feed, at, write, versions)
 }
 
 // startSpells starts a spell in event_versions for each id, from its row in
 // events as writeEvents left it, in one statement per bind-parameter limit
 // on SQLite and one statement on PostgreSQL.
-func (s *Store) startSpells(tx *gorm.DB, runID int64, at time.Time, ids []string) error {
+func (s *Store) startSpells(tx *gorm.DB, feed string, runID int64, at time.Time, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -65,16 +71,16 @@ func (s *Store) startSpells(tx *gorm.DB, runID int64, at time.Time, ids []string
 	if s.dialect == Postgres {
 		// A join with the unnested ids, not "id = ANY($3)", which would
 		// compare every row with every id.
-		_, err := db.ExecContext(ctx, fmt.Sprintf(copySpells, "$1", "$2")+"id IN (SELECT unnest($3::text[]))", runID, at, ids)
+		_, err := db.ExecContext(ctx, fmt.Sprintf(copySpells, "$1", "$2")+"feed = $3 AND id IN (SELECT unnest($4::text[]))", runID, at, feed, ids)
 		return s.dbError("write event versions", err)
 	}
-	err := inBatches(ids, s.maxParams()-2, func(batch []string) error {
-		args := make([]any, 0, len(batch)+2)
-		args = append(args, runID, at)
+	err := inBatches(ids, s.maxParams()-3, func(batch []string) error {
+		args := make([]any, 0, len(batch)+3)
+		args = append(args, runID, at, feed)
 		for _, id := range batch {
 			args = append(args, id)
 		}
-		query := fmt.Sprintf(copySpells, "?", "?") + "id IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
+		query := fmt.Sprintf(copySpells, "?", "?") + "feed = ? AND id IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
 		_, err := db.ExecContext(ctx, query, args...)
 		return err
 	})
@@ -86,7 +92,7 @@ func (s *Store) startSpells(tx *gorm.DB, runID int64, at time.Time, ids []string
 // and plan), and upserts the others (changed or back after closing,
 // usually a few) from one array per column. One or two statements,
 // whatever the number of events.
-func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn *sql.Conn, at time.Time, write []open511.Event, versions []int) error {
+func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn *sql.Conn, feed string, at time.Time, write []traffic.Event, versions []int) error {
 	var fresh, again []int // positions in write
 	for i, v := range versions {
 		if v == 1 {
@@ -104,11 +110,7 @@ func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn 
 				if k++; k == len(fresh) {
 					return nil, nil
 				}
-				e := write[fresh[k]]
-				row = append(row[:0], e.ID, e.Headline, e.EventType, e.Severity, e.Lat, e.Lon, e.Status,
-					e.EventSubtypes, e.Description, e.Roads, e.Areas, e.Created, e.Updated, e.GeometryType,
-					e.Geometry, at, 1, e.ContentHash, e.Raw)
-				return row, nil
+				return eventRow(row[:0], feed, &write[fresh[k]], at, 1), nil
 			}))
 			return err
 		})
@@ -117,7 +119,7 @@ func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn 
 		}
 	}
 	if len(again) > 0 {
-		if err := s.upsertEventsPostgres(ctx, db, at, write, versions, again); err != nil {
+		if err := s.upsertEventsPostgres(ctx, db, feed, at, write, versions, again); err != nil {
 			return s.dbError("write events", err)
 		}
 	}
@@ -126,34 +128,52 @@ func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn 
 
 // upsertEventsPostgres writes the events at positions pos from one array
 // per column.
-func (s *Store) upsertEventsPostgres(ctx context.Context, db gorm.ConnPool, at time.Time, write []open511.Event, versions []int, pos []int) error {
+func (s *Store) upsertEventsPostgres(ctx context.Context, db gorm.ConnPool, feed string, at time.Time, write []traffic.Event, versions []int, pos []int) error {
 	n := len(pos)
-	ids, hashes, raws, geometry := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	text := make([][]string, 9) // headline, event_type, severity, status, event_subtypes, description, roads, areas, geometry_type
-	for j := range text {
-		text[j] = make([]string, n)
-	}
-	lat, lon := make([]*float64, n), make([]*float64, n)
-	created, updated := make([]*time.Time, n), make([]*time.Time, n)
-	version := make([]int, n)
+	// One array per column of insertColumns, typed for unnest.
+	arrays := make([]any, 0, len(insertColumns))
+	ids, hashes, raws, version := make([]string, n), make([]string, n), make([]string, n), make([]int, n)
 	for i, p := range pos {
-		e := write[p]
-		ids[i], hashes[i], raws[i], geometry[i], version[i] = e.ID, e.ContentHash, e.Raw, e.Geometry, versions[p]
-		for j, v := range []string{e.Headline, e.EventType, e.Severity, e.Status, e.EventSubtypes, e.Description, e.Roads, e.Areas, e.GeometryType} {
-			text[j][i] = v
-		}
-		lat[i], lon[i], created[i], updated[i] = e.Lat, e.Lon, e.Created, e.Updated
+		ids[i], hashes[i], raws[i], version[i] = write[p].ID, write[p].ContentHash, write[p].Raw, versions[p]
 	}
-	insert := `INSERT INTO events (` + strings.Join(insertColumns, ", ") + `)
-SELECT id, headline, event_type, severity, lat, lon, status, event_subtypes, description, roads, areas,
-	created, updated, geometry_type, geometry, $18, current_version, content_hash, raw::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::text[],
-	$9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::text[],
-	$16::int[], $17::text[], $19::text[])
-	AS u(id, headline, event_type, severity, lat, lon, status, event_subtypes, description, roads, areas,
-	created, updated, geometry_type, geometry, current_version, content_hash, raw)` + upsertEvents
-	_, err := db.ExecContext(ctx, insert, ids, text[0], text[1], text[2], lat, lon, text[3], text[4],
-		text[5], text[6], text[7], created, updated, text[8], geometry, version, hashes, at, raws)
+	var selects, unnests []string
+	arg := func(v any, cast, name string) {
+		arrays = append(arrays, v)
+		unnests = append(unnests, fmt.Sprintf("$%d::%s[]", len(arrays), cast))
+		selects = append(selects, name)
+	}
+	arg(ids, "text", "id")
+	for _, f := range traffic.Fields {
+		switch f.Kind {
+		case traffic.Float:
+			col := make([]*float64, n)
+			for i, p := range pos {
+				col[i] = *f.Ref(&write[p]).(**float64)
+			}
+			arg(col, "float8", f.Name)
+		case traffic.Time:
+			col := make([]*time.Time, n)
+			for i, p := range pos {
+				col[i] = *f.Ref(&write[p]).(**time.Time)
+			}
+			arg(col, "timestamptz", f.Name)
+		default:
+			col := make([]string, n)
+			for i, p := range pos {
+				col[i] = *f.Ref(&write[p]).(*string)
+			}
+			arg(col, "text", f.Name)
+		}
+	}
+	arg(version, "int", "current_version")
+	arg(hashes, "text", "content_hash")
+	arg(raws, "text", "raw")
+	arrays = append(arrays, feed, at)
+	insert := "INSERT INTO events (" + strings.Join(insertColumns, ", ") + ")\nSELECT " +
+		fmt.Sprintf("$%d, ", len(arrays)-1) + strings.Join(selects[:len(selects)-3], ", ") +
+		fmt.Sprintf(", $%d, current_version, content_hash, raw::jsonb", len(arrays)) +
+		"\nFROM unnest(" + strings.Join(unnests, ", ") + ") AS u(" + strings.Join(selects, ", ") + ")" + upsertEvents
+	_, err := db.ExecContext(ctx, insert, arrays...)
 	return err
 }
 
@@ -161,17 +181,15 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::fl
 // bind-parameter limit allows. A statement for a given number of rows is
 // prepared once per run (pages are usually all the same size): parsing a
 // statement of thousands of parameters costs about as much as running it.
-func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, stmts map[int]*sql.Stmt, at time.Time, write []open511.Event, versions []int) error {
+func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, stmts map[int]*sql.Stmt, feed string, at time.Time, write []traffic.Event, versions []int) error {
 	cols := len(insertColumns)
 	perStmt := s.maxParams() / cols
 	args := make([]any, 0, min(len(write), perStmt)*cols)
 	for start := 0; start < len(write); start += perStmt {
 		batch := write[start:min(start+perStmt, len(write))]
 		args = args[:0]
-		for i, e := range batch {
-			args = append(args, e.ID, e.Headline, e.EventType, e.Severity, floatArg(e.Lat), floatArg(e.Lon),
-				e.Status, e.EventSubtypes, e.Description, e.Roads, e.Areas, timeArg(e.Created), timeArg(e.Updated),
-				e.GeometryType, e.Geometry, at, versions[start+i], e.ContentHash, e.Raw)
+		for i := range batch {
+			args = eventRow(args, feed, &batch[i], at, versions[start+i])
 		}
 		stmt := stmts[len(batch)]
 		if stmt == nil {
@@ -193,13 +211,6 @@ func insertEventsSQL(rows, cols int) string {
 	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
 	return "INSERT INTO events (" + strings.Join(insertColumns, ", ") + ") VALUES " +
 		row + strings.Repeat(", "+row, rows-1) + upsertEvents
-}
-
-func floatArg(f *float64) any {
-	if f == nil {
-		return nil
-	}
-	return *f
 }
 
 func timeArg(t *time.Time) any {

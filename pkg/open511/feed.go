@@ -1,0 +1,372 @@
+package open511
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/trafficctl/trafficctl/pkg/redact"
+	"github.com/trafficctl/trafficctl/pkg/source"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
+)
+
+// Defaults used when a Feed field is zero.
+const (
+	DefaultPageSize = 500
+	// MaxPages stops a feed whose pagination never ends.
+	MaxPages = 100
+)
+
+// Feed reads complete snapshots from one Open511 events endpoint.
+type Feed struct {
+	Source   *source.Client
+	URL      string            // e.g. https://api.511.org/traffic/events
+	Params   map[string]string // extra query parameters
+	PageSize int               // sent as limit
+	Location *time.Location    // for times without an offset; nil is UTC
+	Logger   *slog.Logger
+}
+
+// Stream reads every page of the feed, following pagination.next_url, and
+// hands each page's events to sink, in feed order, from one goroutine,
+// while the next pages are fetched and decoded. Events without an id are
+// left out (counted as Skipped); an id met again is handed on again, and
+// its later content counts. If stored is not nil, an event it reports as
+// stored with this content is handed on as its ID and ContentHash only. If
+// a page fails, or sink returns an error, Stream stops and returns that
+// error; undoing what sink did is the caller's business (a transaction).
+func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) bool, sink func(events []traffic.Event) error) (traffic.Snapshot, error) {
+	var snap traffic.Snapshot
+	next, err := f.firstURL()
+	if err != nil {
+		return snap, err
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// Each page is decoded in the background while the next page is
+	// fetched, and handed to sink by one goroutine, in order. At most two
+	// decoded pages wait for sink, which bounds memory.
+	type pending struct {
+		n    int
+		done <-chan []decoded
+	}
+	queue := make(chan pending, 2)
+	sunk := make(chan error, 1)
+	go func() {
+		var failed error
+		ids := map[string]bool{}
+		for p := range queue {
+			decoded := <-p.done
+			if failed != nil || ctx.Err() != nil {
+				continue // drain
+			}
+			events := make([]traffic.Event, 0, len(decoded))
+			for _, d := range decoded {
+				if f.accept(&snap, ids, d, p.n) {
+					events = append(events, d.ev)
+				}
+			}
+			if failed = sink(events); failed != nil {
+				cancel(failed)
+			}
+		}
+		sunk <- failed
+	}()
+	fetchErr := f.fetchPages(ctx, next, &snap, func(n int, page pageInfo) error {
+		done := make(chan []decoded, 1)
+		go func() {
+			var events []decoded
+			page.decode(stored, f.Location, func(d decoded) { events = append(events, d) })
+			done <- events
+		}()
+		select {
+		case queue <- pending{n, done}:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	if fetchErr != nil {
+		cancel(fetchErr) // sink is not called again
+	}
+	close(queue)
+	sinkErr := <-sunk
+	cancelled := errors.Is(sinkErr, context.Canceled) || errors.Is(sinkErr, context.DeadlineExceeded)
+	switch {
+	case sinkErr != nil && !cancelled:
+		return snap, sinkErr // the fetch only stopped because of it
+	case fetchErr != nil:
+		return snap, fetchErr
+	case sinkErr != nil && context.Cause(parent) != nil:
+		return snap, context.Cause(parent) // a signal or the deadline, said as such
+	case sinkErr != nil:
+		return snap, sinkErr
+	}
+	return snap, nil
+}
+
+// fetchPages fetches the pages from next on and hands each to got.
+func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snapshot, got func(n int, page pageInfo) error) error {
+	seen := map[string]bool{}
+	for next != nil {
+		if snap.Pages == MaxPages {
+			return fmt.Errorf("fetch %s: more than %d pages; stopping (pagination does not end)", redact.URL(next), MaxPages)
+		}
+		key := next.String()
+		if seen[key] {
+			return fmt.Errorf("fetch page %d: the feed links back to %s, which was already read (pagination loops)", snap.Pages+1, redact.URL(next))
+		}
+		seen[key] = true
+		snap.Pages++
+		what := "page " + strconv.Itoa(snap.Pages)
+		var page pageInfo
+		err := f.Source.Get(ctx, next, what, func(body []byte) (err error) {
+			page, err = readPage(body)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := got(snap.Pages, page); err != nil {
+			return err
+		}
+		current := next
+		if next, err = nextURL(current, page.next); err != nil {
+			return fmt.Errorf("%s of %s: %w", what, redact.URL(current), err)
+		}
+	}
+	return nil
+}
+
+func (f *Feed) logger() *slog.Logger {
+	if f.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Logger
+}
+
+// accept counts one event object of page and logs its warnings; it reports
+// whether the event is to be handed on (it has an id).
+func (f *Feed) accept(snap *traffic.Snapshot, ids map[string]bool, d decoded, page int) bool {
+	snap.Received++
+	for _, w := range d.warnings {
+		f.logger().Warn(w)
+	}
+	if d.err != nil {
+		snap.Skipped++
+		f.logger().Warn("skipping event", "page", page, "position", snap.Received, "reason", d.err.Error())
+		return false
+	}
+	if ids[d.ev.ID] {
+		snap.Duplicates++
+		f.logger().Warn("event appears twice in one snapshot; keeping the last", "id", d.ev.ID, "page", page)
+	}
+	ids[d.ev.ID] = true
+	return true
+}
+
+func (f *Feed) firstURL() (*url.URL, error) {
+	u, err := source.CheckURL(f.URL)
+	if err != nil {
+		return nil, fmt.Errorf("source URL %w", err)
+	}
+	q := u.Query()
+	for k, v := range f.Params {
+		q.Set(k, v)
+	}
+	q.Set("format", "json")
+	size := f.PageSize
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	q.Set("limit", strconv.Itoa(size))
+	u.RawQuery = q.Encode()
+	return u, nil
+}
+
+// nextURL resolves pagination.next_url, which 511.org writes relative to
+// the host, against the page that carried it. The client adds the key.
+func nextURL(current *url.URL, next string) (*url.URL, error) {
+	if strings.TrimSpace(next) == "" {
+		return nil, nil
+	}
+	ref, err := url.Parse(next)
+	if err != nil {
+		return nil, fmt.Errorf("pagination.next_url is not a URL")
+	}
+	u := current.ResolveReference(ref)
+	if u.Host != current.Host {
+		return nil, fmt.Errorf("pagination.next_url points to another host (%s)", u.Host)
+	}
+	return u, nil
+}
+
+type pageInfo struct {
+	next string // pagination.next_url
+	// decode hands the page's events to emit, in order; those that stored
+	// (if not nil) reports as stored unchanged carry only their ID and
+	// ContentHash. It may run on another goroutine, and only once.
+	decode func(stored func(id, contentHash string) bool, loc *time.Location, emit func(decoded))
+}
+
+// decoded is one event object of a page, decoded or not.
+type decoded struct {
+	ev       traffic.Event
+	warnings []string
+	err      error
+}
+
+// readPage checks that a page body is JSON and finds its events (see
+// envelope); they are parsed one by one, later, by page.decode. A body that
+// is not a well-formed Open511 page goes to the streaming decodePage,
+// whose errors say what is wrong with it.
+func readPage(data []byte) (pageInfo, error) {
+	if fastjson.ValidateBytes(data) == nil {
+		if env, ok := readEnvelope(data); ok {
+			page := pageInfo{next: env.next, decode: func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
+				p, sc := parsers.Get(), scratches.Get().(*scratch)
+				defer parsers.Put(p)
+				defer scratches.Put(sc)
+				for _, obj := range env.events {
+					v, err := p.ParseBytes(obj) // valid: the whole body was
+					if err == nil {
+						var e traffic.Event
+						var warnings []string
+						e, warnings, err = decodeEvent(v, sc, stored, loc)
+						emit(decoded{e, warnings, err})
+					} else {
+						emit(decoded{err: err})
+					}
+				}
+			}}
+			return page, nil
+		}
+	}
+	return decodePage(data)
+}
+
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// decodePage reads a body that readEnvelope did not take, with
+// encoding/json, to say what is wrong with it: the body must be an object
+// with an "events" array.
+func decodePage(data []byte) (pageInfo, error) {
+	var page pageInfo
+	var objs []json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return page, notJSON(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return page, errors.New("the response is JSON but not an object; expected an Open511 body with \"events\"")
+	}
+	sawEvents := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return page, bodyError(err)
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "events":
+			sawEvents = true
+			if objs, err = decodeEvents(dec); err != nil {
+				return page, err
+			}
+		case "pagination":
+			var p struct {
+				NextURL string `json:"next_url"`
+			}
+			if err := dec.Decode(&p); err != nil {
+				return page, bodyError(err)
+			}
+			page.next = p.NextURL
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return page, bodyError(err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return page, bodyError(err)
+	}
+	if !sawEvents {
+		return page, errors.New("the response has no \"events\" member; is this an Open511 events URL?")
+	}
+	page.decode = func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
+		for _, obj := range objs {
+			ev, warnings, err := DecodeEvent(obj, loc)
+			if err == nil && stored != nil && stored(ev.ID, ev.ContentHash) {
+				ev = traffic.Event{ID: ev.ID, ContentHash: ev.ContentHash}
+			}
+			emit(decoded{ev, warnings, err})
+		}
+	}
+	return page, nil
+}
+
+func decodeEvents(dec *json.Decoder) ([]json.RawMessage, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if tok == nil {
+		return nil, nil // "events": null, as an empty list
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, errors.New("\"events\" is not a list")
+	}
+	var objs []json.RawMessage
+	for dec.More() {
+		var obj json.RawMessage
+		if err := dec.Decode(&obj); err != nil {
+			return nil, bodyError(err)
+		}
+		objs = append(objs, obj)
+	}
+	_, err = dec.Token()
+	return objs, bodyError(err)
+}
+
+func bodyError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return source.ErrTruncated
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("the response is not valid JSON at byte %d: %v", syn.Offset, syn)
+	}
+	return err
+}
+
+func notJSON(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errors.New("the response body is empty")
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return source.ErrTruncated
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return errors.New("the response is not JSON (an HTML error page or plain text?)")
+	}
+	return err
+}

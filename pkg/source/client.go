@@ -1,0 +1,247 @@
+// Package source gets a feed's bytes over HTTP, the same for every feed
+// format: where the API key goes, the per-request timeout, retries with
+// backoff and Retry-After, the run's deadline, gzip, a UTF-8 byte-order
+// mark, the body size limit, and errors that never show the key.
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trafficctl/trafficctl/pkg/redact"
+)
+
+// Defaults used when a Client field is zero.
+const (
+	DefaultTimeout = 30 * time.Second
+	DefaultMaxBody = 64 << 20
+	DefaultBackoff = time.Second
+)
+
+// ErrRateLimited is wrapped by errors for a feed that asked us to wait
+// (429 or 503 with Retry-After) longer than the run may last, or kept
+// answering 429. It is temporary: a later run may succeed.
+var ErrRateLimited = errors.New("rate limited")
+
+// ErrKeyRefused is wrapped when the feed answers 401 or 403.
+var ErrKeyRefused = errors.New("API key refused")
+
+// Client gets response bodies from one feed.
+type Client struct {
+	HTTP      *http.Client  // nil means http.DefaultClient
+	APIKey    string        // sent as the api_key query parameter; never printed
+	Timeout   time.Duration // per request, body included
+	Retries   int           // further attempts after a retryable failure
+	Backoff   time.Duration // first retry delay; doubles, with jitter (tests use milliseconds)
+	MaxBody   int64         // bytes of one decoded body
+	UserAgent string
+	Logger    *slog.Logger
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+// CheckURL parses a feed URL and checks that it is http(s) with a host.
+func CheckURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http(s) URL", redact.Text(raw))
+	}
+	return u, nil
+}
+
+// ErrTruncated is wrapped by a parse error that means the body ended
+// early: the request is tried again, as for a connection that broke.
+var ErrTruncated = errors.New("the response body ended early (truncated)")
+
+// Get fetches u (to which it adds the API key), with retries, and hands its
+// body, without a UTF-8 byte-order mark, to parse (which may keep it). A
+// parse error that wraps ErrTruncated is retried; any other fails the
+// request. what names the request in errors, e.g. "page 2".
+func (c *Client) Get(ctx context.Context, u *url.URL, what string, parse func(body []byte) error) error {
+	where := fmt.Sprintf("fetch %s of %s", what, redact.URL(c.withKey(u)))
+	backoff := c.Backoff
+	if backoff <= 0 {
+		backoff = DefaultBackoff
+	}
+	for attempt := 0; ; attempt++ {
+		body, err := c.get(ctx, u)
+		if err == nil {
+			if err = parse(body); errors.Is(err, ErrTruncated) {
+				err = &retryable{err: ErrTruncated}
+			} else if err == nil {
+				return nil
+			}
+		}
+		var retry *retryable
+		if !errors.As(err, &retry) {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		if attempt >= c.Retries {
+			if attempt > 0 {
+				return fmt.Errorf("%s: %w (retried %d times)", where, retry.err, attempt)
+			}
+			return fmt.Errorf("%s: %w", where, retry.err)
+		}
+		wait := backoff << attempt
+		wait = wait/2 + rand.N(wait/2+1) // jitter: spread overlapping runs apart
+		if retry.after > 0 {
+			wait = retry.after
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+			if retry.after > 0 {
+				return fmt.Errorf("%s: %w: the feed asked to wait %s, longer than the run's deadline allows", where, ErrRateLimited, retry.after)
+			}
+			return fmt.Errorf("%s: %w (no time left for a retry before the run's deadline)", where, retry.err)
+		}
+		c.logger().Warn("retrying", "request", what, "attempt", attempt+1, "wait", wait.String(), "reason", redact.Text(retry.err.Error()))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s: %w", where, context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
+// withKey is u with the API key as its api_key parameter, if there is a key.
+func (c *Client) withKey(u *url.URL) *url.URL {
+	if c.APIKey == "" {
+		return u
+	}
+	with := *u
+	q := with.Query()
+	q.Set("api_key", c.APIKey)
+	with.RawQuery = q.Encode()
+	return &with
+}
+
+// retryable wraps a failure worth another attempt; after is the wait the
+// server asked for, if any.
+type retryable struct {
+	err   error
+	after time.Duration
+}
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+// utf8BOM starts 511.org's bodies.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+func (c *Client) get(ctx context.Context, u *url.URL) ([]byte, error) {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.withKey(u).String(), nil)
+	if err != nil {
+		return nil, errors.New("cannot build the request")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.UserAgent)
+	client := c.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, c.transportError(ctx, rctx, err, timeout)
+	}
+	defer resp.Body.Close()
+	c.logger().Debug("GET", "url", redact.URL(u), "status", resp.StatusCode, "headers_after", time.Since(start).Round(time.Millisecond).String())
+	if err := statusError(resp); err != nil {
+		return nil, err
+	}
+	maxBody := c.MaxBody
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	var body bytes.Buffer
+	if resp.ContentLength > 0 && resp.ContentLength <= maxBody {
+		body.Grow(int(resp.ContentLength))
+	}
+	_, err = body.ReadFrom(http.MaxBytesReader(nil, resp.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, fmt.Errorf("the response body is larger than source.max_body (%d bytes)", maxBody)
+		}
+		return nil, c.transportError(ctx, rctx, err, timeout)
+	}
+	c.logger().Debug("body read", "url", redact.URL(u), "bytes", body.Len(), "duration", time.Since(start).Round(time.Millisecond).String())
+	return bytes.TrimPrefix(body.Bytes(), utf8BOM), nil
+}
+
+// transportError says in one sentence what went wrong below HTTP, without
+// the request URL that Go's *url.Error would print (it holds the key).
+func (c *Client) transportError(ctx, rctx context.Context, err error, timeout time.Duration) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx) // the run was cancelled or hit its deadline: no retry
+	}
+	if rctx.Err() != nil {
+		return &retryable{err: fmt.Errorf("no complete answer within source.timeout (%s)", timeout)}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &retryable{err: ErrTruncated}
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	return &retryable{err: errors.New(redact.Text(err.Error()))}
+}
+
+func statusError(resp *http.Response) error {
+	code := resp.StatusCode
+	switch {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return fmt.Errorf("%w (%s): set TRAFFICCTL_API_KEY (or FIVEONEONE_TOKEN) to a valid key, or the feed's own api_key; 511.org keys come from https://511.org/open-data/token", ErrKeyRefused, resp.Status)
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		after := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		err := errors.New(resp.Status)
+		if code == http.StatusTooManyRequests {
+			err = fmt.Errorf("%w: %s", ErrRateLimited, resp.Status)
+		}
+		return &retryable{err: err, after: after}
+	case code >= 500:
+		return &retryable{err: errors.New(resp.Status)}
+	default:
+		return errors.New(resp.Status)
+	}
+}
+
+// retryAfter reads a Retry-After header: delay seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

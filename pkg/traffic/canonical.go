@@ -1,0 +1,143 @@
+package traffic
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+)
+
+// Events are parsed with fastjson, which reads them into a tree without
+// reflection: a fetch decodes every event of every run, and encoding/json's
+// reflection and map building were most of a fetch's CPU.
+var parsers fastjson.ParserPool
+
+// Scratch is the reusable working memory of one decoding goroutine.
+type Scratch struct {
+	members []member // a stack of the objects being canonicalised
+}
+
+type member struct {
+	key []byte
+	val *fastjson.Value
+}
+
+// Canonical returns obj as compact JSON with object keys sorted and numbers
+// kept as written, so that key order and white space do not change an
+// event's content hash. Of repeated keys the last one counts. Strings are
+// made valid text (see CleanText). Apart from that, its output is byte for
+// byte what decoding into map[string]any (with UseNumber) and encoding again
+// without HTML escaping gives (see canonical_test.go).
+func Canonical(obj []byte) ([]byte, error) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(obj)
+	if err != nil {
+		return nil, err
+	}
+	var sc Scratch
+	return sc.AppendCanonical(nil, v)
+}
+
+// AppendCanonical appends the canonical form of v to dst.
+func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error) {
+	var err error
+	switch v.Type() {
+	case fastjson.TypeObject:
+		// The members go on top of the stack, by index: nested objects push
+		// above them and may move the stack.
+		start := len(sc.members)
+		v.GetObject().Visit(func(k []byte, val *fastjson.Value) { sc.members = append(sc.members, member{k, val}) })
+		end := len(sc.members)
+		// A stable sort keeps repeated keys in input order; the last wins.
+		slices.SortStableFunc(sc.members[start:end], func(a, b member) int { return bytes.Compare(a.key, b.key) })
+		dst = append(dst, '{')
+		for i := start; i < end; i++ {
+			m := sc.members[i]
+			if i+1 < end && bytes.Equal(m.key, sc.members[i+1].key) {
+				continue
+			}
+			if dst[len(dst)-1] != '{' {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, m.key)
+			dst = append(dst, ':')
+			if dst, err = sc.AppendCanonical(dst, m.val); err != nil {
+				sc.members = sc.members[:start]
+				return nil, err
+			}
+		}
+		sc.members = sc.members[:start]
+		return append(dst, '}'), nil
+	case fastjson.TypeArray:
+		dst = append(dst, '[')
+		for i, item := range v.GetArray() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = sc.AppendCanonical(dst, item); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	case fastjson.TypeString:
+		return appendString(dst, v.GetStringBytes()), nil
+	case fastjson.TypeNumber:
+		// Numbers are copied as written. fastjson also takes NaN and Inf,
+		// which are not JSON (and PostgreSQL's jsonb refuses them).
+		start := len(dst)
+		dst = v.MarshalTo(dst)
+		if !json.Valid(dst[start:]) {
+			return nil, fmt.Errorf("%s is not a JSON number", dst[start:])
+		}
+		return dst, nil
+	default: // true, false, null
+		return v.MarshalTo(dst), nil
+	}
+}
+
+// appendString writes s, made valid text, as a JSON string, as
+// encoding/json does without HTML escaping. Printable ASCII without quotes
+// or backslashes, nearly all of a feed's text, is copied; anything else
+// goes through encoding/json.
+func appendString(dst, s []byte) []byte {
+	plain := true
+	for _, c := range s {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(CleanText(s)) // a string always encodes
+	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+}
+
+// CleanText is s as text every database stores alike: each invalid UTF-8
+// byte becomes U+FFFD (as encoding/json's decoder does), and NUL, which
+// PostgreSQL refuses in text and jsonb, is removed.
+func CleanText(s []byte) string {
+	if utf8.Valid(s) && bytes.IndexByte(s, 0) < 0 {
+		return string(s)
+	}
+	var text strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRune(s)
+		if r != 0 {
+			text.WriteRune(r)
+		}
+		s = s[size:]
+	}
+	return text.String()
+}

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/trafficctl/trafficctl/pkg/open511"
-	"github.com/trafficctl/trafficctl/pkg/traffic"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // Run is one run to record: a successful one applying the events of

@@ -26,7 +26,7 @@ var ErrLocked = errors.New("another trafficctl fetch of this feed is running on 
 type Fetch struct {
 	s     *Store
 	feed  string
-	lock  func() // releases the feed's lock (SQLite)
+	lock  func()    // releases the feed's lock (SQLite)
 	conn  *sql.Conn // the connection the transaction runs on (for COPY)
 	tx    *gorm.DB
 	open  map[string]known // the open events; read-only once loaded

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,6 +147,10 @@ func parseBBox(s string) (*store.BBox, error) {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a number", p)
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			// NaN would pass every range check below (it compares false) and match no row.
+			return nil, fmt.Errorf("%q is not a finite number", strings.TrimSpace(p))
 		}
 		v[i] = f
 	}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/go-gormigrate/gormigrate/v2"
@@ -111,9 +113,20 @@ func execAll(tx *gorm.DB, statements []string) error {
 type MigrationStatus struct {
 	Applied []string
 	Pending []string
+	// Unknown are applied ids this trafficctl does not know: a newer
+	// release migrated the database.
+	Unknown []string
 }
 
+// ErrNewerSchema is wrapped when the database has a migration this
+// trafficctl does not know: a newer release migrated it, and this one
+// must neither write to nor read a schema it does not understand.
+var ErrNewerSchema = errors.New("this database was migrated by a newer trafficctl")
+
 // Migrations reports which migrations are applied and which are pending.
+// When the database has migrations this trafficctl does not know, it
+// returns them in Unknown with an error wrapping ErrNewerSchema: every
+// command reads this before anything else, so each refuses such a database.
 func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 	var st MigrationStatus
 	db := s.db.WithContext(ctx)
@@ -130,9 +143,17 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 	for _, m := range s.migrations() {
 		if applied[m.ID] {
 			st.Applied = append(st.Applied, m.ID)
+			delete(applied, m.ID)
 		} else {
 			st.Pending = append(st.Pending, m.ID)
 		}
+	}
+	if len(applied) > 0 {
+		for id := range applied {
+			st.Unknown = append(st.Unknown, id)
+		}
+		sort.Strings(st.Unknown)
+		return st, fmt.Errorf("%w (unknown migration %s); upgrade trafficctl", ErrNewerSchema, strings.Join(st.Unknown, ", "))
 	}
 	return st, nil
 }

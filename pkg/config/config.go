@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -111,7 +112,7 @@ func Load(opts Options) (*Config, error) {
 	}
 	// Like python-dotenv: variables already set win over the file.
 	if err := gotenv.Load(dotenv); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, dotenv, err)
+		return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, dotenv, dotenvError(dotenv, err))
 	}
 
 	v := viper.New()
@@ -169,6 +170,48 @@ func Load(opts Options) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// dotenvError says which line of a .env file does not parse, by its number
+// only: gotenv's message quotes the line, and the line most likely holds
+// the API key.
+func dotenvError(file string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err // could not be read: the message holds no content
+	}
+	data, rerr := os.ReadFile(file)
+	if rerr != nil {
+		return rerr
+	}
+	what := "is not of the form NAME=value"
+	if err.Error() == "missing quotes" {
+		what = "opens a quote that is never closed"
+	}
+	return fmt.Errorf("line %d %s", badDotEnvLine(data), what)
+}
+
+// badDotEnvLine is the number of the line where a .env file that fails to
+// parse goes wrong: the line after the longest run of lines from the top
+// that parses. (A quoted value may span lines, so no line can be judged
+// alone; every run that includes the bad line fails.) Lines end as gotenv
+// ends them: at \n, \r or \r\n.
+func badDotEnvLine(data []byte) int {
+	ends := []int{0}
+	for i := 0; i < len(data); i++ {
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		if data[i] == '\n' || data[i] == '\r' || i == len(data)-1 {
+			ends = append(ends, i+1)
+		}
+	}
+	for n := len(ends) - 2; n > 0; n-- {
+		if _, err := gotenv.StrictParse(bytes.NewReader(data[:ends[n]])); err == nil {
+			return n + 1
+		}
+	}
+	return 1
 }
 
 // queryToMap reads a map[string]string written as a query string, the one

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
@@ -161,8 +162,27 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 // Migrate applies every pending migration in one transaction and returns
 // the ids it applied (none when the schema was current). Concurrent
 // migrations wait for each other: on PostgreSQL through an advisory lock,
-// on SQLite through the immediate write transaction.
+// on SQLite through the immediate write transaction, for as long as ctx
+// allows. SQLite's busy timeout alone is not enough: on a new file the
+// first of several runs started at once migrates and then holds the write
+// lock for its whole fetch, longer than the others' busy timeout; when
+// they try again they find nothing left to apply.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		applied, err := s.migrateOnce(ctx)
+		if err == nil || !isBusy(err) {
+			return applied, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// migrateOnce is one attempt of Migrate.
+func (s *Store) migrateOnce(ctx context.Context) ([]string, error) {
 	before, err := s.Migrations(ctx)
 	if err != nil {
 		return nil, err

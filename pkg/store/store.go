@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/postgres"
@@ -177,11 +178,33 @@ func sqliteDriver() string {
 	const name = "sqlite3_trafficctl"
 	registerSQLite.Do(func() {
 		sql.Register(name, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec(fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL;", sqlitePageSize), nil)
-			return err
+			if _, err := c.Exec(fmt.Sprintf("PRAGMA page_size = %d;", sqlitePageSize), nil); err != nil {
+				return err
+			}
+			return switchToWAL(c)
 		}})
 	})
 	return name
+}
+
+// sqliteBusyTimeout is the _busy_timeout of the SQLite DSN.
+const sqliteBusyTimeout = 5 * time.Second
+
+// switchToWAL turns WAL on. On a new file that takes the write lock, and
+// SQLite fails the switch at once, without calling the busy handler, when
+// another connection holds that lock: several first runs at once (each
+// switching the new file) would then fail. A busy switch is retried for
+// as long as the busy timeout would have waited; once the file is in WAL
+// mode the statement changes nothing and takes no lock.
+func switchToWAL(c *sqlite3.SQLiteConn) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		_, err := c.Exec("PRAGMA journal_mode = WAL;", nil)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+	}
 }
 
 // rootMessage is the innermost error's text: the driver's reason, without

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -160,16 +162,136 @@ func Load(opts Options) (*Config, error) {
 
 	var c Config
 	if err := v.Unmarshal(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		exactTypes, // first: a number must not reach the duration hook's type
 		mapstructure.StringToTimeDurationHookFunc(),
 		queryToMap, // TRAFFICCTL_SOURCE_PARAMS="region=x&status=ACTIVE"
-	))); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrConfig, strings.ReplaceAll(err.Error(), "\n", " "))
+	)), noWeakTypes); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrConfig, decodeMessage(err))
 	}
 	c.File = file
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// noWeakTypes turns off mapstructure's weak typing, under which true is
+// read as 1 and "" as 0; exactTypes accepts what means exactly the key's
+// type instead.
+func noWeakTypes(dc *mapstructure.DecoderConfig) { dc.WeaklyTypedInput = false }
+
+// typeError says what a key's value must be; it never quotes the value,
+// which may be a secret.
+type typeError string
+
+func (e typeError) Error() string { return string(e) }
+
+const (
+	errNotDuration typeError = "must be a duration with a unit, such as 30s or 2m (a number alone is not one)"
+	errNotWhole    typeError = "must be a whole number"
+	errNotBool     typeError = "must be true or false"
+)
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// exactTypes reads a value as its key's type only when it means exactly
+// that. Without it a number is taken as a duration in nanoseconds
+// (timeout: 5 is 5ns), and a float as its integer part (page_size: 1.5 is
+// 1). Strings, which is all an environment variable can be, are parsed
+// strictly as the key's type ("500", "true", "30s"). Numbers and booleans
+// are written out for text keys: YAML types a query parameter's value
+// (year: 2021) that is text to the feed.
+func exactTypes(from, to reflect.Type, data any) (any, error) {
+	if from == to {
+		return data, nil
+	}
+	fk, tk := from.Kind(), to.Kind()
+	isNumber := fk >= reflect.Int && fk <= reflect.Float64
+	isFloat := fk == reflect.Float32 || fk == reflect.Float64
+	switch {
+	case to == durationType:
+		if fk == reflect.String {
+			d, err := time.ParseDuration(strings.TrimSpace(data.(string)))
+			if err != nil {
+				return nil, errNotDuration
+			}
+			return d, nil
+		}
+		if isNumber || fk == reflect.Bool {
+			return nil, errNotDuration
+		}
+	case tk >= reflect.Int && tk <= reflect.Int64:
+		switch {
+		case fk == reflect.String:
+			n, err := strconv.ParseInt(strings.TrimSpace(data.(string)), 10, 64)
+			if err != nil {
+				return nil, errNotWhole
+			}
+			return n, nil
+		case isFloat:
+			f := reflect.ValueOf(data).Float()
+			if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+				return nil, errNotWhole
+			}
+			return int64(f), nil
+		case fk == reflect.Bool:
+			return nil, errNotWhole
+		}
+	case tk == reflect.Bool:
+		switch {
+		case fk == reflect.String:
+			b, err := strconv.ParseBool(strings.TrimSpace(data.(string)))
+			if err != nil {
+				return nil, errNotBool
+			}
+			return b, nil
+		case isNumber:
+			return nil, errNotBool
+		}
+	case tk == reflect.String:
+		switch {
+		case isFloat:
+			return strconv.FormatFloat(reflect.ValueOf(data).Float(), 'f', -1, 64), nil
+		case isNumber || fk == reflect.Bool:
+			return fmt.Sprint(data), nil
+		}
+	}
+	return data, nil
+}
+
+// decodeMessage is one line naming each key whose value could not be
+// read and why: mapstructure's own text spans lines and starts with
+// "decoding failed due to the following error(s)".
+func decodeMessage(err error) string {
+	var parts []string
+	var walk func(error)
+	walk = func(err error) {
+		var de *mapstructure.DecodeError
+		switch e := err.(type) {
+		case *mapstructure.DecodeError:
+			if errors.As(e.Unwrap(), &de) {
+				walk(e.Unwrap())
+				return
+			}
+			var te typeError
+			if errors.As(e.Unwrap(), &te) {
+				parts = append(parts, e.Name()+" "+te.Error())
+			} else {
+				parts = append(parts, e.Name()+": "+e.Unwrap().Error())
+			}
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	if len(parts) == 0 {
+		return strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // dotenvError says which line of a .env file does not parse, by its number

@@ -106,6 +106,12 @@ func postgresTarget(raw string) (Target, error) {
 		return Target{}, fmt.Errorf("%w: it does not parse as a PostgreSQL URL", ErrBadURL)
 	}
 	q := u.Query()
+	// Checked here: pgx reports an unknown mode as a failure to connect.
+	switch mode := q.Get("sslmode"); mode {
+	case "", "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		return Target{}, fmt.Errorf("%w: sslmode %q is not one of disable, allow, prefer, require, verify-ca, verify-full", ErrBadURL, mode)
+	}
 	if q.Get("sslmode") == "" && !isLocal(u.Hostname()) {
 		q.Set("sslmode", "require") // Heroku Postgres accepts TLS connections only
 	}

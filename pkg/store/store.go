@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -217,12 +218,28 @@ func switchToWAL(c *sqlite3.SQLiteConn) error {
 // the layers of "failed to initialize database" around it.
 func rootMessage(err error) string {
 	for {
+		if joined, ok := err.(interface{ Unwrap() []error }); ok && strings.Contains(err.Error(), "\n") {
+			return joinedMessage(joined.Unwrap())
+		}
 		next := errors.Unwrap(err)
 		if next == nil {
 			return err.Error()
 		}
 		err = next
 	}
+}
+
+// joinedMessage is the distinct messages of errors.Join'ed errors, on one
+// line. pgx joins the failure of every attempt: with sslmode=prefer it
+// tries TLS, then plain text, and a refused connection is refused twice.
+func joinedMessage(errs []error) string {
+	var msgs []string
+	for _, e := range errs {
+		if m := strings.ReplaceAll(e.Error(), "\n", " "); !slices.Contains(msgs, m) {
+			msgs = append(msgs, m)
+		}
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // Close closes the connections.

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,10 @@ type ExportOptions struct {
 	Format    export.Format
 	Output    string // "" or "-" for stdout
 	Filter    store.Filter
+
+	// DatabaseURL is the configured database: a SQLite file that does not
+	// exist is reported, not created.
+	DatabaseURL string
 }
 
 type exportFlags struct {
@@ -49,6 +54,9 @@ run's snapshot rebuilt exactly: one row per run and event).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.IO, opts.OpenStore = f.IO, f.OpenStore
+			if f.Config != nil { // nil in tests that only check the flags
+				opts.DatabaseURL = f.Config.Database.URL
+			}
 			if err := fl.apply(opts); err != nil {
 				return usageError{err}
 			}
@@ -148,6 +156,10 @@ func parseBBox(s string) (*store.BBox, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a number", p)
 		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			// NaN would pass every range check below (it compares false) and match no row.
+			return nil, fmt.Errorf("%q is not a finite number", strings.TrimSpace(p))
+		}
 		v[i] = f
 	}
 	b := &store.BBox{MinLon: v[0], MinLat: v[1], MaxLon: v[2], MaxLat: v[3]}
@@ -158,6 +170,15 @@ func parseBBox(s string) (*store.BBox, error) {
 }
 
 func runExport(ctx context.Context, opts *ExportOptions) error {
+	// As status does: opening a SQLite file that does not exist would
+	// create an empty database (a mistyped path would leave stray files).
+	if store.NotCreated(opts.DatabaseURL) {
+		t, err := store.ParseURL(opts.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("nothing collected yet in %s: the file does not exist", t.Display)
+	}
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err

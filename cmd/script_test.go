@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/internal/feedtest"
+	"github.com/trafficctl/trafficctl/pkg/store"
 )
 
 func TestMain(m *testing.M) {
@@ -106,6 +108,18 @@ func scriptParams(db string) testscript.Params {
 				if len(records)-1 != want {
 					ts.Fatalf("%d CSV records, want %d", len(records)-1, want)
 				}
+			},
+			// dbexec SQL: run a statement on the script's database, as
+			// another program (a newer trafficctl) would.
+			"dbexec": func(ts *testscript.TestScript, neg bool, args []string) {
+				u := ts.Getenv("TRAFFICCTL_DATABASE_URL")
+				if u == "" {
+					u = "sqlite:///" + ts.MkAbs("trafficctl.db")
+				}
+				st, err := store.Open(context.Background(), u)
+				ts.Check(err)
+				defer st.Close()
+				ts.Check(st.DB().Exec(args[0]).Error)
 			},
 			// exits N PROGRAM ARGS...: run the program and require exit status N.
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) {

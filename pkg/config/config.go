@@ -4,16 +4,19 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +142,7 @@ func Load(opts Options) (*Config, error) {
 	}
 	// Like python-dotenv: variables already set win over the file.
 	if err := gotenv.Load(dotenv); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, dotenv, err)
+		return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, dotenv, dotenvError(dotenv, err))
 	}
 
 	v := viper.New()
@@ -186,8 +189,8 @@ func Load(opts Options) (*Config, error) {
 	}
 
 	var c Config
-	if err := v.Unmarshal(&c, viper.DecodeHook(decodeHook)); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrConfig, strings.ReplaceAll(err.Error(), "\n", " "))
+	if err := v.Unmarshal(&c, viper.DecodeHook(decodeHook), noWeakTypes); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrConfig, decodeMessage(err))
 	}
 	c.File = file
 	if err := c.Validate(); err != nil {
@@ -202,6 +205,7 @@ func Load(opts Options) (*Config, error) {
 }
 
 var decodeHook = mapstructure.ComposeDecodeHookFunc(
+	exactTypes, // first: a number must not reach the duration hook's type
 	mapstructure.StringToTimeDurationHookFunc(),
 	queryToMap, // TRAFFICCTL_SOURCE_PARAMS="region=x&status=ACTIVE"
 )
@@ -248,13 +252,13 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 		src := global
 		src.URL, src.Params, src.APIKey = "", nil, ""
 		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-			DecodeHook: decodeHook, Result: &src, WeaklyTypedInput: true,
+			DecodeHook: decodeHook, Result: &src,
 		})
 		if err == nil {
 			err = dec.Decode(set)
 		}
 		if err != nil {
-			return nil, bad("feeds.%s: %s", name, strings.ReplaceAll(err.Error(), "\n", " "))
+			return nil, bad("feeds.%s: %s", name, decodeMessage(err))
 		}
 		if src.URL == "" {
 			return nil, bad("feeds.%s has no url", name)
@@ -306,6 +310,167 @@ func (s Source) Location() *time.Location {
 		return time.UTC // validated already
 	}
 	return loc
+}
+
+// noWeakTypes turns off mapstructure's weak typing, under which true is
+// read as 1 and "" as 0; exactTypes accepts what means exactly the key's
+// type instead.
+func noWeakTypes(dc *mapstructure.DecoderConfig) { dc.WeaklyTypedInput = false }
+
+// typeError says what a key's value must be; it never quotes the value,
+// which may be a secret.
+type typeError string
+
+func (e typeError) Error() string { return string(e) }
+
+const (
+	errNotDuration typeError = "must be a duration with a unit, such as 30s or 2m (a number alone is not one)"
+	errNotWhole    typeError = "must be a whole number"
+	errNotBool     typeError = "must be true or false"
+)
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// exactTypes reads a value as its key's type only when it means exactly
+// that. Without it a number is taken as a duration in nanoseconds
+// (timeout: 5 is 5ns), and a float as its integer part (page_size: 1.5 is
+// 1). Strings, which is all an environment variable can be, are parsed
+// strictly as the key's type ("500", "true", "30s"). Numbers and booleans
+// are written out for text keys: YAML types a query parameter's value
+// (year: 2021) that is text to the feed.
+func exactTypes(from, to reflect.Type, data any) (any, error) {
+	if from == to {
+		return data, nil
+	}
+	fk, tk := from.Kind(), to.Kind()
+	isNumber := fk >= reflect.Int && fk <= reflect.Float64
+	isFloat := fk == reflect.Float32 || fk == reflect.Float64
+	switch {
+	case to == durationType:
+		if fk == reflect.String {
+			d, err := time.ParseDuration(strings.TrimSpace(data.(string)))
+			if err != nil {
+				return nil, errNotDuration
+			}
+			return d, nil
+		}
+		if isNumber || fk == reflect.Bool {
+			return nil, errNotDuration
+		}
+	case tk >= reflect.Int && tk <= reflect.Int64:
+		switch {
+		case fk == reflect.String:
+			n, err := strconv.ParseInt(strings.TrimSpace(data.(string)), 10, 64)
+			if err != nil {
+				return nil, errNotWhole
+			}
+			return n, nil
+		case isFloat:
+			f := reflect.ValueOf(data).Float()
+			if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+				return nil, errNotWhole
+			}
+			return int64(f), nil
+		case fk == reflect.Bool:
+			return nil, errNotWhole
+		}
+	case tk == reflect.Bool:
+		switch {
+		case fk == reflect.String:
+			b, err := strconv.ParseBool(strings.TrimSpace(data.(string)))
+			if err != nil {
+				return nil, errNotBool
+			}
+			return b, nil
+		case isNumber:
+			return nil, errNotBool
+		}
+	case tk == reflect.String:
+		switch {
+		case isFloat:
+			return strconv.FormatFloat(reflect.ValueOf(data).Float(), 'f', -1, 64), nil
+		case isNumber || fk == reflect.Bool:
+			return fmt.Sprint(data), nil
+		}
+	}
+	return data, nil
+}
+
+// decodeMessage is one line naming each key whose value could not be
+// read and why: mapstructure's own text spans lines and starts with
+// "decoding failed due to the following error(s)".
+func decodeMessage(err error) string {
+	var parts []string
+	var walk func(error)
+	walk = func(err error) {
+		var de *mapstructure.DecodeError
+		switch e := err.(type) {
+		case *mapstructure.DecodeError:
+			if errors.As(e.Unwrap(), &de) {
+				walk(e.Unwrap())
+				return
+			}
+			var te typeError
+			if errors.As(e.Unwrap(), &te) {
+				parts = append(parts, e.Name()+" "+te.Error())
+			} else {
+				parts = append(parts, e.Name()+": "+e.Unwrap().Error())
+			}
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	if len(parts) == 0 {
+		return strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// dotenvError says which line of a .env file does not parse, by its number
+// only: gotenv's message quotes the line, and the line most likely holds
+// the API key.
+func dotenvError(file string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err // could not be read: the message holds no content
+	}
+	data, rerr := os.ReadFile(file)
+	if rerr != nil {
+		return rerr
+	}
+	what := "is not of the form NAME=value"
+	if err.Error() == "missing quotes" {
+		what = "opens a quote that is never closed"
+	}
+	return fmt.Errorf("line %d %s", badDotEnvLine(data), what)
+}
+
+// badDotEnvLine is the number of the line where a .env file that fails to
+// parse goes wrong: the line after the longest run of lines from the top
+// that parses. (A quoted value may span lines, so no line can be judged
+// alone; every run that includes the bad line fails.) Lines end as gotenv
+// ends them: at \n, \r or \r\n.
+func badDotEnvLine(data []byte) int {
+	ends := []int{0}
+	for i := 0; i < len(data); i++ {
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		if data[i] == '\n' || data[i] == '\r' || i == len(data)-1 {
+			ends = append(ends, i+1)
+		}
+	}
+	for n := len(ends) - 2; n > 0; n-- {
+		if _, err := gotenv.StrictParse(bytes.NewReader(data[:ends[n]])); err == nil {
+			return n + 1
+		}
+	}
+	return 1
 }
 
 // queryToMap reads a map[string]string written as a query string, the one

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/trafficctl/trafficctl/pkg/store"
@@ -95,16 +98,56 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	return n, bw.Flush()
 }
 
-// ToFile writes the export to path through a temporary file in the same
-// folder and renames it into place only when everything was written, so a
-// failed export never leaves a half-written file.
+// ToFile writes the export to path and leaves path what it was. A regular
+// file, or a name that does not exist yet, is written through a temporary
+// file in the same folder and renamed into place only when everything was
+// written, so a failed export never leaves a half-written file; an existing
+// file keeps its permissions, a new one gets 0666 less the umask. A symlink
+// is followed (even to a file that does not exist yet) and its target is
+// replaced, so the link stays a link. A device or a FIFO (/dev/null, a
+// named pipe) is written in place: renaming over it would replace it with
+// a file. Errors name path as given, never the temporary file.
 func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (int64, error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	fail := func(err error) error { return fmt.Errorf("export to %s: %w", path, unwrapPath(err)) }
+	// Stat first, through the kernel: /dev/stdout's links through /proc
+	// end at a pipe or a terminal that no path names.
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return 0, fmt.Errorf("export to %s: it is a folder; give a file name", path)
+	case err == nil && !fi.Mode().IsRegular():
+		n, err := toSpecialFile(ctx, st, opts, path)
+		if err != nil {
+			return n, fail(err)
+		}
+		return n, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return 0, fail(err)
+	}
+	target, err := linkTarget(path)
 	if err != nil {
-		return 0, fmt.Errorf("export to %s: %w", path, unwrapPath(err))
+		return 0, fail(err)
+	}
+	n, err := replaceFile(ctx, st, opts, target, fi)
+	if err != nil {
+		return n, fail(err)
+	}
+	return n, nil
+}
+
+// replaceFile writes the export to a temporary file next to target and
+// renames it over target. The temporary file is created with mode 0666, so
+// the umask (and a folder's default ACL) applies as to any new file; when
+// there is an old file (nil for none), it gets that file's permissions.
+func replaceFile(ctx context.Context, st *store.Store, opts Options, target string, old fs.FileInfo) (int64, error) {
+	tmp, err := createTemp(filepath.Dir(target), "."+filepath.Base(target)+".")
+	if err != nil {
+		return 0, err
 	}
 	n, err := Write(ctx, st, opts, tmp)
+	if err == nil && old != nil {
+		err = tmp.Chmod(old.Mode().Perm())
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -112,23 +155,96 @@ func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (in
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644) // CreateTemp makes it 0600; an export is ordinary data
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = os.Rename(tmp.Name(), target)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return n, fmt.Errorf("export to %s: %w", path, unwrapPath(err))
+		return n, err
 	}
 	return n, nil
 }
 
-// unwrapPath drops the temporary file's name from *PathError messages.
+// createTemp is os.CreateTemp with mode 0666 instead of 0600: an export is
+// ordinary data, and the umask decides who else may read it.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for try := 0; ; try++ {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)+".tmp")
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) && try < 100 {
+			continue
+		}
+		return f, err
+	}
+}
+
+// toSpecialFile writes the export into an existing file that is not a
+// regular one (a device, a FIFO), in place: opened for writing, without
+// creating, truncating, syncing or renaming anything. A FIFO's open waits
+// for its reader, as a shell's redirection does.
+func toSpecialFile(ctx context.Context, st *store.Store, opts Options, target string) (int64, error) {
+	f, err := os.OpenFile(target, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	n, err := Write(ctx, st, opts, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// linkTarget is the file path names: path itself, or, for a symlink, the
+// end of its chain of links, which need not exist yet (a dangling link's
+// target is where a new file goes).
+func linkTarget(path string) (string, error) {
+	target, err := filepath.EvalSymlinks(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return target, err
+	}
+	// Something on the way does not exist: follow the links by hand up
+	// to the first name that does not exist.
+	for hops := 0; ; hops++ {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		if hops == 40 { // as Linux's limit
+			return "", syscall.ELOOP
+		}
+		link, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			// Relative to the link's real folder, as the kernel reads it
+			// (lexically, ".." after a linked folder would go elsewhere).
+			dir := filepath.Dir(path)
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				dir = real
+			}
+			link = filepath.Join(dir, link)
+		}
+		path = link
+	}
+}
+
+// unwrapPath drops the file names from *PathError and *LinkError messages:
+// the caller names the path the user gave, and the temporary file's name
+// means nothing to them.
 func unwrapPath(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
 	}
 	return err
 }

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
@@ -120,9 +123,20 @@ func execAll(tx *gorm.DB, statements []string) error {
 type MigrationStatus struct {
 	Applied []string
 	Pending []string
+	// Unknown are applied ids this trafficctl does not know: a newer
+	// release migrated the database.
+	Unknown []string
 }
 
+// ErrNewerSchema is wrapped when the database has a migration this
+// trafficctl does not know: a newer release migrated it, and this one
+// must neither write to nor read a schema it does not understand.
+var ErrNewerSchema = errors.New("this database was migrated by a newer trafficctl")
+
 // Migrations reports which migrations are applied and which are pending.
+// When the database has migrations this trafficctl does not know, it
+// returns them in Unknown with an error wrapping ErrNewerSchema: every
+// command reads this before anything else, so each refuses such a database.
 func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 	var st MigrationStatus
 	db := s.db.WithContext(ctx)
@@ -139,9 +153,17 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 	for _, m := range s.migrations() {
 		if applied[m.ID] {
 			st.Applied = append(st.Applied, m.ID)
+			delete(applied, m.ID)
 		} else {
 			st.Pending = append(st.Pending, m.ID)
 		}
+	}
+	if len(applied) > 0 {
+		for id := range applied {
+			st.Unknown = append(st.Unknown, id)
+		}
+		sort.Strings(st.Unknown)
+		return st, fmt.Errorf("%w (unknown migration %s); upgrade trafficctl", ErrNewerSchema, strings.Join(st.Unknown, ", "))
 	}
 	return st, nil
 }
@@ -149,8 +171,27 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 // Migrate applies every pending migration in one transaction and returns
 // the ids it applied (none when the schema was current). Concurrent
 // migrations wait for each other: on PostgreSQL through an advisory lock,
-// on SQLite through the immediate write transaction.
+// on SQLite through the immediate write transaction, for as long as ctx
+// allows. SQLite's busy timeout alone is not enough: on a new file the
+// first of several runs started at once migrates and then holds the write
+// lock for its whole fetch, longer than the others' busy timeout; when
+// they try again they find nothing left to apply.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		applied, err := s.migrateOnce(ctx)
+		if err == nil || !isBusy(err) {
+			return applied, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// migrateOnce is one attempt of Migrate.
+func (s *Store) migrateOnce(ctx context.Context) ([]string, error) {
 	before, err := s.Migrations(ctx)
 	if err != nil {
 		return nil, err

@@ -12,8 +12,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/postgres"
@@ -106,6 +108,12 @@ func postgresTarget(raw string) (Target, error) {
 		return Target{}, fmt.Errorf("%w: it does not parse as a PostgreSQL URL", ErrBadURL)
 	}
 	q := u.Query()
+	// Checked here: pgx reports an unknown mode as a failure to connect.
+	switch mode := q.Get("sslmode"); mode {
+	case "", "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		return Target{}, fmt.Errorf("%w: sslmode %q is not one of disable, allow, prefer, require, verify-ca, verify-full", ErrBadURL, mode)
+	}
 	if q.Get("sslmode") == "" && !isLocal(u.Hostname()) {
 		q.Set("sslmode", "require") // Heroku Postgres accepts TLS connections only
 	}
@@ -178,23 +186,61 @@ func sqliteDriver() string {
 	const name = "sqlite3_trafficctl"
 	registerSQLite.Do(func() {
 		sql.Register(name, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec(fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL;", sqlitePageSize), nil)
-			return err
+			if _, err := c.Exec(fmt.Sprintf("PRAGMA page_size = %d;", sqlitePageSize), nil); err != nil {
+				return err
+			}
+			return switchToWAL(c)
 		}})
 	})
 	return name
+}
+
+// sqliteBusyTimeout is the _busy_timeout of the SQLite DSN.
+const sqliteBusyTimeout = 5 * time.Second
+
+// switchToWAL turns WAL on. On a new file that takes the write lock, and
+// SQLite fails the switch at once, without calling the busy handler, when
+// another connection holds that lock: several first runs at once (each
+// switching the new file) would then fail. A busy switch is retried for
+// as long as the busy timeout would have waited; once the file is in WAL
+// mode the statement changes nothing and takes no lock.
+func switchToWAL(c *sqlite3.SQLiteConn) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		_, err := c.Exec("PRAGMA journal_mode = WAL;", nil)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+	}
 }
 
 // rootMessage is the innermost error's text: the driver's reason, without
 // the layers of "failed to initialize database" around it.
 func rootMessage(err error) string {
 	for {
+		if joined, ok := err.(interface{ Unwrap() []error }); ok && strings.Contains(err.Error(), "\n") {
+			return joinedMessage(joined.Unwrap())
+		}
 		next := errors.Unwrap(err)
 		if next == nil {
 			return err.Error()
 		}
 		err = next
 	}
+}
+
+// joinedMessage is the distinct messages of errors.Join'ed errors, on one
+// line. pgx joins the failure of every attempt: with sslmode=prefer it
+// tries TLS, then plain text, and a refused connection is refused twice.
+func joinedMessage(errs []error) string {
+	var msgs []string
+	for _, e := range errs {
+		if m := strings.ReplaceAll(e.Error(), "\n", " "); !slices.Contains(msgs, m) {
+			msgs = append(msgs, m)
+		}
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // Close closes the connections.

@@ -178,7 +178,7 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 // they try again they find nothing left to apply.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		applied, err := s.migrateOnce(ctx)
+		applied, err := s.migrateOnce(ctx, "")
 		if err == nil || !isBusy(err) {
 			return applied, err
 		}
@@ -191,7 +191,13 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 }
 
 // migrateOnce is one attempt of Migrate.
-func (s *Store) migrateOnce(ctx context.Context) ([]string, error) {
+// MigrateTo applies the pending migrations up to and including id: a
+// database as an older release left it, for upgrade tests.
+func (s *Store) MigrateTo(ctx context.Context, id string) ([]string, error) {
+	return s.migrateOnce(ctx, id)
+}
+
+func (s *Store) migrateOnce(ctx context.Context, target string) ([]string, error) {
 	before, err := s.Migrations(ctx)
 	if err != nil {
 		return nil, err
@@ -212,6 +218,9 @@ func (s *Store) migrateOnce(ctx context.Context) ([]string, error) {
 			UseTransaction:            false, // we already are in one, holding the lock
 			ValidateUnknownMigrations: true,  // a newer trafficctl migrated this database
 		}, s.migrations())
+		if target != "" {
+			return m.MigrateTo(target)
+		}
 		return m.Migrate()
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,38 @@ func TestBadFeedsAreConfigErrors(t *testing.T) {
 				t.Fatalf("the error shows the key: %v", err)
 			}
 		})
+	}
+}
+
+// TestExampleConfigLoads: config.example.yaml loads as it is (one feed), and
+// with its feeds section uncommented (three).
+func TestExampleConfigLoads(t *testing.T) {
+	example, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inDir(t)
+	write(t, "plain.yaml", string(example))
+	c, err := Load(Options{File: "plain.yaml"})
+	if err != nil || len(c.Feeds) != 1 {
+		t.Fatalf("config.example.yaml: %v, %d feeds", err, len(c.Feeds))
+	}
+	var lines []string
+	in := false
+	for _, line := range strings.Split(string(example), "\n") {
+		switch {
+		case line == "# feeds:":
+			in, line = true, "feeds:"
+		case in && strings.HasPrefix(line, "#   "):
+			line = strings.TrimPrefix(line, "#")
+		default:
+			in = false
+		}
+		lines = append(lines, line)
+	}
+	write(t, "feeds.yaml", strings.Join(lines, "\n"))
+	c, err = Load(Options{File: "feeds.yaml"})
+	if err != nil || strings.Join(c.FeedNames(), " ") != "bayarea bayarea-workzones drivebc" {
+		t.Fatalf("config.example.yaml with its feeds: %v, %v", err, c)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -162,3 +163,42 @@ func TestSIGTERMDuringASlowPage(t *testing.T) {
 }
 
 func ctx() context.Context { return context.Background() }
+
+// TestSIGTERMStopsTheFeedsAfterTheOneRunning: with several feeds, the run
+// under way is rolled back and recorded as failed, and the feeds after it
+// do not start.
+func TestSIGTERMStopsTheFeedsAfterTheOneRunning(t *testing.T) {
+	dbURL := dbtest.SQLite(t)
+	slowSrv, next := feedtest.New(), feedtest.New()
+	defer slowSrv.Close()
+	defer next.Close()
+	slowSrv.SetEvents(snapshotOf(1, 2, 3), 4)
+	next.SetEvents(snapshotOf(4, 5), 4)
+	slow := make(chan struct{}, 1)
+	slowSrv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		slow <- struct{}{}
+		<-r.Context().Done()
+		return true
+	})
+	cfg := feedsConfig(t, slowSrv.URL(), map[string]string{"a-slow": slowSrv.URL(), "b-next": next.URL()}, "")
+	c, stderr := process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "fetch", "--config", cfg)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-slow:
+	case <-time.After(10 * time.Second):
+		c.Process.Kill()
+		t.Fatalf("the first feed was never requested: %s", stderr)
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	if code := exitCode(c.Wait()); code != 143 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if runs := ledger(t, dbURL); !reflect.DeepEqual(runs, []string{"a-slow failed"}) {
+		t.Errorf("ledger %v, want only the interrupted run", runs)
+	}
+	if n := len(next.Requests()); n != 0 {
+		t.Errorf("the feed after the signal was asked %d times", n)
+	}
+}

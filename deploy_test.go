@@ -3,6 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"path"
 	"regexp"
@@ -128,5 +132,287 @@ func TestSystemdUnitsRunTheCommands(t *testing.T) {
 		if regexp.MustCompile(`(?m)^Environment=.*TRAFFICCTL_API_KEY=`).Match(b) {
 			t.Errorf("%s holds an API key; it belongs in the EnvironmentFile", file)
 		}
+	}
+}
+
+// The Makefile is the one place that says how trafficctl is built; the
+// Dockerfile and Heroku's app.json repeat parts of it, and these tests
+// compare them with what the Makefile says.
+
+// makeVars returns the Makefile's top-level variable assignments
+// (NAME = value, :=, ?=), unexpanded.
+func makeVars(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	assign := regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\s*(?:\?=|:=|=)\s*(.*)$`)
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := assign.FindStringSubmatch(line); m != nil {
+			vars[m[1]] = strings.TrimSpace(m[2])
+		}
+	}
+	return vars
+}
+
+// makeRecipe returns the recipe lines of a Makefile target, continuation
+// lines joined.
+func makeRecipe(t *testing.T, target string) []string {
+	t.Helper()
+	b, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recipe []string
+	in := false
+	for _, line := range joinContinued(string(b)) {
+		switch {
+		case strings.HasPrefix(line, target+":"):
+			in = true
+		case in && strings.HasPrefix(line, "\t"):
+			recipe = append(recipe, strings.TrimSpace(line))
+		case in:
+			return recipe
+		}
+	}
+	if !in {
+		t.Fatalf("Makefile has no %s target", target)
+	}
+	return recipe
+}
+
+// joinContinued splits text into lines, joining those that end in a
+// backslash with the next, as make and Dockerfiles do.
+func joinContinued(text string) []string {
+	var lines []string
+	var cur strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutSuffix(line, "\\"); ok {
+			cur.WriteString(rest)
+			cur.WriteString(" ")
+			continue
+		}
+		cur.WriteString(line)
+		lines = append(lines, cur.String())
+		cur.Reset()
+	}
+	return lines
+}
+
+// expandMake expands $(NAME) references with vars, recursively, as make
+// would.
+func expandMake(s string, vars map[string]string) string {
+	ref := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+	for range 10 {
+		next := ref.ReplaceAllStringFunc(s, func(m string) string {
+			return vars[m[2:len(m)-1]]
+		})
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+// shellWords splits a shell command line into words the way sh would for a
+// simple command: quotes removed, and $NAME or ${NAME} replaced from env
+// outside single quotes only (inside them the shell leaves a $ alone).
+func shellWords(t *testing.T, line string, env map[string]string) []string {
+	t.Helper()
+	var words []string
+	var w strings.Builder
+	inWord := false
+	var quote rune
+	rs := []rune(line)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case quote == '\'' && r != '\'':
+			w.WriteRune(r)
+		case r == quote:
+			quote = 0
+		case quote == 0 && (r == '\'' || r == '"'):
+			quote, inWord = r, true
+		case quote == 0 && (r == ' ' || r == '\t'):
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		case r == '$':
+			name := regexp.MustCompile(`^(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))`).FindStringSubmatch(string(rs[i+1:]))
+			if name == nil {
+				w.WriteRune(r)
+				break
+			}
+			v, ok := env[name[1]+name[2]]
+			if !ok {
+				t.Fatalf("%q uses $%s, which the test does not know", line, name[1]+name[2])
+			}
+			w.WriteString(v)
+			i += len([]rune(name[0]))
+			inWord = true
+		default:
+			w.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		t.Fatalf("unterminated %c quote in %q", quote, line)
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words
+}
+
+// goBuildFlags returns the arguments of the first "go build" in words,
+// without -o and its file (where the binary goes differs).
+func goBuildFlags(words []string) []string {
+	for i := 0; i+1 < len(words); i++ {
+		if path.Base(words[i]) == "go" && words[i+1] == "build" {
+			var flags []string
+			for j := i + 2; j < len(words); j++ {
+				if words[j] == "-o" {
+					j++
+					continue
+				}
+				flags = append(flags, words[j])
+			}
+			return flags
+		}
+	}
+	return nil
+}
+
+// versionPlaceholder stands for the version in both the Makefile's and the
+// Dockerfile's flags: each fills it in its own way.
+const versionPlaceholder = "VERSION-AT-BUILD-TIME"
+
+// makeBuildFlags returns the go build flags of make build, VERSION left as
+// versionPlaceholder.
+func makeBuildFlags(t *testing.T) []string {
+	t.Helper()
+	vars := makeVars(t)
+	vars["GO"] = "go"
+	vars["VERSION"] = versionPlaceholder
+	for _, line := range makeRecipe(t, "build") {
+		if flags := goBuildFlags(shellWords(t, expandMake(line, vars), nil)); flags != nil {
+			return flags
+		}
+	}
+	t.Fatal("make build runs no go build")
+	return nil
+}
+
+// linkerSymbols returns the -X symbol=value pairs of an -ldflags value.
+func linkerSymbols(ldflags string) map[string]string {
+	syms := map[string]string{}
+	f := strings.Fields(ldflags)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "-X" {
+			sym, val, _ := strings.Cut(f[i+1], "=")
+			syms[sym] = val
+		}
+	}
+	return syms
+}
+
+// versionSymbol returns the symbol that make build's -X sets to $(VERSION).
+func versionSymbol(t *testing.T) string {
+	t.Helper()
+	flags := makeBuildFlags(t)
+	for i := 0; i+1 < len(flags); i++ {
+		if flags[i] == "-ldflags" {
+			for sym, val := range linkerSymbols(flags[i+1]) {
+				if val == versionPlaceholder {
+					return sym
+				}
+			}
+		}
+	}
+	t.Fatalf("make build's flags %q set no symbol to $(VERSION)", flags)
+	return ""
+}
+
+func TestAppJSONLinksTheVersionLikeTheMakefile(t *testing.T) {
+	b, err := os.ReadFile("app.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app struct {
+		Env map[string]struct{ Value string }
+	}
+	if err := json.Unmarshal(b, &app); err != nil {
+		t.Fatalf("app.json does not parse: %v", err)
+	}
+	sym, ok := app.Env["GO_LINKER_SYMBOL"]
+	if !ok {
+		t.Fatal("app.json sets no GO_LINKER_SYMBOL: Heroku builds would report version dev")
+	}
+	want := versionSymbol(t)
+	if sym.Value != want {
+		t.Errorf("app.json's GO_LINKER_SYMBOL is %q; make build sets %q", sym.Value, want)
+	}
+	// Unset, the buildpack uses SOURCE_VERSION: the commit being deployed.
+	if v, ok := app.Env["GO_LINKER_VALUE"]; ok {
+		t.Errorf("app.json sets GO_LINKER_VALUE %q; leave it out so that it is the deployed commit", v.Value)
+	}
+
+	// -X only sets a package-level string variable that is not given a
+	// non-constant value; anything else is silently ignored by the linker.
+	mod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := regexp.MustCompile(`(?m)^module (\S+)$`).FindSubmatch(mod)
+	dot := strings.LastIndex(want, ".")
+	if module == nil || dot < 0 {
+		t.Fatalf("symbol %q is not package.name in a module", want)
+	}
+	pkgPath, name := want[:dot], want[dot+1:]
+	dir, ok := strings.CutPrefix(pkgPath, string(module[1]))
+	if !ok {
+		t.Fatalf("symbol %q is not in module %s", want, module[1])
+	}
+	pkgs, err := parser.ParseDir(token.NewFileSet(), "."+dir, func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			for _, decl := range f.Decls {
+				gd, ok := decl.(*ast.GenDecl)
+				if !ok || gd.Tok != token.VAR {
+					continue
+				}
+				for _, spec := range gd.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, id := range vs.Names {
+						if id.Name != name {
+							continue
+						}
+						found = true
+						if typ, ok := vs.Type.(*ast.Ident); vs.Type != nil && (!ok || typ.Name != "string") {
+							t.Errorf("%s is not declared as a string", want)
+						}
+						if i < len(vs.Values) {
+							if lit, ok := vs.Values[i].(*ast.BasicLit); !ok || lit.Kind != token.STRING {
+								t.Errorf("%s is initialised with something other than a string literal; -X would not set it", want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no package-level variable %s in .%s", want, dir)
 	}
 }

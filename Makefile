@@ -2,12 +2,14 @@
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/trafficctl/trafficctl/cmd.version=$(VERSION)
+# The Dockerfile repeats these (deploy_test.go compares).
+BUILDFLAGS = -trimpath -ldflags '$(LDFLAGS)'
 PKGS     := ./...
 
 .PHONY: build test test-short lint bench bench-cli demo clean
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/trafficctl .
+	$(GO) build $(BUILDFLAGS) -o bin/trafficctl .
 
 # PostgreSQL tests run when TRAFFICCTL_TEST_DATABASE_URL is set (see README).
 test:

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -415,4 +416,141 @@ func TestAppJSONLinksTheVersionLikeTheMakefile(t *testing.T) {
 	if !found {
 		t.Errorf("no package-level variable %s in .%s", want, dir)
 	}
+}
+
+// dockerStage is one FROM ... stage of a Dockerfile: its base image and its
+// instructions (continuation lines joined, comments dropped).
+type dockerStage struct {
+	from         string
+	instructions [][2]string // keyword (upper case), arguments
+}
+
+func readDockerfile(t *testing.T) []dockerStage {
+	t.Helper()
+	b, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []dockerStage
+	for _, line := range joinContinued(string(b)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		kw, args, _ := strings.Cut(line, " ")
+		kw, args = strings.ToUpper(kw), strings.TrimSpace(args)
+		if kw == "FROM" {
+			image, _, _ := strings.Cut(args, " ")
+			stages = append(stages, dockerStage{from: image})
+			continue
+		}
+		if len(stages) == 0 {
+			continue // ARGs before the first FROM
+		}
+		s := &stages[len(stages)-1]
+		s.instructions = append(s.instructions, [2]string{kw, args})
+	}
+	if len(stages) == 0 {
+		t.Fatal("Dockerfile has no FROM")
+	}
+	return stages
+}
+
+func TestDockerfileBuildsLikeTheMakefile(t *testing.T) {
+	stages := readDockerfile(t)
+	var build *dockerStage
+	var buildRun string
+	for i := range stages {
+		for _, in := range stages[i].instructions {
+			if in[0] == "RUN" && regexp.MustCompile(`(^|\s)go build\s`).MatchString(in[1]) {
+				build, buildRun = &stages[i], in[1]
+			}
+		}
+	}
+	if build == nil {
+		t.Fatal("no stage of the Dockerfile runs go build")
+	}
+
+	// The image's Go is go.mod's major.minor: a golang:1.25 tag follows
+	// 1.25's patch releases, each of which meets "go 1.25.0", and the
+	// Heroku build (// +heroku goVersion) uses the same minor. A pinned
+	// patch release must not be older than the go directive.
+	mod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goDirective := regexp.MustCompile(`(?m)^go (\d+)\.(\d+)(?:\.(\d+))?$`).FindSubmatch(mod)
+	if goDirective == nil {
+		t.Fatal("go.mod has no go directive")
+	}
+	tag := regexp.MustCompile(`^golang:(\d+)\.(\d+)(?:\.(\d+))?-bookworm$`).FindStringSubmatch(build.from)
+	if tag == nil {
+		t.Fatalf("build stage FROM %s; want golang:<go.mod's version>-bookworm", build.from)
+	}
+	if tag[1] != string(goDirective[1]) || tag[2] != string(goDirective[2]) {
+		t.Errorf("build stage uses Go %s.%s; go.mod says go %s.%s", tag[1], tag[2], goDirective[1], goDirective[2])
+	}
+	if tag[3] != "" && string(goDirective[3]) != "" {
+		if patch, min := atoi(t, tag[3]), atoi(t, string(goDirective[3])); patch < min {
+			t.Errorf("build stage pins Go %s.%s.%s, older than go.mod's %s", tag[1], tag[2], tag[3], goDirective[0])
+		}
+	}
+
+	// The flags: the same words as make build's, with the version from the
+	// build argument VERSION (declared in this stage, or the shell sees
+	// nothing) where make has $(VERSION).
+	env := map[string]string{}
+	cgo := false
+	for _, in := range build.instructions {
+		switch in[0] {
+		case "ARG":
+			name, _, _ := strings.Cut(in[1], "=")
+			if name == "VERSION" {
+				env["VERSION"] = versionPlaceholder
+			}
+		case "ENV":
+			cgo = cgo || regexp.MustCompile(`(^|\s)CGO_ENABLED=1(\s|$)`).MatchString(in[1])
+		}
+	}
+	cgo = cgo || regexp.MustCompile(`(^|\s)CGO_ENABLED=1\s`).MatchString(buildRun)
+	if !cgo {
+		t.Error("the build stage does not set CGO_ENABLED=1; the SQLite driver needs cgo")
+	}
+	got := goBuildFlags(shellWords(t, buildRun, env))
+	want := makeBuildFlags(t)
+	if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+		t.Errorf("Dockerfile builds with\n\t%q\nmake build with\n\t%q", got, want)
+	}
+
+	// The runtime stage: the binary as entry point, the working directory a
+	// volume (the default SQLite file is relative to it), certificates for
+	// https feeds.
+	final := stages[len(stages)-1]
+	if final.from != "debian:bookworm-slim" {
+		t.Errorf("runtime stage FROM %s, want debian:bookworm-slim (the build stage's glibc)", final.from)
+	}
+	got1 := map[string]string{}
+	for _, in := range final.instructions {
+		got1[in[0]] += in[1] + "\n"
+	}
+	for kw, want := range map[string]*regexp.Regexp{
+		"RUN":        regexp.MustCompile(`apt-get install .*ca-certificates`),
+		"COPY":       regexp.MustCompile(`^--from=\S+ \S+ /usr/local/bin/trafficctl$`),
+		"WORKDIR":    regexp.MustCompile(`^/data$`),
+		"VOLUME":     regexp.MustCompile(`^(/data|\["/data"\])$`),
+		"ENTRYPOINT": regexp.MustCompile(`^\["/usr/local/bin/trafficctl"\]$`),
+	} {
+		if !want.MatchString(strings.TrimSpace(got1[kw])) {
+			t.Errorf("runtime stage %s %q does not match %s", kw, strings.TrimSpace(got1[kw]), want)
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

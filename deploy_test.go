@@ -554,3 +554,20 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+func TestMakeBuildAndDistBuildAlike(t *testing.T) {
+	if len(makeBuildFlags(t)) == 0 {
+		t.Fatal("make build passes no flags to go build")
+	}
+	// dist's go build sits in a shell loop with $$ variables, so compare
+	// the unexpanded words between "$(GO) build" and -o.
+	goBuild := regexp.MustCompile(`\$\(GO\) build (.*?) -o `)
+	build := goBuild.FindStringSubmatch(strings.Join(makeRecipe(t, "build"), "\n"))
+	dist := goBuild.FindAllStringSubmatch(strings.Join(makeRecipe(t, "dist"), "\n"), -1)
+	if build == nil || len(dist) != 1 {
+		t.Fatalf("want one $(GO) build ... -o in each of make build (%q) and make dist (%q)", build, dist)
+	}
+	if dist[0][1] != build[1] {
+		t.Errorf("make dist builds with %q, make build with %q", dist[0][1], build[1])
+	}
+}

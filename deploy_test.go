@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // The Heroku files are read by Heroku only, on deploy: these tests are
@@ -569,5 +571,68 @@ func TestMakeBuildAndDistBuildAlike(t *testing.T) {
 	}
 	if dist[0][1] != build[1] {
 		t.Errorf("make dist builds with %q, make build with %q", dist[0][1], build[1])
+	}
+}
+
+func TestGitHubActionsExampleFetchesOnASchedule(t *testing.T) {
+	b, err := os.ReadFile("deploy/github-actions/collect.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "on" is a YAML 1.1 boolean to some parsers; yaml.v3 reads it as the
+	// string GitHub means.
+	var wf struct {
+		On          map[string]yaml.Node `yaml:"on"`
+		Concurrency struct {
+			Group            string
+			CancelInProgress bool `yaml:"cancel-in-progress"`
+		}
+		Jobs map[string]struct {
+			Steps []struct {
+				Name string
+				Uses string
+				With map[string]string
+				Env  map[string]string
+				Run  string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(b, &wf); err != nil {
+		t.Fatalf("collect.yml does not parse: %v", err)
+	}
+	var schedule []struct{ Cron string }
+	if node, ok := wf.On["schedule"]; ok {
+		if err := node.Decode(&schedule); err != nil {
+			t.Fatalf("on.schedule: %v", err)
+		}
+	}
+	if len(schedule) != 1 || schedule[0].Cron != "*/15 * * * *" {
+		t.Errorf("schedule %+v, want one, every 15 minutes", schedule)
+	}
+	if _, ok := wf.On["workflow_dispatch"]; !ok {
+		t.Error("collect.yml cannot be started by hand (workflow_dispatch)")
+	}
+	if wf.Concurrency.Group == "" || wf.Concurrency.CancelInProgress {
+		t.Errorf("concurrency %+v: runs must queue, one at a time, not cancel each other", wf.Concurrency)
+	}
+	var fetches, setupGo int
+	for _, job := range wf.Jobs {
+		for _, step := range job.Steps {
+			if strings.HasPrefix(step.Uses, "actions/setup-go@") && step.With["go-version-file"] == "go.mod" {
+				setupGo++
+			}
+			if regexp.MustCompile(`(^|[\s/])trafficctl fetch(\s|$)`).MatchString(step.Run) {
+				fetches++
+				if step.Env["TRAFFICCTL_API_KEY"] != "${{ secrets.TRAFFICCTL_API_KEY }}" {
+					t.Errorf("step %q takes the key from %q, want the secret TRAFFICCTL_API_KEY", step.Name, step.Env["TRAFFICCTL_API_KEY"])
+				}
+			}
+		}
+	}
+	if setupGo != 1 {
+		t.Errorf("%d setup-go steps with go-version-file: go.mod, want 1", setupGo)
+	}
+	if fetches != 1 {
+		t.Errorf("%d steps run trafficctl fetch, want 1", fetches)
 	}
 }

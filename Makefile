@@ -1,13 +1,15 @@
-# trafficctl: make build | test | lint | bench | bench-cli | demo
+# trafficctl: make build | test | lint | bench | bench-cli | demo | dist
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/trafficctl/trafficctl/cmd.version=$(VERSION)
+# build and dist use these; the Dockerfile repeats them (deploy_test.go compares).
+BUILDFLAGS = -trimpath -ldflags '$(LDFLAGS)'
 PKGS     := ./...
 
-.PHONY: build test test-short lint bench bench-cli demo clean
+.PHONY: build test test-short lint bench bench-cli demo dist clean
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/trafficctl .
+	$(GO) build $(BUILDFLAGS) -o bin/trafficctl .
 
 # PostgreSQL tests run when TRAFFICCTL_TEST_DATABASE_URL is set (see README).
 test:
@@ -35,5 +37,42 @@ bench-cli: build
 demo: build
 	scripts/demo.sh
 
+# Release archives in dist/: trafficctl_VERSION_OS_ARCH.tar.gz (the binary,
+# README.md, LICENSE if there is one) per target, and SHA256SUMS. cgo needs a C
+# compiler for each target: the host's $(CC) for its own platform, else
+# Debian's cross compiler named below. A target whose compiler is missing is
+# skipped with a message. Archives get the last commit's time and no owner,
+# so the same commit and toolchain give the same bytes.
+DIST_TARGETS := linux/amd64 linux/arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+dist:
+	rm -rf dist
+	mkdir -p dist
+	@set -e; host=$$($(GO) env GOOS)/$$($(GO) env GOARCH); \
+	for target in $(DIST_TARGETS); do \
+		case $$target in \
+			$$host) cc="$(CC)" pkg=gcc ;; \
+			linux/amd64) cc=x86_64-linux-gnu-gcc pkg=gcc-x86-64-linux-gnu ;; \
+			linux/arm64) cc=aarch64-linux-gnu-gcc pkg=gcc-aarch64-linux-gnu ;; \
+			*) echo "dist: skipping $$target: no cross compiler known for it"; continue ;; \
+		esac; \
+		if ! command -v $${cc%% *} >/dev/null 2>&1; then \
+			echo "dist: skipping $$target: C compiler $$cc not found (Debian: apt-get install $$pkg)"; continue; \
+		fi; \
+		os=$${target%/*}; arch=$${target#*/}; name=trafficctl_$(VERSION)_$${os}_$${arch}; \
+		echo "dist: $$target with CC=$$cc"; \
+		mkdir dist/$$name; \
+		GOOS=$$os GOARCH=$$arch CGO_ENABLED=1 CC="$$cc" $(GO) build $(BUILDFLAGS) -o dist/$$name/trafficctl .; \
+		cp README.md dist/$$name/; if [ -f LICENSE ]; then cp LICENSE dist/$$name/; fi; \
+		tar -C dist --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(SOURCE_DATE_EPOCH) \
+			-cf dist/$$name.tar $$name; \
+		gzip -9n dist/$$name.tar; \
+		rm -r dist/$$name; \
+	done; \
+	cd dist; \
+	if ! ls *.tar.gz >/dev/null 2>&1; then echo "dist: no target could be built"; exit 1; fi; \
+	sha256sum *.tar.gz > SHA256SUMS; cat SHA256SUMS
+
 clean:
-	rm -rf bin demo
+	rm -rf bin demo dist

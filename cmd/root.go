@@ -19,6 +19,7 @@ import (
 
 	"github.com/trafficctl/trafficctl/pkg/collect"
 	"github.com/trafficctl/trafficctl/pkg/config"
+	exportpkg "github.com/trafficctl/trafficctl/pkg/export"
 	"github.com/trafficctl/trafficctl/pkg/redact"
 	"github.com/trafficctl/trafficctl/pkg/store"
 )
@@ -75,6 +76,10 @@ Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or 
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			if needsNoConfig(c) {
+				f.started = true
+				return nil
+			}
 			return f.load(c)
 		},
 	}
@@ -89,8 +94,51 @@ Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or 
 	pf.String("log-format", "", "log format on stderr: text or json (default text)")
 	pf.Bool("quiet", false, "log errors only")
 
-	root.AddCommand(NewCmdFetch(f, nil), NewCmdMigrate(f, nil), NewCmdExport(f, nil), NewCmdStatus(f, nil), NewCmdVersion(f))
+	fetch, status, export := NewCmdFetch(f, nil), NewCmdStatus(f, nil), NewCmdExport(f, nil)
+	root.AddCommand(fetch, NewCmdMigrate(f, nil), export, status, NewCmdVersion(f))
+	registerCompletions(f, root, fetch, status, export)
 	return root
+}
+
+// needsNoConfig says whether c runs without reading the configuration:
+// help, version and shell completion work even with a broken config file.
+// (Completing a feed name reads it itself, see registerCompletions.)
+func needsNoConfig(c *cobra.Command) bool {
+	for ; c != nil; c = c.Parent() {
+		switch c.Name() {
+		case "help", "version", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return true
+		}
+	}
+	return false
+}
+
+// registerCompletions completes flag values and feed names in the shell.
+func registerCompletions(f *Factory, root, fetch, status, export *cobra.Command) {
+	fixed := func(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return values, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	// Feed names come from the configuration, read on demand; a broken
+	// configuration completes nothing rather than failing.
+	feeds := func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if f.Config == nil && f.load(c) != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return f.Config.FeedNames(), cobra.ShellCompDirectiveNoFileComp
+	}
+	root.RegisterFlagCompletionFunc("log-level", fixed("debug", "info", "warn", "error"))
+	root.RegisterFlagCompletionFunc("log-format", fixed("text", "json"))
+	fetch.ValidArgsFunction = feeds
+	status.ValidArgsFunction = feeds
+	var formats []string
+	for _, format := range exportpkg.Formats {
+		formats = append(formats, string(format))
+	}
+	export.RegisterFlagCompletionFunc("table", fixed(exportpkg.Tables...))
+	export.RegisterFlagCompletionFunc("format", fixed(formats...))
+	export.RegisterFlagCompletionFunc("feed", feeds)
 }
 
 // load reads the configuration and sets up logging.
@@ -183,8 +231,14 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	if !errors.As(err, &intr) && errors.As(context.Cause(ctx), &intr) {
 		msg += " (" + intr.Error() + ")"
 	}
+	code := ExitCode(ctx, err, f.started)
+	if f.Config != nil && f.Config.Log.Format == "json" && f.Logger != nil {
+		// Log drains parse every line of stderr: the last one too.
+		f.Logger.Error("trafficctl: "+msg, "exit_status", code)
+		return code
+	}
 	fmt.Fprintln(f.IO.ErrOut, "trafficctl: "+f.Secrets.Text(msg))
-	return ExitCode(ctx, err, f.started)
+	return code
 }
 
 // Main runs trafficctl as a process: real streams, clock and HTTP client,

@@ -95,6 +95,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 			log.Warn("the snapshot is empty: every open event will be closed", "feed", p.FeedName, "pages", snap.Pages)
 		}
 		var rec store.FetchRun
+		info.FinishedAt = p.Now()
 		rec, err = fetch.Finish(runCtx, info)
 		if err == nil {
 			sum.RunID, sum.Status = rec.ID, rec.Status

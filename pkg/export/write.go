@@ -29,6 +29,9 @@ const (
 	GeoJSON Format = "geojson"
 )
 
+// Formats lists the output formats.
+var Formats = []Format{CSV, JSONL, GeoJSON}
+
 // Options select what to export and how.
 type Options struct {
 	Table    string

@@ -417,7 +417,7 @@ func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	rec := f.rec
 	rec.Pages, rec.EventsReceived, rec.EventsSkipped = run.Pages, run.Received, run.Skipped
 	rec.EventsNew, rec.EventsChanged, rec.EventsUnchanged, rec.EventsClosed = counts.New, counts.Changed, counts.Unchanged, counts.Closed
-	rec.FinishedAt = dbTime(time.Now())
+	rec.FinishedAt = dbTime(run.FinishedAt)
 	if rec.FinishedAt.Before(rec.StartedAt) {
 		rec.FinishedAt = rec.StartedAt // an injected clock may run behind the real one
 	}

@@ -224,7 +224,7 @@ func (s *Store) migrateOnce(ctx context.Context, target string) ([]string, error
 		return m.Migrate()
 	})
 	if err != nil {
-		if err == gormigrate.ErrUnknownPastMigration {
+		if errors.Is(err, gormigrate.ErrUnknownPastMigration) {
 			return nil, fmt.Errorf("migrate %s: the database has migrations this trafficctl does not know; upgrade trafficctl", s.display)
 		}
 		return nil, s.dbError("migrate", err)

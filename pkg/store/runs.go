@@ -20,11 +20,14 @@ type RunInfo struct {
 	ID        int64
 	Feed      string
 	StartedAt time.Time
-	SourceURL string // redacted by the caller
-	Version   string
-	Pages     int
-	Received  int
-	Skipped   int
+	// FinishedAt is when Finish commits (the caller's clock); before the
+	// start, or zero, it is taken as the start.
+	FinishedAt time.Time
+	SourceURL  string // redacted by the caller
+	Version    string
+	Pages      int
+	Received   int
+	Skipped    int
 }
 
 // Counts is what a snapshot changed.

@@ -122,42 +122,40 @@ type statusReport struct {
 	SchemaVersion string    `json:"schema_version"`
 	Pending       []string  `json:"pending_migrations"`
 	Now           time.Time `json:"now"`
-	Events        int64     `json:"events"`
-	OpenEvents    int64     `json:"open_events"`
-	Versions      int64     `json:"versions"`
-	Runs          int64     `json:"runs"`
-	FailedRuns    int64     `json:"failed_runs"`
-	// As before feeds: the newest success, the failures and the gaps of
-	// every feed reported (each names its feed), and the median interval
-	// when one feed is reported.
-	LastSuccess    *runReport   `json:"last_success"`
-	Failures       []runReport  `json:"failures_24h"`
-	MedianInterval *float64     `json:"median_interval_seconds"`
-	Gaps           []gapReport  `json:"gaps"`
-	Feeds          []feedReport `json:"feeds"`
-	MaxAge         *float64     `json:"max_age_seconds,omitempty"`
-	Healthy        *bool        `json:"healthy,omitempty"`
-	Stale          []string     `json:"stale_feeds,omitempty"` // with --max-age: the feeds that fail it
+	// The totals; and, as before feeds, the newest success, the failures
+	// and the gaps of every feed reported (each names its feed), and the
+	// median interval when one feed is reported.
+	ledgerReport
+	Feeds   []feedReport `json:"feeds"`
+	MaxAge  *float64     `json:"max_age_seconds,omitempty"`
+	Healthy *bool        `json:"healthy,omitempty"`
+	Stale   []string     `json:"stale_feeds,omitempty"` // with --max-age: the feeds that fail it
+}
+
+// ledgerReport is what the report says of a ledger: the whole database's,
+// or one feed's.
+type ledgerReport struct {
+	Events         int64       `json:"events"`
+	OpenEvents     int64       `json:"open_events"`
+	Versions       int64       `json:"versions"`
+	Runs           int64       `json:"runs"`
+	FailedRuns     int64       `json:"failed_runs"`
+	LastSuccess    *runReport  `json:"last_success"`
+	Failures       []runReport `json:"failures_24h"`
+	MedianInterval *float64    `json:"median_interval_seconds"`
+	Gaps           []gapReport `json:"gaps"`
 }
 
 // feedReport is one feed's part of the report.
 type feedReport struct {
-	Name           string         `json:"name"`
-	Format         string         `json:"format"`
-	URL            string         `json:"url"`
-	Configured     bool           `json:"configured"`
-	Events         int64          `json:"events"`
-	OpenEvents     int64          `json:"open_events"`
-	Versions       int64          `json:"versions"`
-	Runs           int64          `json:"runs"`
-	FailedRuns     int64          `json:"failed_runs"`
-	LastSuccess    *runReport     `json:"last_success"`
-	Failures       []runReport    `json:"failures_24h"`
-	MedianInterval *float64       `json:"median_interval_seconds"`
-	Gaps           []gapReport    `json:"gaps"`
-	Healthy        *bool          `json:"healthy,omitempty"`
-	age            *time.Duration // of the last success
-	median         *time.Duration // of the successful runs' intervals
+	Name       string `json:"name"`
+	Format     string `json:"format"`
+	URL        string `json:"url"`
+	Configured bool   `json:"configured"`
+	ledgerReport
+	Healthy *bool          `json:"healthy,omitempty"`
+	age     *time.Duration // of the last success
+	median  *time.Duration // of the successful runs' intervals
 }
 
 type runReport struct {
@@ -182,8 +180,11 @@ type gapReport struct {
 func newStatusReport(st store.Status, feeds []config.Feed, names []string, now time.Time, maxAge time.Duration) (*statusReport, error) {
 	r := &statusReport{
 		Database: st.Display, Migrated: st.Migrated(), SchemaVersion: st.SchemaVersion(), Pending: st.Pending, Now: now,
-		Events: st.Events, OpenEvents: st.OpenEvents, Versions: st.Versions, Runs: st.Runs, FailedRuns: st.FailedRuns,
-		Feeds: []feedReport{}, Failures: []runReport{}, Gaps: []gapReport{},
+		ledgerReport: ledgerReport{
+			Events: st.Events, OpenEvents: st.OpenEvents, Versions: st.Versions, Runs: st.Runs, FailedRuns: st.FailedRuns,
+			Failures: []runReport{}, Gaps: []gapReport{},
+		},
+		Feeds: []feedReport{},
 	}
 	if r.Pending == nil {
 		r.Pending = []string{}
@@ -208,10 +209,10 @@ func newStatusReport(st store.Status, feeds []config.Feed, names []string, now t
 	}
 	for _, name := range all {
 		fs, _ := st.Feed(name)
-		fr := feedReport{
-			Name: name, Events: fs.Events, OpenEvents: fs.OpenEvents, Versions: fs.Versions, Runs: fs.Runs, FailedRuns: fs.FailedRuns,
+		fr := feedReport{Name: name, ledgerReport: ledgerReport{
+			Events: fs.Events, OpenEvents: fs.OpenEvents, Versions: fs.Versions, Runs: fs.Runs, FailedRuns: fs.FailedRuns,
 			Failures: []runReport{}, Gaps: []gapReport{},
-		}
+		}}
 		for _, f := range feeds {
 			if f.Name == name {
 				fr.Configured, fr.Format = true, f.Format

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -261,4 +262,34 @@ func readCSV(t *testing.T, r io.Reader) []map[string]string {
 
 func sameTime(a, b *time.Time) bool {
 	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
+}
+
+// TestDryRunOnAnOlderSchemaSaysToMigrate: a dry run writes nothing, so on
+// a database the previous release made it asks for a migration instead of
+// failing on a column that does not exist yet.
+func TestDryRunOnAnOlderSchemaSaysToMigrate(t *testing.T) {
+	dbURL := dbtest.SQLite(t)
+	st := releaseDatabase(t, releaseDB, dbURL)
+	srv := feedtest.New()
+	t.Cleanup(srv.Close)
+	srv.SetEvents(eventsOfSnapshot(t, 0), 20)
+	_, err := collect.Run(ctx, collect.Params{
+		Feed: &open511.Feed{URL: srv.URL(), Source: &source.Client{}}, FeedName: store.DefaultFeed, Store: st,
+		Now: time.Now, SourceURL: srv.URL(), Deadline: time.Minute, DryRun: true,
+	})
+	if err == nil || !strings.Contains(err.Error(), "run trafficctl migrate") {
+		t.Fatalf("dry run on schema 0001: %v", err)
+	}
+	if m, _ := st.Migrations(ctx); len(m.Pending) == 0 {
+		t.Fatal("the dry run migrated the database")
+	}
+}
+
+func eventsOfSnapshot(t *testing.T, n int) []json.RawMessage {
+	t.Helper()
+	list, err := feedtest.ReadSnapshotList(fmt.Sprintf("../../testdata/511-real-2021/snap_%02d.json", n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -124,6 +126,12 @@ func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (
 	}
 	if len(st.Applied) == 0 {
 		return planCounts(nil, events), nil
+	}
+	if len(st.Pending) > 0 {
+		// A dry run writes nothing, not even a migration, and an older
+		// schema cannot be read as this one.
+		return Counts{}, fmt.Errorf("%s needs migrating before a dry run can compare with it (pending: %s); run trafficctl migrate",
+			s.display, strings.Join(st.Pending, ", "))
 	}
 	db := s.db.WithContext(ctx)
 	state, err := s.loadOpen(db, feed, 0)

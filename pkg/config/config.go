@@ -26,6 +26,7 @@ import (
 	"github.com/subosito/gotenv"
 
 	"github.com/trafficctl/trafficctl/pkg/redact"
+	"github.com/trafficctl/trafficctl/pkg/source"
 )
 
 // ErrConfig is wrapped by every configuration error (exit status 2).
@@ -265,7 +266,7 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 		}
 		if _, own := set["api_key"]; !own {
 			// The global key goes only to the host it is for.
-			if u, err := url.Parse(src.URL); err == nil && globalURL != nil && sameHost(u, globalURL) {
+			if u, err := url.Parse(src.URL); err == nil && globalURL != nil && source.SameHost(u, globalURL) {
 				src.APIKey = global.APIKey
 			}
 		}
@@ -277,21 +278,6 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 	}
 	slices.SortFunc(feeds, func(a, b Feed) int { return strings.Compare(a.Name, b.Name) })
 	return feeds, nil
-}
-
-// sameHost says whether a and b name the same host and port (the scheme's
-// default port when none is written).
-func sameHost(a, b *url.URL) bool {
-	port := func(u *url.URL) string {
-		if p := u.Port(); p != "" {
-			return p
-		}
-		if u.Scheme == "http" {
-			return "80"
-		}
-		return "443"
-	}
-	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // FeedNames are the configured feeds' names, in order.

@@ -157,13 +157,13 @@ func (c *Client) get(ctx context.Context, u *url.URL) ([]byte, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.UserAgent)
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
+		var elsewhere *redirectError
+		if errors.As(err, &elsewhere) {
+			return nil, elsewhere // not worth another attempt: the feed will say the same
+		}
 		return nil, c.transportError(ctx, rctx, err, timeout)
 	}
 	defer resp.Body.Close()
@@ -189,6 +189,53 @@ func (c *Client) get(ctx context.Context, u *url.URL) ([]byte, error) {
 	}
 	c.logger().Debug("body read", "url", redact.URL(u), "bytes", body.Len(), "duration", time.Since(start).Round(time.Millisecond).String())
 	return bytes.TrimPrefix(body.Bytes(), utf8BOM), nil
+}
+
+// httpClient is a copy of c.HTTP (the caller's is left alone) that follows
+// a redirect only within the host and port of the request: the key is in
+// the query, and Go would carry it to wherever the feed points.
+func (c *Client) httpClient() *http.Client {
+	base := c.HTTP
+	if base == nil {
+		base = http.DefaultClient
+	}
+	hc := *base
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !SameHost(req.URL, via[0].URL) {
+			return &redirectError{host: req.URL.Host}
+		}
+		c.logger().Debug("redirected", "url", redact.URL(req.URL))
+		if base.CheckRedirect != nil {
+			return base.CheckRedirect(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &hc
+}
+
+// redirectError is a redirect to another host, which is not followed.
+type redirectError struct{ host string }
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("the feed redirects to another host (%s); redirects are followed only within the feed's own host and port, so that the API key goes nowhere else", e.host)
+}
+
+// SameHost says whether a and b name the same host and port (the scheme's
+// default port when none is written).
+func SameHost(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "http" {
+			return "80"
+		}
+		return "443"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // transportError says in one sentence what went wrong below HTTP, without

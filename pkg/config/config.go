@@ -81,6 +81,7 @@ type Source struct {
 	Deadline time.Duration     `mapstructure:"deadline"`
 	Retries  int               `mapstructure:"retries"`
 	MaxBody  int64             `mapstructure:"max_body"`
+	MaxPages int               `mapstructure:"max_pages"` // Open511: more pages fail the run
 }
 
 // Log settings.
@@ -103,6 +104,7 @@ var defaults = map[string]any{
 	"source.deadline":  "2m",
 	"source.retries":   3,
 	"source.max_body":  64 << 20,
+	"source.max_pages": 1000,
 	"log.level":        "info",
 	"log.format":       "text",
 	"log.quiet":        false,
@@ -213,7 +215,7 @@ var decodeHook = mapstructure.ComposeDecodeHookFunc(
 
 // feedKeys are the keys a feed may set; any other is inherited from
 // source.*, except url and params, which are the feed's own.
-var feedKeys = []string{"url", "format", "params", "page_size", "timeout", "deadline", "retries", "max_body", "timezone", "api_key"}
+var feedKeys = []string{"url", "format", "params", "page_size", "timeout", "deadline", "retries", "max_body", "max_pages", "timezone", "api_key"}
 
 var feedName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
@@ -559,6 +561,9 @@ func (s Source) validate(section, keyEnv string) error {
 	}
 	if s.MaxBody < 1024 {
 		return bad("max_body must be at least 1024 bytes")
+	}
+	if s.MaxPages < 1 {
+		return bad("max_pages must be at least 1")
 	}
 	return nil
 }

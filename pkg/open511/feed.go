@@ -24,8 +24,9 @@ import (
 // Defaults used when a Feed field is zero.
 const (
 	DefaultPageSize = 500
-	// MaxPages stops a feed whose pagination never ends.
-	MaxPages = 100
+	// DefaultMaxPages stops a feed whose pagination never ends: 500,000
+	// events at the default page size.
+	DefaultMaxPages = 1000
 )
 
 // Feed reads complete snapshots from one Open511 events endpoint.
@@ -34,6 +35,7 @@ type Feed struct {
 	URL      string            // e.g. https://api.511.org/traffic/events
 	Params   map[string]string // extra query parameters
 	PageSize int               // sent as limit
+	MaxPages int               // more pages fail the run (source.max_pages)
 	Location *time.Location    // for times without an offset; nil is UTC
 	Logger   *slog.Logger
 }
@@ -120,10 +122,14 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 
 // fetchPages fetches the pages from next on and hands each to got.
 func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snapshot, got func(n int, page pageInfo) error) error {
+	maxPages := f.MaxPages
+	if maxPages <= 0 {
+		maxPages = DefaultMaxPages
+	}
 	seen := map[string]bool{}
 	for next != nil {
-		if snap.Pages == MaxPages {
-			return fmt.Errorf("fetch %s: more than %d pages; stopping (pagination does not end)", redact.URL(next), MaxPages)
+		if snap.Pages == maxPages {
+			return fmt.Errorf("fetch page %d of %s: more than %d pages; raise source.max_pages if the feed is really this long", snap.Pages+1, redact.URL(next), maxPages)
 		}
 		key := next.String()
 		if seen[key] {

@@ -311,6 +311,12 @@ func decodePage(data []byte) (pageInfo, error) {
 	if _, err := dec.Token(); err != nil {
 		return page, bodyError(err)
 	}
+	// One value and white space: a second document after the first (or
+	// garbage) means the body is not what it seems, and its first part
+	// is no snapshot to store.
+	if rest := skipSpace(data, int(dec.InputOffset())); rest < len(data) {
+		return page, fmt.Errorf("the response is not valid JSON at byte %d: more follows the end of the JSON value", rest+1)
+	}
 	if !sawEvents {
 		return page, errors.New("the response has no \"events\" member; is this an Open511 events URL?")
 	}
@@ -332,7 +338,8 @@ func decodeEvents(dec *json.Decoder) ([]json.RawMessage, error) {
 		return nil, bodyError(err)
 	}
 	if tok == nil {
-		return nil, nil // "events": null, as an empty list
+		// Not an empty snapshot: taken as one, it would close every event.
+		return nil, errors.New("\"events\" is null, not a list")
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return nil, errors.New("\"events\" is not a list")

@@ -25,7 +25,7 @@ func newClient(logs *bytes.Buffer) *source.Client {
 	return c
 }
 
-func get(t *testing.T, c *source.Client, raw string) (string, error) {
+func get(t testing.TB, c *source.Client, raw string) (string, error) {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -139,8 +139,14 @@ func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snap
 		snap.Pages++
 		what := "page " + strconv.Itoa(snap.Pages)
 		var page pageInfo
+		var following *url.URL
+		// A bad next_url fails the page like a bad body, so the error
+		// names the page that carried it, as the client names every page.
 		err := f.Source.Get(ctx, next, what, func(body []byte) (err error) {
-			page, err = readPage(body)
+			if page, err = readPage(body); err != nil {
+				return err
+			}
+			following, err = nextURL(next, page.next)
 			return err
 		})
 		if err != nil {
@@ -149,10 +155,7 @@ func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snap
 		if err := got(snap.Pages, page); err != nil {
 			return err
 		}
-		current := next
-		if next, err = nextURL(current, page.next); err != nil {
-			return fmt.Errorf("%s of %s: %w", what, redact.URL(current), err)
-		}
+		next = following
 	}
 	return nil
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/spf13/viper"
 	"github.com/subosito/gotenv"
 
-	"github.com/trafficctl/trafficctl/pkg/redact"
 	"github.com/trafficctl/trafficctl/pkg/source"
 )
 
@@ -537,9 +536,9 @@ func (s Source) validate(section, keyEnv string) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s."+format, append([]any{ErrConfig, section}, args...)...)
 	}
-	u, err := url.Parse(s.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("url %q is not an http(s) URL", redact.Text(s.URL))
+	u, err := source.CheckURL(s.URL)
+	if err != nil {
+		return bad("url %v", err)
 	}
 	if u.Query().Has("api_key") {
 		return bad("url must not hold the API key; set %s instead", keyEnv)

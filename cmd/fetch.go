@@ -171,7 +171,7 @@ func newFeed(opts *FetchOptions, f config.Feed) traffic.Feed {
 	if f.Format == config.FormatWZDx {
 		return &wzdx.Feed{Source: src, URL: f.URL, Params: f.Params, Location: f.Location(), Logger: log}
 	}
-	return &open511.Feed{Source: src, URL: f.URL, Params: f.Params, PageSize: f.PageSize, Location: f.Location(), Logger: log}
+	return &open511.Feed{Source: src, URL: f.URL, Params: f.Params, PageSize: f.PageSize, MaxPages: f.MaxPages, Location: f.Location(), Logger: log}
 }
 
 // fetchFeed runs one feed and logs its one summary record.

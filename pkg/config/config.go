@@ -25,7 +25,7 @@ import (
 	"github.com/spf13/viper"
 	"github.com/subosito/gotenv"
 
-	"github.com/trafficctl/trafficctl/pkg/redact"
+	"github.com/trafficctl/trafficctl/pkg/source"
 )
 
 // ErrConfig is wrapped by every configuration error (exit status 2).
@@ -80,6 +80,7 @@ type Source struct {
 	Deadline time.Duration     `mapstructure:"deadline"`
 	Retries  int               `mapstructure:"retries"`
 	MaxBody  int64             `mapstructure:"max_body"`
+	MaxPages int               `mapstructure:"max_pages"` // Open511: more pages fail the run
 }
 
 // Log settings.
@@ -102,6 +103,7 @@ var defaults = map[string]any{
 	"source.deadline":  "2m",
 	"source.retries":   3,
 	"source.max_body":  64 << 20,
+	"source.max_pages": 1000,
 	"log.level":        "info",
 	"log.format":       "text",
 	"log.quiet":        false,
@@ -212,7 +214,7 @@ var decodeHook = mapstructure.ComposeDecodeHookFunc(
 
 // feedKeys are the keys a feed may set; any other is inherited from
 // source.*, except url and params, which are the feed's own.
-var feedKeys = []string{"url", "format", "params", "page_size", "timeout", "deadline", "retries", "max_body", "timezone", "api_key"}
+var feedKeys = []string{"url", "format", "params", "page_size", "timeout", "deadline", "retries", "max_body", "max_pages", "timezone", "api_key"}
 
 var feedName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
@@ -265,7 +267,7 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 		}
 		if _, own := set["api_key"]; !own {
 			// The global key goes only to the host it is for.
-			if u, err := url.Parse(src.URL); err == nil && globalURL != nil && sameHost(u, globalURL) {
+			if u, err := url.Parse(src.URL); err == nil && globalURL != nil && source.SameHost(u, globalURL) {
 				src.APIKey = global.APIKey
 			}
 		}
@@ -277,21 +279,6 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 	}
 	slices.SortFunc(feeds, func(a, b Feed) int { return strings.Compare(a.Name, b.Name) })
 	return feeds, nil
-}
-
-// sameHost says whether a and b name the same host and port (the scheme's
-// default port when none is written).
-func sameHost(a, b *url.URL) bool {
-	port := func(u *url.URL) string {
-		if p := u.Port(); p != "" {
-			return p
-		}
-		if u.Scheme == "http" {
-			return "80"
-		}
-		return "443"
-	}
-	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // FeedNames are the configured feeds' names, in order.
@@ -549,9 +536,9 @@ func (s Source) validate(section, keyEnv string) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s."+format, append([]any{ErrConfig, section}, args...)...)
 	}
-	u, err := url.Parse(s.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("url %q is not an http(s) URL", redact.Text(s.URL))
+	u, err := source.CheckURL(s.URL)
+	if err != nil {
+		return bad("url %v", err)
 	}
 	if u.Query().Has("api_key") {
 		return bad("url must not hold the API key; set %s instead", keyEnv)
@@ -573,6 +560,9 @@ func (s Source) validate(section, keyEnv string) error {
 	}
 	if s.MaxBody < 1024 {
 		return bad("max_body must be at least 1024 bytes")
+	}
+	if s.MaxPages < 1 {
+		return bad("max_pages must be at least 1")
 	}
 	return nil
 }

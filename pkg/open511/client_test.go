@@ -295,23 +295,50 @@ func TestFetchSnapshotAcceptsGzip(t *testing.T) {
 	}
 }
 
+// A long feed that ends is read whole: 3,000 events at 25 a page are 120
+// pages, more than the limit used to be (a fixed 100).
+func TestFetchSnapshotReadsLongFeedsWhole(t *testing.T) {
+	srv := feedtest.New()
+	defer srv.Close()
+	srv.SetEvents(idEvents(3000), 25)
+	c := client(srv)
+	c.PageSize = 25
+	snap, err := fetch(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Pages != 120 || len(snap.Events) != 3000 {
+		t.Fatalf("%d pages, %d events; want 120 and 3000", snap.Pages, len(snap.Events))
+	}
+}
+
+// MaxPages stops a feed with more pages, and the error says which setting
+// to raise.
 func TestFetchSnapshotStopsAfterMaxPages(t *testing.T) {
 	srv := feedtest.New()
 	defer srv.Close()
-	var events []json.RawMessage
-	for i := 0; i <= open511.MaxPages; i++ {
-		events = append(events, json.RawMessage(fmt.Sprintf(`{"id":"p/%d"}`, i)))
-	}
-	srv.SetEvents(events, 1)
+	srv.SetEvents(idEvents(6), 1)
 	c := client(srv)
-	c.PageSize = 1
+	c.PageSize, c.MaxPages = 1, 5
 	_, err := fetch(context.Background(), c)
-	if err == nil || !strings.Contains(err.Error(), "more than 100 pages") {
+	if err == nil || !strings.HasSuffix(err.Error(), ": more than 5 pages; raise source.max_pages if the feed is really this long") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(srv.Requests()) != open511.MaxPages {
-		t.Fatalf("%d requests", len(srv.Requests()))
+	if strings.Contains(err.Error(), "test-key-0001") {
+		t.Fatalf("the error shows the key: %v", err)
 	}
+	if len(srv.Requests()) != 5 {
+		t.Fatalf("%d requests, want 5", len(srv.Requests()))
+	}
+}
+
+// idEvents are n events that hold only an id.
+func idEvents(n int) []json.RawMessage {
+	events := make([]json.RawMessage, n)
+	for i := range events {
+		events[i] = json.RawMessage(fmt.Sprintf(`{"id":"p/%d"}`, i))
+	}
+	return events
 }
 
 func TestFetchSnapshotHonoursRetryAfterDate(t *testing.T) {

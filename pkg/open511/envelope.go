@@ -18,8 +18,8 @@ type envelope struct {
 // JSON (fastjson.ValidateBytes). Each event is later parsed on its own, so
 // a page is never held as one tree: memory stays at the body plus one
 // event. ok is false for anything but an object with exactly one
-// "events" member that is a list or null, and a pagination.next_url that
-// is a string or null if present: such bodies go to decodePage.
+// "events" member that is a list, and a pagination.next_url that is a
+// string or null if present: such bodies go to decodePage.
 func readEnvelope(data []byte) (env envelope, ok bool) {
 	i := skipSpace(data, 0)
 	if i == len(data) || data[i] != '{' {
@@ -62,11 +62,8 @@ func readEnvelope(data []byte) (env envelope, ok bool) {
 	return env, lists == 1
 }
 
-// elements splits a valid JSON list into its elements; null is no list.
+// elements splits a valid JSON list into its elements.
 func elements(list []byte) ([][]byte, bool) {
-	if string(list) == "null" {
-		return nil, true
-	}
 	if list[0] != '[' {
 		return nil, false
 	}

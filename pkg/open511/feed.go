@@ -24,8 +24,9 @@ import (
 // Defaults used when a Feed field is zero.
 const (
 	DefaultPageSize = 500
-	// MaxPages stops a feed whose pagination never ends.
-	MaxPages = 100
+	// DefaultMaxPages stops a feed whose pagination never ends: 500,000
+	// events at the default page size.
+	DefaultMaxPages = 1000
 )
 
 // Feed reads complete snapshots from one Open511 events endpoint.
@@ -34,6 +35,7 @@ type Feed struct {
 	URL      string            // e.g. https://api.511.org/traffic/events
 	Params   map[string]string // extra query parameters
 	PageSize int               // sent as limit
+	MaxPages int               // more pages fail the run (source.max_pages)
 	Location *time.Location    // for times without an offset; nil is UTC
 	Logger   *slog.Logger
 }
@@ -120,10 +122,14 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 
 // fetchPages fetches the pages from next on and hands each to got.
 func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snapshot, got func(n int, page pageInfo) error) error {
+	maxPages := f.MaxPages
+	if maxPages <= 0 {
+		maxPages = DefaultMaxPages
+	}
 	seen := map[string]bool{}
 	for next != nil {
-		if snap.Pages == MaxPages {
-			return fmt.Errorf("fetch %s: more than %d pages; stopping (pagination does not end)", redact.URL(next), MaxPages)
+		if snap.Pages == maxPages {
+			return fmt.Errorf("fetch page %d of %s: more than %d pages; raise source.max_pages if the feed is really this long", snap.Pages+1, redact.URL(next), maxPages)
 		}
 		key := next.String()
 		if seen[key] {
@@ -133,8 +139,14 @@ func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snap
 		snap.Pages++
 		what := "page " + strconv.Itoa(snap.Pages)
 		var page pageInfo
+		var following *url.URL
+		// A bad next_url fails the page like a bad body, so the error
+		// names the page that carried it, as the client names every page.
 		err := f.Source.Get(ctx, next, what, func(body []byte) (err error) {
-			page, err = readPage(body)
+			if page, err = readPage(body); err != nil {
+				return err
+			}
+			following, err = nextURL(next, page.next)
 			return err
 		})
 		if err != nil {
@@ -143,10 +155,7 @@ func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snap
 		if err := got(snap.Pages, page); err != nil {
 			return err
 		}
-		current := next
-		if next, err = nextURL(current, page.next); err != nil {
-			return fmt.Errorf("%s of %s: %w", what, redact.URL(current), err)
-		}
+		next = following
 	}
 	return nil
 }
@@ -305,6 +314,12 @@ func decodePage(data []byte) (pageInfo, error) {
 	if _, err := dec.Token(); err != nil {
 		return page, bodyError(err)
 	}
+	// One value and white space: a second document after the first (or
+	// garbage) means the body is not what it seems, and its first part
+	// is no snapshot to store.
+	if rest := skipSpace(data, int(dec.InputOffset())); rest < len(data) {
+		return page, fmt.Errorf("the response is not valid JSON at byte %d: more follows the end of the JSON value", rest+1)
+	}
 	if !sawEvents {
 		return page, errors.New("the response has no \"events\" member; is this an Open511 events URL?")
 	}
@@ -326,7 +341,8 @@ func decodeEvents(dec *json.Decoder) ([]json.RawMessage, error) {
 		return nil, bodyError(err)
 	}
 	if tok == nil {
-		return nil, nil // "events": null, as an empty list
+		// Not an empty snapshot: taken as one, it would close every event.
+		return nil, errors.New("\"events\" is null, not a list")
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return nil, errors.New("\"events\" is not a list")

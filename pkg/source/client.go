@@ -157,13 +157,13 @@ func (c *Client) get(ctx context.Context, u *url.URL) ([]byte, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.UserAgent)
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
+		var elsewhere *redirectError
+		if errors.As(err, &elsewhere) {
+			return nil, elsewhere // not worth another attempt: the feed will say the same
+		}
 		return nil, c.transportError(ctx, rctx, err, timeout)
 	}
 	defer resp.Body.Close()
@@ -175,20 +175,124 @@ func (c *Client) get(ctx context.Context, u *url.URL) ([]byte, error) {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBody
 	}
-	var body bytes.Buffer
-	if resp.ContentLength > 0 && resp.ContentLength <= maxBody {
-		body.Grow(int(resp.ContentLength))
-	}
-	_, err = body.ReadFrom(http.MaxBytesReader(nil, resp.Body, maxBody))
+	body, err := readBody(resp.Body, resp.ContentLength, maxBody)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if errors.Is(err, errTooLarge) {
 			return nil, fmt.Errorf("the response body is larger than source.max_body (%d bytes)", maxBody)
 		}
 		return nil, c.transportError(ctx, rctx, err, timeout)
 	}
-	c.logger().Debug("body read", "url", redact.URL(u), "bytes", body.Len(), "duration", time.Since(start).Round(time.Millisecond).String())
-	return bytes.TrimPrefix(body.Bytes(), utf8BOM), nil
+	c.logger().Debug("body read", "url", redact.URL(u), "bytes", len(body), "duration", time.Since(start).Round(time.Millisecond).String())
+	return bytes.TrimPrefix(body, utf8BOM), nil
+}
+
+var errTooLarge = errors.New("body too large")
+
+// readBody reads r to its end; a body longer than limit is errTooLarge.
+// size is the announced length (Content-Length), or -1 (always so for a
+// body Go decompresses).
+//
+// The heap it takes, garbage included, stays within 1.5 × limit even for
+// a gzip bomb: the body is read into chunks of doubling size (nothing is
+// copied or thrown away) while they hold at most half the limit; past
+// that, into one buffer of limit+1 bytes, with the chunks copied to it.
+// A body that fits in the chunks is joined into one slice of its size at
+// the end (2 × at most half the limit). bytes.Buffer.ReadFrom doubled its
+// buffer past the limit and left each smaller one behind: 3.5 × limit.
+func readBody(r io.Reader, size, limit int64) ([]byte, error) {
+	if size > limit {
+		return nil, errTooLarge
+	}
+	first := min(64<<10, limit+1)
+	if size >= 0 {
+		first = size + 1 // +1: EOF is seen without another chunk
+	}
+	var chunks [][]byte // filled, in order
+	var held int64      // bytes in chunks
+	buf := make([]byte, 0, first)
+	for {
+		if len(buf) == cap(buf) {
+			if held+int64(len(buf)) > limit {
+				return nil, errTooLarge
+			}
+			chunks, held = append(chunks, buf), held+int64(len(buf))
+			if next := max(2*int64(cap(buf)), 64<<10); held+next <= limit/2 {
+				buf = make([]byte, 0, next)
+			} else {
+				buf = make([]byte, 0, limit+1)
+				for _, c := range chunks {
+					buf = append(buf, c...)
+				}
+				chunks, held = nil, 0
+			}
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if held+int64(len(buf)) > limit {
+		return nil, errTooLarge
+	}
+	if len(chunks) == 0 {
+		return buf, nil
+	}
+	body := make([]byte, 0, held+int64(len(buf)))
+	for _, c := range chunks {
+		body = append(body, c...)
+	}
+	return append(body, buf...), nil
+}
+
+// httpClient is a copy of c.HTTP (the caller's is left alone) that follows
+// a redirect only within the host and port of the request: the key is in
+// the query, and Go would carry it to wherever the feed points.
+func (c *Client) httpClient() *http.Client {
+	base := c.HTTP
+	if base == nil {
+		base = http.DefaultClient
+	}
+	hc := *base
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !SameHost(req.URL, via[0].URL) {
+			return &redirectError{host: req.URL.Host}
+		}
+		c.logger().Debug("redirected", "url", redact.URL(req.URL))
+		if base.CheckRedirect != nil {
+			return base.CheckRedirect(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &hc
+}
+
+// redirectError is a redirect to another host, which is not followed.
+type redirectError struct{ host string }
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("the feed redirects to another host (%s); redirects are followed only within the feed's own host and port, so that the API key goes nowhere else", e.host)
+}
+
+// SameHost says whether a and b name the same host and port (the scheme's
+// default port when none is written).
+func SameHost(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "http" {
+			return "80"
+		}
+		return "443"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // transportError says in one sentence what went wrong below HTTP, without

@@ -14,10 +14,11 @@ import (
 )
 
 // readDocument checks that body is one WZDx FeatureCollection and returns
-// its "features" list as it lies in the body. The body is validated once;
-// each feature is parsed on its own later, so the document is never held
-// as one tree: memory stays at the body plus one feature.
-func readDocument(body []byte) ([]byte, error) {
+// its features, each as it lies in the body. The body is validated once
+// and walked once; each feature is parsed on its own later, so the
+// document is never held as one tree: memory stays at the body plus one
+// feature.
+func readDocument(body []byte) ([][]byte, error) {
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, invalid(body)
 	}
@@ -27,15 +28,24 @@ func readDocument(body []byte) ([]byte, error) {
 	}
 	// Of repeated members the last counts, as in traffic.Canonical.
 	var typ, features []byte
+	var list [][]byte
 	for i = skipSpace(body, i+1); body[i] != '}'; {
 		keyEnd := skipValue(body, i)
 		start := skipSpace(body, skipSpace(body, keyEnd)+1) // past the colon
-		end := skipValue(body, start)
+		var end int
 		switch unquote(body[i:keyEnd]) {
 		case "type":
+			end = skipValue(body, start)
 			typ = body[start:end]
 		case "features":
+			if body[start] == '[' {
+				list, end = elements(body, start)
+			} else {
+				end = skipValue(body, start)
+			}
 			features = body[start:end]
+		default:
+			end = skipValue(body, start)
 		}
 		if i = skipSpace(body, end); body[i] == ',' {
 			i = skipSpace(body, i+1)
@@ -56,7 +66,7 @@ func readDocument(body []byte) ([]byte, error) {
 	case typ == nil:
 		return nil, errors.New(`the response has a "features" list but no "type": "FeatureCollection"; is this a WZDx feed URL?`)
 	}
-	return features, nil
+	return list, nil
 }
 
 // invalid says in one sentence why a body that fastjson refused is not one
@@ -126,28 +136,19 @@ func clip(s string) string {
 	return traffic.CleanText([]byte(s))
 }
 
-// elements walks the elements of a valid JSON array.
-type elements struct {
-	list []byte
-	i    int
-}
-
-func newElements(list []byte) *elements {
-	return &elements{list: list, i: skipSpace(list, 1)}
-}
-
-// next returns the next element as it lies in the list, or false after
-// the last.
-func (e *elements) next() ([]byte, bool) {
-	if e.list[e.i] == ']' {
-		return nil, false
+// elements are the elements of the valid JSON array that starts at
+// b[start], each as it lies in b, and the end of the array.
+func elements(b []byte, start int) ([][]byte, int) {
+	var list [][]byte
+	i := skipSpace(b, start+1)
+	for b[i] != ']' {
+		end := skipValue(b, i)
+		list = append(list, b[i:end])
+		if i = skipSpace(b, end); b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
 	}
-	end := skipValue(e.list, e.i)
-	elem := e.list[e.i:end]
-	if e.i = skipSpace(e.list, end); e.list[e.i] == ',' {
-		e.i = skipSpace(e.list, e.i+1)
-	}
-	return elem, true
+	return list, i + 1
 }
 
 func skipSpace(b []byte, i int) int {
@@ -161,20 +162,13 @@ func skipSpace(b []byte, i int) int {
 func skipValue(b []byte, i int) int {
 	switch b[i] {
 	case '"':
-		for i++; i < len(b); i++ {
-			switch b[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
+		return skipString(b, i)
 	case '{', '[':
 		depth := 0
 		for ; i < len(b); i++ {
 			switch b[i] {
 			case '"':
-				i = skipValue(b, i) - 1
+				i = skipString(b, i) - 1
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -189,4 +183,25 @@ func skipValue(b []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// skipString returns the end of the valid JSON string that starts at i. It
+// jumps from quote to quote: most of a feature's bytes are in strings.
+func skipString(b []byte, i int) int {
+	for i++; ; i++ {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		i += j
+		// The quote ends the string unless an odd number of backslashes
+		// escapes it (the opening quote stops the count).
+		k := i
+		for b[k-1] == '\\' {
+			k--
+		}
+		if (i-k)%2 == 0 {
+			return i + 1
+		}
+	}
 }

@@ -69,10 +69,10 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 		f.warn("core_details is a JSON %s, not an object; read from properties instead", core.Type())
 		core = nil
 	}
-	prop := func(name string) field { return field{props.Get(name), "properties." + name} }
+	prop := func(name string) field { return field{props.Get(name), "properties.", name} }
 	coreProp := func(name string) field {
 		if c := core.Get(name); c != nil && c.Type() != fastjson.TypeNull {
-			return field{c, "core_details." + name}
+			return field{c, "core_details.", name}
 		}
 		return prop(name)
 	}
@@ -89,7 +89,7 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 
 	var subtypes []string
 	for _, w := range f.array(prop("types_of_work")) {
-		if s := f.text(field{w.Get("type_name"), "properties.types_of_work[].type_name"}); s != "" {
+		if s := f.text(field{w.Get("type_name"), "properties.types_of_work[].", "type_name"}); s != "" {
 			subtypes = append(subtypes, s)
 		}
 	}
@@ -103,7 +103,7 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 	var names []string
 	roadNames := coreProp("road_names")
 	for _, n := range f.array(roadNames) {
-		if s := strings.TrimSpace(f.text(field{n, roadNames.path + "[]"})); s != "" {
+		if s := strings.TrimSpace(f.text(field{n, roadNames.in, "road_names[]"})); s != "" {
 			names = append(names, s)
 		}
 	}
@@ -176,10 +176,11 @@ func headline(eventType string, roads []string, direction string) string {
 	return h
 }
 
-// field is one member of a feature and where it is, for warnings.
+// field is one member of a feature and where it is, for warnings (in and
+// name are joined only for one).
 type field struct {
-	v    *fastjson.Value // nil if absent
-	path string
+	v        *fastjson.Value // nil if absent
+	in, name string          // "core_details.", "road_names[]"
 }
 
 // fields reads the fields of one feature and collects warnings about those
@@ -199,7 +200,7 @@ func (f *fields) text(fd field) string {
 		return ""
 	}
 	if fd.v.Type() != fastjson.TypeString {
-		f.warn("%s is a JSON %s, not a string; stored as empty", fd.path, fd.v.Type())
+		f.warn("%s is a JSON %s, not a string; stored as empty", fd.in+fd.name, fd.v.Type())
 		return ""
 	}
 	return traffic.CleanText(fd.v.GetStringBytes())
@@ -212,7 +213,7 @@ func (f *fields) array(fd field) []*fastjson.Value {
 	}
 	list, err := fd.v.Array()
 	if err != nil {
-		f.warn("%s is a JSON %s, not a list; left out", fd.path, fd.v.Type())
+		f.warn("%s is a JSON %s, not a list; left out", fd.in+fd.name, fd.v.Type())
 	}
 	return list
 }
@@ -226,7 +227,7 @@ func (f *fields) time(fd field, loc *time.Location) *time.Time {
 	}
 	t, err := traffic.ParseTime(s, loc)
 	if err != nil {
-		f.warn("%s %q is not a timestamp; stored as NULL", fd.path, s)
+		f.warn("%s %q is not a timestamp; stored as NULL", fd.in+fd.name, s)
 		return nil
 	}
 	return &t

@@ -45,7 +45,7 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 	if err != nil {
 		return snap, err
 	}
-	var features []byte
+	var features [][]byte
 	err = f.Source.Get(ctx, u, "the WZDx document", func(body []byte) (err error) {
 		features, err = readDocument(body)
 		return err
@@ -66,10 +66,9 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 		defer close(batches)
 		d := decoder{p: parsers.Get(), loc: f.Location}
 		defer parsers.Put(d.p)
-		ids := map[string]bool{}
+		ids := make(map[string]bool, len(features))
 		batch := make([]traffic.Event, 0, BatchSize)
-		list := newElements(features)
-		for obj, ok := list.next(); ok; obj, ok = list.next() {
+		for _, obj := range features {
 			if ctx.Err() != nil {
 				interrupted = true
 				return

@@ -28,10 +28,12 @@ type member struct {
 
 // Canonical returns obj as compact JSON with object keys sorted and numbers
 // kept as written, so that key order and white space do not change an
-// event's content hash. Of repeated keys the last one counts. Strings are
-// made valid text (see CleanText). Apart from that, its output is byte for
-// byte what decoding into map[string]any (with UseNumber) and encoding again
-// without HTML escaping gives (see canonical_test.go).
+// event's content hash. Strings and keys are made valid text (see
+// CleanText), keys before they are sorted; of repeated keys, also of those
+// that cleaning makes alike, the last one counts. Apart from that, its
+// output is byte for byte what decoding into map[string]any (with
+// UseNumber) and encoding again without HTML escaping gives (see
+// canonical_test.go).
 func Canonical(obj []byte) ([]byte, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
@@ -51,7 +53,15 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 		// The members go on top of the stack, by index: nested objects push
 		// above them and may move the stack.
 		start := len(sc.members)
-		v.GetObject().Visit(func(k []byte, val *fastjson.Value) { sc.members = append(sc.members, member{k, val}) })
+		v.GetObject().Visit(func(k []byte, val *fastjson.Value) {
+			// Keys are made valid text before they are sorted and compared:
+			// two keys that cleaning makes alike are one key, as for
+			// encoding/json and jsonb, and the output stays sorted.
+			if !isClean(k) {
+				k = []byte(CleanText(k))
+			}
+			sc.members = append(sc.members, member{k, val})
+		})
 		end := len(sc.members)
 		// A stable sort keeps repeated keys in input order; the last wins.
 		slices.SortStableFunc(sc.members[start:end], func(a, b member) int { return bytes.Compare(a.key, b.key) })
@@ -124,11 +134,14 @@ func appendString(dst, s []byte) []byte {
 	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
 
+// isClean reports whether CleanText would return s unchanged.
+func isClean(s []byte) bool { return utf8.Valid(s) && bytes.IndexByte(s, 0) < 0 }
+
 // CleanText is s as text every database stores alike: each invalid UTF-8
 // byte becomes U+FFFD (as encoding/json's decoder does), and NUL, which
 // PostgreSQL refuses in text and jsonb, is removed.
 func CleanText(s []byte) string {
-	if utf8.Valid(s) && bytes.IndexByte(s, 0) < 0 {
+	if isClean(s) {
 		return string(s)
 	}
 	var text strings.Builder

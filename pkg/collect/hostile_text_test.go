@@ -50,7 +50,8 @@ var (
 // PostgreSQL refuses and SQLite takes: NUL (\u0000) in typed fields, in
 // nested raw strings, in keys and in a geometry; invalid UTF-8 bytes in the
 // same places and in an id; a page in Latin-1; a page that only the
-// encoding/json fallback (decodePage) reads; and ids over MaxIDBytes.
+// encoding/json fallback (decodePage) reads; ids over MaxIDBytes; and a
+// number jsonb cannot hold.
 func hostilePages() [][]byte {
 	page1 := `{"events":[
 {"id":"hostile/nul","headline":"Crash\u0000 on I-80","description":"a\u0000b","status":"ACTIVE\u0000","event_type":"INCIDENT","severity":"Major",
@@ -63,16 +64,17 @@ func hostilePages() [][]byte {
 {"id":"hostile/` + "\xff" + `\u0000id","headline":"an id with a bad byte and a NUL"},
 {"id":"` + longID + `","headline":"an id of 5,000 bytes"},
 {"id":"` + overID + `","headline":"an id of 256 bytes"},
-{"id":"` + exactID + `","headline":"an id of 255 bytes"}
-],"pagination":{"offset":0,"next_url":"/traffic/events?offset=6"}}`
+{"id":"` + exactID + `","headline":"an id of 255 bytes"},
+{"id":"hostile/number","headline":"a number jsonb cannot hold","n":1e-20000}
+],"pagination":{"offset":0,"next_url":"/traffic/events?offset=7"}}`
 	// Latin-1, as some servers send whatever their charset header says.
 	page2 := `{"events":[{"id":"latin1/1","headline":"Stra` + "\xdf" + `e gesperrt","description":"Caf` + "\xe9 \xe0 Montr\xe9al" + `",
  "roads":[{"name":"Rue Sainte-Th` + "\xe9r\xe8" + `se","direction":"Nord"}],"areas":[{"name":"Qu` + "\xe9" + `bec"}]}],
- "pagination":{"offset":6,"next_url":"/traffic/events?offset=7"}}`
+ "pagination":{"offset":7,"next_url":"/traffic/events?offset=8"}}`
 	// Two "events" members: readEnvelope refuses the page and decodePage
 	// (encoding/json) reads it; the last list counts.
 	page3 := `{"events":[],"events":[{"id":"fallback/1","headline":"fall\u0000back ` + "\xff" + `","` + "k\xff" + `":"\u0000",
- "geography":{"type":"Point","coordinates":[-122.5,37.5]}}],"pagination":{"offset":7,"next_url":null}}`
+ "geography":{"type":"Point","coordinates":[-122.5,37.5]}}],"pagination":{"offset":8,"next_url":null}}`
 	return [][]byte{[]byte(page1), []byte(page2), []byte(page3)}
 }
 
@@ -114,7 +116,7 @@ func fetchHostile(t *testing.T, dbURL string) map[string][]string {
 			t.Fatalf("run %d: %v\n%s", run, err, logs.String())
 		}
 		want := collect.Summary{Feed: store.DefaultFeed, RunID: int64(run), Status: store.RunSucceeded, Pages: 3,
-			Received: len(hostileOK) + 2, Skipped: 2, Counts: store.Counts{New: len(hostileOK)}}
+			Received: len(hostileOK) + 3, Skipped: 3, Counts: store.Counts{New: len(hostileOK)}}
 		if run == 2 {
 			want.Counts = store.Counts{Unchanged: len(hostileOK)}
 		}
@@ -122,7 +124,8 @@ func fetchHostile(t *testing.T, dbURL string) map[string][]string {
 		if sum != want {
 			t.Fatalf("run %d: %+v, want %+v\n%s", run, sum, want, logs.String())
 		}
-		for _, reason := range []string{"event id of 5000 bytes is longer than 255", "event id of 256 bytes is longer than 255"} {
+		for _, reason := range []string{"event id of 5000 bytes is longer than 255", "event id of 256 bytes is longer than 255",
+			"event hostile/number: a number beyond PostgreSQL's numeric range"} {
 			if !strings.Contains(logs.String(), "skipping event") || !strings.Contains(logs.String(), reason) {
 				t.Errorf("run %d: no warning %q:\n%s", run, reason, logs.String())
 			}
@@ -167,7 +170,8 @@ func normalRow(t *testing.T, line string) map[string]string {
 // invalid UTF-8, Latin-1 and ids too long for a key is collected through
 // the real fetch path on SQLite and PostgreSQL: both runs succeed, the two
 // ids over 255 bytes are skipped and counted, and every table exports the
-// same rows, raw included, all of it valid text without NUL.
+// same rows, raw included, all of it valid text without NUL. An event
+// with a number that jsonb cannot hold is skipped on both.
 func TestHostileTextGivesTheSameRowsOnBothDialects(t *testing.T) {
 	exports := map[string]map[string][]string{}
 	dbtest.Each(t, func(t *testing.T, dbURL string) {

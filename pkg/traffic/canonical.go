@@ -3,8 +3,10 @@ package traffic
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -104,10 +106,52 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 		if !json.Valid(dst[start:]) {
 			return nil, fmt.Errorf("%s is not a JSON number", dst[start:])
 		}
+		if !numericFits(dst[start:]) {
+			return nil, fmt.Errorf("%w: %.20s…", errNumberRange, dst[start:])
+		}
 		return dst, nil
 	default: // true, false, null
 		return v.MarshalTo(dst), nil
 	}
+}
+
+// errNumberRange is a number PostgreSQL's jsonb cannot hold.
+var errNumberRange = errors.New("a number beyond PostgreSQL's numeric range (131072 digits before the point, 16383 after)")
+
+// numericFits reports whether PostgreSQL's numeric, and so jsonb, takes the
+// valid JSON number num: at most 131072 digits before the decimal point
+// and 16383 after it (as written: 1.50 has two), and an exponent within
+// ±(2^30-1). Such a number in raw would fail the whole run there, and only
+// there.
+func numericFits(num []byte) bool {
+	mant, exp := num, []byte(nil)
+	if i := bytes.IndexAny(num, "eE"); i >= 0 {
+		mant, exp = num[:i], num[i+1:]
+	} else if len(num) <= 16383 {
+		return true // nearly every number: too short to have too many digits
+	}
+	e := int64(0)
+	if len(exp) > 0 {
+		var err error
+		if e, err = strconv.ParseInt(string(exp), 10, 64); err != nil || e >= 1<<30-1 || e <= -(1<<30-1) {
+			return false
+		}
+	}
+	whole, frac, _ := bytes.Cut(bytes.TrimPrefix(mant, []byte("-")), []byte("."))
+	if int64(len(frac))-e > 16383 {
+		return false
+	}
+	// The power of ten of the first digit that is not 0.
+	nonZero := func(r rune) bool { return r != '0' }
+	var power int64
+	if i := bytes.IndexFunc(whole, nonZero); i >= 0 {
+		power = int64(len(whole)-1-i) + e
+	} else if i := bytes.IndexFunc(frac, nonZero); i >= 0 {
+		power = int64(-1-i) + e
+	} else {
+		return true // zero has no digits before the point
+	}
+	return power < 131072
 }
 
 // appendString writes s, made valid text, as a JSON string, as

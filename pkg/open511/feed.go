@@ -72,14 +72,14 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 		ids := map[string]bool{}
 		for p := range queue {
 			decoded := <-p.done
-			if failed != nil || ctx.Err() != nil {
-				continue // drain
-			}
 			events := make([]traffic.Event, 0, len(decoded))
 			for _, d := range decoded {
 				if f.accept(&snap, ids, d, p.n) {
 					events = append(events, d.ev)
 				}
+			}
+			if failed != nil || ctx.Err() != nil {
+				continue // read, and counted for the ledger, but the run is failing
 			}
 			if failed = sink(events); failed != nil {
 				cancel(failed)

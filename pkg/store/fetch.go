@@ -248,7 +248,7 @@ func (f *Fetch) Start(ctx context.Context, run RunInfo) error {
 	}
 	tx := f.tx.WithContext(ctx)
 	f.at = dbTime(run.StartedAt)
-	f.rec = FetchRun{Feed: f.feed, StartedAt: f.at, FinishedAt: f.at, Status: RunSucceeded, SourceURL: run.SourceURL, Version: run.Version}
+	f.rec = FetchRun{Feed: f.feed, StartedAt: f.at, FinishedAt: f.at, Status: RunSucceeded, SourceURL: traffic.CleanText([]byte(run.SourceURL)), Version: run.Version}
 	return f.s.dbError("record the run", tx.Create(&f.rec).Error)
 }
 

@@ -361,23 +361,27 @@ func runsQuery(db *gorm.DB, f Filter) *gorm.DB {
 }
 
 // Runs streams the ledger ordered by id, limited by feed and start time.
+// One statement is one state of the database anyway; it goes through read
+// like every export, so that it stays one if it ever reads more.
 func (s *Store) Runs(ctx context.Context, f Filter, fn func(*FetchRun) error) error {
-	rows, err := runsQuery(s.db.WithContext(ctx), f).Rows()
-	if err != nil {
-		return s.dbError("read the ledger", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r FetchRun
-		if err := s.db.ScanRows(rows, &r); err != nil {
+	return s.read(ctx, func(db *gorm.DB) error {
+		rows, err := runsQuery(db, f).Rows()
+		if err != nil {
 			return s.dbError("read the ledger", err)
 		}
-		r.StartedAt, r.FinishedAt = r.StartedAt.UTC(), r.FinishedAt.UTC()
-		if err := fn(&r); err != nil {
-			return err
+		defer rows.Close()
+		for rows.Next() {
+			var r FetchRun
+			if err := db.ScanRows(rows, &r); err != nil {
+				return s.dbError("read the ledger", err)
+			}
+			r.StartedAt, r.FinishedAt = r.StartedAt.UTC(), r.FinishedAt.UTC()
+			if err := fn(&r); err != nil {
+				return err
+			}
 		}
-	}
-	return s.dbError("read the ledger", rows.Err())
+		return s.dbError("read the ledger", rows.Err())
+	})
 }
 
 // SnapshotRow is one event as it was in one successful run.

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // dbTime is how times are stored: UTC, whole seconds. SQLite keeps times as
@@ -59,10 +61,12 @@ func lastSucceeded(db *gorm.DB, feed string) (r RunStart, events int, err error)
 // RecordFailedRun writes the ledger row of a run that failed, in its own
 // short transaction (the run's own one was rolled back).
 func (s *Store) RecordFailedRun(ctx context.Context, run RunInfo, reason string, finished time.Time) (FetchRun, error) {
+	// The reason can quote the feed (a next_url it sent, say): it is made
+	// valid text, as PostgreSQL refuses invalid UTF-8 and NUL.
 	rec := FetchRun{
 		Feed: run.Feed, StartedAt: dbTime(run.StartedAt), FinishedAt: dbTime(finished), Status: RunFailed,
-		SourceURL: run.SourceURL, Pages: run.Pages, EventsReceived: run.Received, EventsSkipped: run.Skipped,
-		Error: reason, Version: run.Version,
+		SourceURL: traffic.CleanText([]byte(run.SourceURL)), Pages: run.Pages, EventsReceived: run.Received, EventsSkipped: run.Skipped,
+		Error: traffic.CleanText([]byte(reason)), Version: run.Version,
 	}
 	if rec.FinishedAt.Before(rec.StartedAt) {
 		rec.FinishedAt = rec.StartedAt

@@ -3,8 +3,10 @@ package traffic
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -28,10 +30,12 @@ type member struct {
 
 // Canonical returns obj as compact JSON with object keys sorted and numbers
 // kept as written, so that key order and white space do not change an
-// event's content hash. Of repeated keys the last one counts. Strings are
-// made valid text (see CleanText). Apart from that, its output is byte for
-// byte what decoding into map[string]any (with UseNumber) and encoding again
-// without HTML escaping gives (see canonical_test.go).
+// event's content hash. Strings and keys are made valid text (see
+// CleanText), keys before they are sorted; of repeated keys, also of those
+// that cleaning makes alike, the last one counts. Apart from that, its
+// output is byte for byte what decoding into map[string]any (with
+// UseNumber) and encoding again without HTML escaping gives (see
+// canonical_test.go).
 func Canonical(obj []byte) ([]byte, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
@@ -51,7 +55,15 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 		// The members go on top of the stack, by index: nested objects push
 		// above them and may move the stack.
 		start := len(sc.members)
-		v.GetObject().Visit(func(k []byte, val *fastjson.Value) { sc.members = append(sc.members, member{k, val}) })
+		v.GetObject().Visit(func(k []byte, val *fastjson.Value) {
+			// Keys are made valid text before they are sorted and compared:
+			// two keys that cleaning makes alike are one key, as for
+			// encoding/json and jsonb, and the output stays sorted.
+			if !isClean(k) {
+				k = []byte(CleanText(k))
+			}
+			sc.members = append(sc.members, member{k, val})
+		})
 		end := len(sc.members)
 		// A stable sort keeps repeated keys in input order; the last wins.
 		slices.SortStableFunc(sc.members[start:end], func(a, b member) int { return bytes.Compare(a.key, b.key) })
@@ -94,10 +106,52 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 		if !json.Valid(dst[start:]) {
 			return nil, fmt.Errorf("%s is not a JSON number", dst[start:])
 		}
+		if !numericFits(dst[start:]) {
+			return nil, fmt.Errorf("%w: %.20s…", errNumberRange, dst[start:])
+		}
 		return dst, nil
 	default: // true, false, null
 		return v.MarshalTo(dst), nil
 	}
+}
+
+// errNumberRange is a number PostgreSQL's jsonb cannot hold.
+var errNumberRange = errors.New("a number beyond PostgreSQL's numeric range (131072 digits before the point, 16383 after)")
+
+// numericFits reports whether PostgreSQL's numeric, and so jsonb, takes the
+// valid JSON number num: at most 131072 digits before the decimal point
+// and 16383 after it (as written: 1.50 has two), and an exponent within
+// ±(2^30-1). Such a number in raw would fail the whole run there, and only
+// there.
+func numericFits(num []byte) bool {
+	mant, exp := num, []byte(nil)
+	if i := bytes.IndexAny(num, "eE"); i >= 0 {
+		mant, exp = num[:i], num[i+1:]
+	} else if len(num) <= 16383 {
+		return true // nearly every number: too short to have too many digits
+	}
+	e := int64(0)
+	if len(exp) > 0 {
+		var err error
+		if e, err = strconv.ParseInt(string(exp), 10, 64); err != nil || e >= 1<<30-1 || e <= -(1<<30-1) {
+			return false
+		}
+	}
+	whole, frac, _ := bytes.Cut(bytes.TrimPrefix(mant, []byte("-")), []byte("."))
+	if int64(len(frac))-e > 16383 {
+		return false
+	}
+	// The power of ten of the first digit that is not 0.
+	nonZero := func(r rune) bool { return r != '0' }
+	var power int64
+	if i := bytes.IndexFunc(whole, nonZero); i >= 0 {
+		power = int64(len(whole)-1-i) + e
+	} else if i := bytes.IndexFunc(frac, nonZero); i >= 0 {
+		power = int64(-1-i) + e
+	} else {
+		return true // zero has no digits before the point
+	}
+	return power < 131072
 }
 
 // appendString writes s, made valid text, as a JSON string, as
@@ -124,11 +178,14 @@ func appendString(dst, s []byte) []byte {
 	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
 
+// isClean reports whether CleanText would return s unchanged.
+func isClean(s []byte) bool { return utf8.Valid(s) && bytes.IndexByte(s, 0) < 0 }
+
 // CleanText is s as text every database stores alike: each invalid UTF-8
 // byte becomes U+FFFD (as encoding/json's decoder does), and NUL, which
 // PostgreSQL refuses in text and jsonb, is removed.
 func CleanText(s []byte) string {
-	if utf8.Valid(s) && bytes.IndexByte(s, 0) < 0 {
+	if isClean(s) {
 		return string(s)
 	}
 	var text strings.Builder

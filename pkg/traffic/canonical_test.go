@@ -3,6 +3,7 @@ package traffic
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -54,6 +55,9 @@ func FuzzCanonicalMatchesReference(f *testing.F) {
 			return
 		}
 		got, err := Canonical(in)
+		if errors.Is(err, errNumberRange) {
+			return // valid JSON that PostgreSQL's jsonb cannot hold
+		}
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("Canonical(%q)\n = %s (%v)\nwant %s", in, got, err, want)
 		}

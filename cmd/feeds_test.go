@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -74,6 +75,59 @@ func driveBC(t *testing.T) [][]json.RawMessage {
 	return [][]json.RawMessage{first, second, first[2:], second}
 }
 
+// wzdxServer serves one WZDx document per request, the last one again
+// after that, and records the requests' queries.
+func wzdxServer(t *testing.T, docs ...[]byte) (*httptest.Server, *[]string) {
+	t.Helper()
+	var mu sync.Mutex
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n := min(len(queries), len(docs)-1)
+		queries = append(queries, r.URL.RawQuery)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/geo+json")
+		w.Write(docs[n])
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &queries
+}
+
+// workZones are four WZDx documents cut from 511.org's real feed, with
+// features new, changed, gone and back between them.
+func workZones(t *testing.T) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdataDir, "wzdx", "511-mtc-v4.1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	features := doc["features"].([]any)
+	cut := func(from, to int, changed int) []byte {
+		var list []any
+		for i, f := range features[from:to] {
+			if i == changed {
+				var c map[string]any
+				raw, _ := json.Marshal(f)
+				json.Unmarshal(raw, &c)
+				c["properties"].(map[string]any)["vehicle_impact"] = "all-lanes-closed"
+				f = c
+			}
+			list = append(list, f)
+		}
+		d := map[string]any{"type": "FeatureCollection", "road_event_feed_info": doc["road_event_feed_info"], "features": list}
+		out, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	return [][]byte{cut(0, 30, -1), cut(5, 35, 3), cut(0, 30, -1), cut(10, 40, 0)}
+}
+
 // feedsConfig writes a config file with these feeds (name: URL) and the
 // global key for the host of source.url.
 func feedsConfig(t *testing.T, sourceURL string, feeds map[string]string, extra string) string {
@@ -87,6 +141,9 @@ func feedsConfig(t *testing.T, sourceURL string, feeds map[string]string, extra 
 	slices.Sort(names)
 	for _, name := range names {
 		fmt.Fprintf(&b, "  %s:\n    url: %s\n", name, feeds[name])
+		if strings.Contains(name, "workzones") {
+			b.WriteString("    format: wzdx\n")
+		}
 	}
 	b.WriteString(extra)
 	path := filepath.Join(t.TempDir(), "trafficctl.yaml")
@@ -123,15 +180,17 @@ func snapshotsByRun(t *testing.T, dbURL, feed string) [][]string {
 	return runs
 }
 
-// TestFeedsKeepSeparateHistories collects two Open511 feeds on different
-// ports into one database, over four runs with changes in each, and
-// compares each feed's snapshots with those of a database of its own. The
-// global key goes to the 511.org-like server only.
+// TestFeedsKeepSeparateHistories collects three feeds into one database
+// (two Open511 servers on different ports and a WZDx server), over four
+// runs with changes in each, and compares each feed's snapshots with those
+// of a database of its own. The global key goes to the 511.org-like server
+// only.
 func TestFeedsKeepSeparateHistories(t *testing.T) {
 	isolate(t)
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		bay, bc := feedServer(t, bayArea(t)...), feedServer(t, driveBC(t)...)
-		cfg := feedsConfig(t, bay.URL(), map[string]string{"bayarea": bay.URL(), "drivebc": bc.URL()}, "")
+		wz, wzQueries := wzdxServer(t, workZones(t)...)
+		cfg := feedsConfig(t, bay.URL(), map[string]string{"bayarea": bay.URL(), "drivebc": bc.URL(), "bayarea-workzones": wz.URL + "/traffic/wzdx"}, "")
 		for i := 0; i < 4; i++ {
 			if code, _, errOut := run(t, "fetch", "--config", cfg, "--database-url", dbURL); code != 0 {
 				t.Fatalf("fetch %d: exit %d: %s", i, code, errOut)
@@ -150,11 +209,20 @@ func TestFeedsKeepSeparateHistories(t *testing.T) {
 		if len(bc.Requests()) < 8 {
 			t.Fatalf("%d requests to the DriveBC-like feed; want several pages per run", len(bc.Requests()))
 		}
+		if len(*wzQueries) != 4 || strings.Contains(strings.Join(*wzQueries, " "), key511) {
+			t.Fatalf("WZDx feed (another port) asked %d times, with queries %q", len(*wzQueries), *wzQueries)
+		}
 
-		for feed, history := range map[string][][]json.RawMessage{"bayarea": bayArea(t), "drivebc": driveBC(t)} {
+		for feed, history := range map[string][][]json.RawMessage{"bayarea": bayArea(t), "drivebc": driveBC(t), "bayarea-workzones": nil} {
 			alone := freshLike(t, dbURL)
-			srv := feedServer(t, history...)
-			one := feedsConfig(t, bay.URL(), map[string]string{feed: srv.URL()}, "")
+			url := ""
+			if history != nil {
+				url = feedServer(t, history...).URL()
+			} else {
+				srv, _ := wzdxServer(t, workZones(t)...)
+				url = srv.URL + "/traffic/wzdx"
+			}
+			one := feedsConfig(t, bay.URL(), map[string]string{feed: url}, "")
 			for i := 0; i < 4; i++ {
 				if code, _, errOut := run(t, "fetch", "--config", one, "--database-url", alone); code != 0 {
 					t.Fatalf("%s alone, fetch %d: exit %d: %s", feed, i, code, errOut)

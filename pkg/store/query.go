@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/valyala/fastjson"
 	"gorm.io/gorm"
 
 	"github.com/trafficctl/trafficctl/pkg/traffic"
@@ -145,6 +147,43 @@ func rawColumn(with bool) string {
 	return "''"
 }
 
+// rawCanon puts raw read from PostgreSQL back into canonical form. jsonb
+// keeps the value, not the text: it gives the keys back shortest first and
+// with a space after every colon and comma, so the same event would
+// export differently from SQLite and PostgreSQL. (A number written with an
+// exponent, 1e2, comes back from jsonb as 100; that cannot be undone, and
+// no feed seen so far sends one.)
+type rawCanon struct {
+	p   fastjson.Parser
+	sc  traffic.Scratch
+	buf []byte
+}
+
+// rawCanon is what the scans of f's rows need: nil on SQLite, which keeps
+// raw as the text stored, or when raw is not read.
+func (s *Store) rawCanon(f Filter) *rawCanon {
+	if s.dialect != Postgres || !f.WithRaw {
+		return nil
+	}
+	return &rawCanon{}
+}
+
+// fix replaces *raw with its canonical form. A nil c leaves it as it is.
+func (c *rawCanon) fix(raw *string) error {
+	if c == nil {
+		return nil
+	}
+	v, err := c.p.Parse(*raw)
+	if err != nil {
+		return fmt.Errorf("raw is not JSON: %w", err)
+	}
+	if c.buf, err = c.sc.AppendCanonical(c.buf[:0], v); err != nil {
+		return err
+	}
+	*raw = string(c.buf)
+	return nil
+}
+
 // latestRuns is each feed's latest successful run: where its open events
 // and spells end.
 type latestRuns map[string]RunStart
@@ -225,11 +264,15 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) err
 		defer rows.Close()
 		var e Event
 		fs := newFieldScanner(&e.Event)
+		canon := s.rawCanon(f)
 		var lastSeen, closed sql.NullTime
 		dest := append([]any{&e.Feed, &e.ID}, fs.dest...)
 		dest = append(dest, &e.FirstSeenAt, &lastSeen, &closed, &e.CurrentVersion, &e.ContentHash, &e.Raw)
 		for rows.Next() {
 			if err := rows.Scan(dest...); err != nil {
+				return s.dbError("read events", err)
+			}
+			if err := canon.fix(&e.Raw); err != nil {
 				return s.dbError("read events", err)
 			}
 			fs.finish(&e.Event)
@@ -253,11 +296,12 @@ type versionScanner struct {
 	lastRun sql.NullInt64
 	validTo sql.NullTime
 	latest  latestRuns
+	canon   *rawCanon
 	dest    []any
 }
 
-func newVersionScanner(latest latestRuns) *versionScanner {
-	vs := &versionScanner{latest: latest}
+func newVersionScanner(latest latestRuns, canon *rawCanon) *versionScanner {
+	vs := &versionScanner{latest: latest, canon: canon}
 	v := &vs.v
 	vs.fs = newFieldScanner(&v.Event)
 	vs.dest = append([]any{&v.Feed, &v.ID, &v.Version, &v.FirstRunID, &vs.lastRun, &v.ValidFrom, &vs.validTo, &v.ContentHash},
@@ -268,6 +312,9 @@ func newVersionScanner(latest latestRuns) *versionScanner {
 
 func (vs *versionScanner) scan(rows *sql.Rows) (*EventVersion, error) {
 	if err := rows.Scan(vs.dest...); err != nil {
+		return nil, err
+	}
+	if err := vs.canon.fix(&vs.v.Raw); err != nil {
 		return nil, err
 	}
 	vs.fs.finish(&vs.v.Event)
@@ -331,7 +378,7 @@ func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) e
 			return s.dbError("read event versions", err)
 		}
 		defer rows.Close()
-		vs := newVersionScanner(latest)
+		vs := newVersionScanner(latest, s.rawCanon(f))
 		for rows.Next() {
 			v, err := vs.scan(rows)
 			if err != nil {
@@ -416,7 +463,7 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 			return s.dbError("read event versions", err)
 		}
 		defer rows.Close()
-		vs := newVersionScanner(latest)
+		vs := newVersionScanner(latest, s.rawCanon(f))
 		var pending *EventVersion // read from the cursor, not yet begun
 		more := true
 		next := func() error {

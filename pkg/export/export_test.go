@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
@@ -47,8 +48,14 @@ func seed(t *testing.T, dbURL string) *store.Store {
 }
 
 // wantRows are the row counts of the seeded tables: 8 events then 1 new;
-// versions: 8 + 763104 changed + 763127 new + 763111 archived and back.
-var wantRows = map[string]int{export.Events: 9, export.Versions: 12, export.Runs: 4, export.Snapshots: 24}
+// versions: 8 + 763104 changed + 763127 new + 763111 archived and back;
+// lifetimes: one per event.
+var wantRows = map[string]int{export.Events: 9, export.Versions: 12, export.Runs: 4, export.Snapshots: 24, export.Lifetimes: 9}
+
+// hasRaw says whether a table's JSON Lines end with the event's raw.
+func hasRaw(table string) bool {
+	return table == export.Events || table == export.Versions || table == export.Snapshots
+}
 
 func write(t *testing.T, s *store.Store, opts export.Options) []byte {
 	t.Helper()
@@ -160,7 +167,7 @@ func TestJSONLMatchesCSV(t *testing.T) {
 					t.Fatalf("%d JSON lines, %d CSV rows", len(lines), len(rows))
 				}
 				wantKeys := slices.Clone(header)
-				if table != export.Runs {
+				if hasRaw(table) {
 					wantKeys = append(wantKeys, "raw")
 				}
 				for i, line := range lines {
@@ -176,7 +183,7 @@ func TestJSONLMatchesCSV(t *testing.T) {
 							t.Errorf("line %d %s: %s", i+1, col.Name, msg)
 						}
 					}
-					if table == export.Runs {
+					if !hasRaw(table) {
 						continue
 					}
 					var raw struct{ ID string }
@@ -201,6 +208,14 @@ func TestGeoJSONMatchesCSV(t *testing.T) {
 		s := seed(t, dbURL)
 		for _, table := range export.Tables {
 			t.Run(table, func(t *testing.T) {
+				if table == export.Lifetimes {
+					// Rows without a geometry would be no map at all.
+					_, err := export.Write(ctx, s, export.Options{Table: table, Format: export.GeoJSON}, io.Discard)
+					if err == nil || !strings.Contains(err.Error(), "no geometry") {
+						t.Fatalf("%s as GeoJSON: err %v, want a refusal", table, err)
+					}
+					return
+				}
 				header, rows := readCSV(t, write(t, s, export.Options{Table: table, Format: export.CSV}))
 				cols := export.Header(table, export.CSV)
 				var fc struct {
@@ -325,7 +340,7 @@ func matches(table string, f store.Filter, r row) bool {
 	}
 	var from, to time.Time // the row's span in time
 	switch table {
-	case export.Events:
+	case export.Events, export.Lifetimes:
 		from, to = r.time("first_seen_at"), r.time("last_seen_at")
 	case export.Versions:
 		from, to = r.time("valid_from"), r.time("valid_to")

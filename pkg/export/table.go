@@ -6,6 +6,7 @@ package export
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/trafficctl/trafficctl/pkg/store"
@@ -22,6 +23,7 @@ const (
 	Float      // float64, or NULL
 	Time       // RFC 3339 UTC with seconds, or NULL
 	JSON       // JSON text: a string in CSV, nested in JSON formats, NULL when empty
+	Bool       // true or false, in CSV too
 )
 
 // Column is one output column.
@@ -36,6 +38,7 @@ type Cell struct {
 	I    int64
 	F    float64
 	T    time.Time
+	B    bool
 	Null bool
 }
 
@@ -45,10 +48,11 @@ const (
 	Versions  = "versions"
 	Runs      = "runs"
 	Snapshots = "snapshots"
+	Lifetimes = "lifetimes" // one row per event: its whole life
 )
 
 // Tables lists the exportable tables.
-var Tables = []string{Events, Versions, Runs, Snapshots}
+var Tables = []string{Events, Versions, Runs, Snapshots, Lifetimes}
 
 // fieldColumns are the event's content columns (traffic.Fields), shared by
 // events, versions and snapshots.
@@ -78,6 +82,9 @@ var (
 		{"pages", Int}, {"events_received", Int}, {"events_new", Int}, {"events_changed", Int}, {"events_unchanged", Int},
 		{"events_closed", Int}, {"events_skipped", Int}, {"error", Text}, {"version", Text}}
 	snapshotColumns = concat([]Column{{"feed", Text}, {"run_id", Int}, {"observed_at", Time}, {"id", Text}}, fieldColumns)
+	lifetimeColumns = []Column{{"feed", Text}, {"id", Text}, {"headline", Text}, {"event_type", Text}, {"lat", Float}, {"lon", Float},
+		{"severity_first", Text}, {"severity_last", Text}, {"first_seen_at", Time}, {"last_seen_at", Time}, {"closed_at", Time},
+		{"duration_seconds", Int}, {"versions", Int}, {"runs_present", Int}, {"open", Bool}, {"seen_at_start", Bool}}
 )
 
 // rawColumn is appended for the JSON formats of tables that keep raw.
@@ -112,6 +119,7 @@ func setTime(c *Cell, t *time.Time) {
 }
 
 func setInt(c *Cell, i int64)    { c.I, c.Null = i, false }
+func setBool(c *Cell, b bool)    { c.B, c.Null = b, false }
 func setAt(c *Cell, t time.Time) { c.T, c.Null = t, false }
 
 func setIntPtr(c *Cell, i *int64) {
@@ -175,8 +183,35 @@ func stream(ctx context.Context, st *store.Store, table string, f store.Filter, 
 			cells[13].S, cells[14].S = r.Error, r.Version
 			return emit(cells)
 		})
+	case Lifetimes:
+		cells := make([]Cell, len(lifetimeColumns)+1)
+		return st.Lifetimes(ctx, f, func(l *store.Lifetime) error {
+			cells[0].S, cells[1].S, cells[2].S, cells[3].S = l.Feed, l.ID, l.Headline, l.EventType
+			setFloat(&cells[4], l.Lat)
+			setFloat(&cells[5], l.Lon)
+			cells[6].S, cells[7].S = l.SeverityFirst, l.SeverityLast
+			setAt(&cells[8], l.FirstSeenAt)
+			setAt(&cells[9], l.LastSeenAt)
+			setTime(&cells[10], l.ClosedAt)
+			setInt(&cells[11], int64(l.Duration()/time.Second))
+			setInt(&cells[12], int64(l.Versions))
+			setInt(&cells[13], int64(l.RunsPresent))
+			setBool(&cells[14], l.Open())
+			setBool(&cells[15], l.SeenAtStart)
+			return emit(cells)
+		})
 	}
-	return fmt.Errorf("unknown table %q (use events, versions, runs or snapshots)", table)
+	return fmt.Errorf("unknown table %q (use %s)", table, tableList())
+}
+
+// tableList names the tables for messages: "events, versions, … or counts".
+func tableList() string {
+	return strings.Join(Tables[:len(Tables)-1], ", ") + " or " + Tables[len(Tables)-1]
+}
+
+// hasGeometry says whether a table's rows have a geometry to write as GeoJSON.
+func hasGeometry(table string) bool {
+	return table != Lifetimes
 }
 
 func withRaw(cols []Column, raw bool) []Column {
@@ -198,6 +233,16 @@ func Header(table string, format Format) []Column {
 		return withRaw(snapshotColumns, raw)
 	case Runs:
 		return runColumns
+	case Lifetimes:
+		return lifetimeColumns
+	}
+	return nil
+}
+
+// checkOptions refuses what a table cannot be written as.
+func checkOptions(opts Options) error {
+	if opts.Format == GeoJSON && !hasGeometry(opts.Table) {
+		return fmt.Errorf("the %s table has no geometry to write as GeoJSON (use csv or jsonl)", opts.Table)
 	}
 	return nil
 }

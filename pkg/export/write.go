@@ -46,6 +46,9 @@ type rowWriter interface {
 
 // Write streams a table to w and returns how many rows it wrote.
 func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int64, error) {
+	if err := checkOptions(opts); err != nil {
+		return 0, err
+	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	var rw rowWriter
 	switch opts.Format {
@@ -70,7 +73,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 		cols = Header(opts.Table, CSV)
 	}
 	if cols == nil {
-		return 0, fmt.Errorf("unknown table %q (use events, versions, runs or snapshots)", opts.Table)
+		return 0, fmt.Errorf("unknown table %q (use %s)", opts.Table, tableList())
 	}
 	if err := rw.header(cols); err != nil {
 		return 0, err
@@ -261,6 +264,8 @@ func appendCell(b []byte, k Kind, c *Cell) []byte {
 		return strconv.AppendFloat(b, c.F, 'f', -1, 64) // shortest text that reads back the same
 	case Time:
 		return c.T.UTC().AppendFormat(b, time.RFC3339)
+	case Bool:
+		return strconv.AppendBool(b, c.B)
 	default:
 		return append(b, c.S...)
 	}

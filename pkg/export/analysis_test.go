@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 	"github.com/trafficctl/trafficctl/pkg/store"
 )
 
-// The lifetimes export is checked against a computation of
+// The lifetimes and counts exports are checked against a computation of
 // their own in this file, from nothing but the snapshots and runs exports
 // (JSON Lines) and plain maps, over a replay of the real 2021 snapshots
 // with a gap, a failed run, closures and two feeds (replaytest.Gappy).
@@ -153,6 +154,122 @@ func keeps(f store.Filter, feed string, r row) bool {
 	return matches(export.Snapshots, store.Filter{EventTypes: f.EventTypes, Severities: f.Severities, Statuses: f.Statuses, BBox: f.BBox}, r)
 }
 
+// counts computes the counts export, per feed and interval: the runs that
+// started in it; the events they list; those whose first run is one of
+// them; and those the run before one of them listed and it does not.
+func (h history) counts(f store.Filter, every time.Duration, by string) []row {
+	grouped := by == store.ByEventType || by == store.BySeverity
+	group := func(r row) string {
+		if grouped {
+			return r[by]
+		}
+		return ""
+	}
+	floor := func(t time.Time) time.Time { return time.Unix(0, t.UnixNano()/int64(every)*int64(every)).UTC() }
+	var out []row
+	for _, feed := range h.feeds {
+		if len(f.Feeds) > 0 && !slices.Contains(f.Feeds, feed) {
+			continue
+		}
+		runs := h.runs[feed]
+		from, to := runs[0].at, runs[len(runs)-1].at.Add(time.Second)
+		if !f.Since.IsZero() {
+			from = f.Since
+		}
+		if !f.Until.IsZero() {
+			to = f.Until
+		}
+		if !from.Before(to) {
+			continue // nothing of this feed's is in [Since, Until)
+		}
+		seen := map[string]bool{}
+		firstRun := map[string]int{}
+		for i, r := range runs {
+			for id := range r.events {
+				if !seen[id] {
+					seen[id], firstRun[id] = true, i
+				}
+			}
+		}
+		for start := floor(from); start.Before(to); start = start.Add(every) {
+			end := start.Add(every)
+			base := row{"interval_start": start.Format(time.RFC3339), "interval_end": end.Format(time.RFC3339), "feed": feed}
+			open, nw, closed := map[string]map[string]bool{}, map[string]int{}, map[string]int{}
+			groups := map[string]bool{}
+			n := 0
+			for i, r := range runs {
+				if r.at.Before(start) || !r.at.Before(end) {
+					continue
+				}
+				n++
+				for id, e := range r.events {
+					if !keeps(f, feed, e) {
+						continue
+					}
+					g := group(e)
+					groups[g] = true
+					if open[g] == nil {
+						open[g] = map[string]bool{}
+					}
+					open[g][id] = true
+					if firstRun[id] == i {
+						nw[g]++
+					}
+				}
+				if i == 0 {
+					continue
+				}
+				for id, e := range runs[i-1].events {
+					if _, still := r.events[id]; !still && keeps(f, feed, e) {
+						closed[group(e)]++
+						groups[group(e)] = true
+					}
+				}
+			}
+			emit := func(g *string) {
+				r := row{}
+				for k, v := range base {
+					r[k] = v
+				}
+				if grouped {
+					r[by] = "null"
+					if g != nil {
+						r[by] = *g
+					}
+				}
+				r["runs"] = fmt.Sprint(n)
+				r["open_events"], r["new_events"], r["closed_events"] = "null", "null", "null"
+				if n > 0 {
+					key := ""
+					if g != nil {
+						key = *g
+					}
+					r["open_events"], r["new_events"], r["closed_events"] = fmt.Sprint(len(open[key])), fmt.Sprint(nw[key]), fmt.Sprint(closed[key])
+				}
+				out = append(out, r)
+			}
+			if n == 0 || !grouped || len(groups) == 0 {
+				if !grouped && n > 0 {
+					g := ""
+					emit(&g)
+				} else {
+					emit(nil)
+				}
+				continue
+			}
+			names := make([]string, 0, len(groups))
+			for g := range groups {
+				names = append(names, g)
+			}
+			sort.Strings(names)
+			for _, g := range names {
+				emit(&g)
+			}
+		}
+	}
+	return out
+}
+
 func sameRows(t *testing.T, what string, got, want []row) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -215,6 +332,59 @@ func TestLifetimesMatchTheSnapshots(t *testing.T) {
 				}
 				got := jsonlRows(t, write(t, s, export.Options{Table: export.Lifetimes, Format: export.JSONL, Filter: c.filter}), keys)
 				sameRows(t, "lifetimes", got, want)
+			})
+		}
+	})
+}
+
+func TestCountsMatchTheSnapshots(t *testing.T) {
+	cases := []struct {
+		name   string
+		every  time.Duration
+		by     string
+		filter store.Filter
+	}{
+		{"hourly", time.Hour, store.ByNone, store.Filter{}},
+		{"hourly by feed", time.Hour, store.ByFeed, store.Filter{}},
+		{"half-hourly by type", 30 * time.Minute, store.ByEventType, store.Filter{}},
+		{"every 20m by severity", 20 * time.Minute, store.BySeverity, store.Filter{}},
+		{"every 7m", 7 * time.Minute, store.ByNone, store.Filter{}},
+		{"10m bounded", 10 * time.Minute, store.BySeverity, store.Filter{Since: gappyDay.Add(8*time.Hour + 40*time.Minute), Until: gappyDay.Add(12 * time.Hour)}},
+		{"wider than the data", time.Hour, store.ByEventType, store.Filter{Since: gappyDay.Add(6 * time.Hour), Until: gappyDay.Add(15 * time.Hour)}},
+		{"since the gap", 25 * time.Minute, store.ByNone, store.Filter{Since: gappyDay.Add(10*time.Hour + 5*time.Minute)}},
+		{"major incidents", 15 * time.Minute, store.ByEventType, store.Filter{Severities: []string{"Major"}}},
+		{"feed other", 10 * time.Minute, store.ByEventType, store.Filter{Feeds: []string{"other"}}},
+		{"daily", 24 * time.Hour, store.BySeverity, store.Filter{}},
+	}
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		s := replayed(t, dbURL)
+		h := readHistory(t, s)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				want := h.counts(c.filter, c.every, c.by)
+				keys := []string{"interval_start", "interval_end", "feed"}
+				if c.by == store.ByEventType || c.by == store.BySeverity {
+					keys = append(keys, c.by)
+				}
+				keys = append(keys, "runs", "open_events", "new_events", "closed_events")
+				opts := export.Options{Table: export.Counts, Format: export.JSONL, Filter: c.filter, Series: store.Series{Every: c.every, By: c.by}}
+				got := jsonlRows(t, write(t, s, opts), keys)
+				sameRows(t, "counts", got, want)
+				var missing, new, closed int
+				for _, r := range want {
+					if r["runs"] == "0" {
+						missing++
+					}
+					if n, _ := strconv.Atoi(r["new_events"]); n > 0 {
+						new++
+					}
+					if n, _ := strconv.Atoi(r["closed_events"]); n > 0 {
+						closed++
+					}
+				}
+				if c.every < 24*time.Hour && (missing == 0 || new == 0 || closed == 0) {
+					t.Errorf("%d intervals without runs, %d with new events, %d with closed ones: the case tests too little", missing, new, closed)
+				}
 			})
 		}
 	})

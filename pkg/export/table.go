@@ -49,10 +49,11 @@ const (
 	Runs      = "runs"
 	Snapshots = "snapshots"
 	Lifetimes = "lifetimes" // one row per event: its whole life
+	Counts    = "counts"    // a regular time series per feed
 )
 
 // Tables lists the exportable tables.
-var Tables = []string{Events, Versions, Runs, Snapshots, Lifetimes}
+var Tables = []string{Events, Versions, Runs, Snapshots, Lifetimes, Counts}
 
 // fieldColumns are the event's content columns (traffic.Fields), shared by
 // events, versions and snapshots.
@@ -86,6 +87,17 @@ var (
 		{"severity_first", Text}, {"severity_last", Text}, {"first_seen_at", Time}, {"last_seen_at", Time}, {"closed_at", Time},
 		{"duration_seconds", Int}, {"versions", Int}, {"runs_present", Int}, {"open", Bool}, {"seen_at_start", Bool}}
 )
+
+// countColumns are the columns of a counts series grouped by by: the group
+// column is named after it, and there is none for none or feed (every row
+// has its feed).
+func countColumns(by string) []Column {
+	cols := []Column{{"interval_start", Time}, {"interval_end", Time}, {"feed", Text}}
+	if (store.Series{By: by}).Grouped() {
+		cols = append(cols, Column{by, Text})
+	}
+	return append(cols, Column{"runs", Int}, Column{"open_events", Int}, Column{"new_events", Int}, Column{"closed_events", Int})
+}
 
 // rawColumn is appended for the JSON formats of tables that keep raw.
 var rawColumn = Column{"raw", JSON}
@@ -130,9 +142,9 @@ func setIntPtr(c *Cell, i *int64) {
 }
 
 // stream feeds one table's rows to emit as cells.
-func stream(ctx context.Context, st *store.Store, table string, f store.Filter, emit func([]Cell) error) error {
+func stream(ctx context.Context, st *store.Store, opts Options, f store.Filter, emit func([]Cell) error) error {
 	nf := len(fieldColumns)
-	switch table {
+	switch table := opts.Table; table {
 	case Events:
 		cells := make([]Cell, len(eventColumns)+1)
 		return st.Events(ctx, f, func(e *store.Event) error {
@@ -200,8 +212,30 @@ func stream(ctx context.Context, st *store.Store, table string, f store.Filter, 
 			setBool(&cells[15], l.SeenAtStart)
 			return emit(cells)
 		})
+	case Counts:
+		grouped := opts.Series.Grouped()
+		cells := make([]Cell, len(countColumns(opts.Series.By))+1)
+		return st.Counts(ctx, f, opts.Series, func(c *store.IntervalCount) error {
+			setAt(&cells[0], c.Start)
+			setAt(&cells[1], c.End)
+			cells[2].S = c.Feed
+			i := 3
+			if grouped {
+				cells[i].S, cells[i].Null = "", c.Group == nil
+				if c.Group != nil {
+					cells[i].S = *c.Group
+				}
+				i++
+			}
+			setInt(&cells[i], int64(c.Runs))
+			for j, n := range []int{c.Open, c.New, c.Closed} {
+				setInt(&cells[i+1+j], int64(n))
+				cells[i+1+j].Null = !c.HasData() // missing data, not zero
+			}
+			return emit(cells)
+		})
 	}
-	return fmt.Errorf("unknown table %q (use %s)", table, tableList())
+	return fmt.Errorf("unknown table %q (use %s)", opts.Table, tableList())
 }
 
 // tableList names the tables for messages: "events, versions, … or counts".
@@ -211,7 +245,7 @@ func tableList() string {
 
 // hasGeometry says whether a table's rows have a geometry to write as GeoJSON.
 func hasGeometry(table string) bool {
-	return table != Lifetimes
+	return table != Lifetimes && table != Counts
 }
 
 func withRaw(cols []Column, raw bool) []Column {
@@ -235,14 +269,28 @@ func Header(table string, format Format) []Column {
 		return runColumns
 	case Lifetimes:
 		return lifetimeColumns
+	case Counts:
+		return countColumns(store.ByNone) // with --by event_type or severity, also that column: see Columns
 	}
 	return nil
+}
+
+// Columns returns the columns opts exports: Header's, with the group
+// column of counts.
+func Columns(opts Options) []Column {
+	if opts.Table == Counts {
+		return countColumns(opts.Series.By)
+	}
+	return Header(opts.Table, opts.Format)
 }
 
 // checkOptions refuses what a table cannot be written as.
 func checkOptions(opts Options) error {
 	if opts.Format == GeoJSON && !hasGeometry(opts.Table) {
 		return fmt.Errorf("the %s table has no geometry to write as GeoJSON (use csv or jsonl)", opts.Table)
+	}
+	if opts.Table == Counts {
+		return opts.Series.Check()
 	}
 	return nil
 }

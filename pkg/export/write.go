@@ -35,6 +35,7 @@ type Options struct {
 	Format   Format
 	Filter   store.Filter
 	Progress func(rows int64) // called now and then with the rows written so far; may be nil
+	Series   store.Series     // the interval and grouping of the counts table
 }
 
 // rowWriter writes one format.
@@ -68,7 +69,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	if opts.Format == GeoJSON {
 		f.WithRaw = false // the geometry is the feature's; raw would double the file
 	}
-	cols := Header(opts.Table, opts.Format)
+	cols := Columns(opts)
 	if opts.Format == GeoJSON {
 		cols = Header(opts.Table, CSV)
 	}
@@ -79,7 +80,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 		return 0, err
 	}
 	var n int64
-	err := stream(ctx, st, opts.Table, f, func(cells []Cell) error {
+	err := stream(ctx, st, opts, f, func(cells []Cell) error {
 		if err := rw.row(cols, cells[:len(cols)]); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -69,6 +70,21 @@ func (f Filter) content() *where {
 		w.add("lon >= ? AND lon <= ? AND lat >= ? AND lat <= ?", b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
 	}
 	return w
+}
+
+// matches is the content filter (all but Feeds) in Go, for an event read
+// without it: the same tests as content's SQL, where a NULL position is
+// in no box.
+func (f Filter) matches(e *traffic.Event) bool {
+	if len(f.EventTypes) > 0 && !slices.Contains(f.EventTypes, e.EventType) ||
+		len(f.Severities) > 0 && !slices.Contains(f.Severities, e.Severity) ||
+		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, e.Status) {
+		return false
+	}
+	if b := f.BBox; b != nil {
+		return e.Lon != nil && e.Lat != nil && *e.Lon >= b.MinLon && *e.Lon <= b.MaxLon && *e.Lat >= b.MinLat && *e.Lat <= b.MaxLat
+	}
+	return true
 }
 
 // fieldColumns are the event's content columns (traffic.Fields), as SQL.
@@ -455,69 +471,75 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 		if err != nil {
 			return err
 		}
-		w := f.content()
-		w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].ID, runs[len(runs)-1].ID)
-		q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, feed, event_id"
-		rows, err := db.Raw(q, w.args...).Rows()
-		if err != nil {
-			return s.dbError("read event versions", err)
-		}
-		defer rows.Close()
-		vs := newVersionScanner(latest, s.rawCanon(f))
-		var pending *EventVersion // read from the cursor, not yet begun
-		more := true
-		next := func() error {
-			if !more {
-				pending = nil
-				return nil
-			}
-			if !rows.Next() {
-				more, pending = false, nil
-				return rows.Err()
-			}
-			v, err := vs.scan(rows)
-			if err != nil {
-				return err
-			}
-			c := *v // the scanner reuses its row
-			pending = &c
+		return s.sweep(db, runs, latest, f, fn)
+	})
+}
+
+// sweep streams the snapshots of runs (successful ones, in id order): the
+// spells that f's content filter keeps, of each run's feed.
+func (s *Store) sweep(db *gorm.DB, runs []RunStart, latest latestRuns, f Filter, fn func(*SnapshotRow) error) error {
+	w := f.content()
+	w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].ID, runs[len(runs)-1].ID)
+	q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, feed, event_id"
+	rows, err := db.Raw(q, w.args...).Rows()
+	if err != nil {
+		return s.dbError("read event versions", err)
+	}
+	defer rows.Close()
+	vs := newVersionScanner(latest, s.rawCanon(f))
+	var pending *EventVersion // read from the cursor, not yet begun
+	more := true
+	next := func() error {
+		if !more {
+			pending = nil
 			return nil
 		}
-		if err := next(); err != nil {
-			return s.dbError("read event versions", err)
+		if !rows.Next() {
+			more, pending = false, nil
+			return rows.Err()
 		}
-		active := map[string][]*EventVersion{} // by feed, each sorted by event id
-		added := map[string]bool{}
-		row := SnapshotRow{}
-		for _, r := range runs {
-			clear(added)
-			for pending != nil && pending.FirstRunID <= r.ID {
-				active[pending.Feed] = append(active[pending.Feed], pending)
-				added[pending.Feed] = true
-				if err := next(); err != nil {
-					return s.dbError("read event versions", err)
-				}
-			}
-			for feed := range added {
-				sort.SliceStable(active[feed], func(i, j int) bool { return active[feed][i].ID < active[feed][j].ID })
-			}
-			spells := active[r.Feed]
-			keep := spells[:0]
-			for _, v := range spells {
-				if *v.LastRunID < r.ID {
-					continue // the spell ended before this run
-				}
-				keep = append(keep, v)
-				row.RunID, row.ObservedAt, row.EventVersion = r.ID, r.Started, v
-				if err := fn(&row); err != nil {
-					return err
-				}
-			}
-			clear(spells[len(keep):])
-			active[r.Feed] = keep
+		v, err := vs.scan(rows)
+		if err != nil {
+			return err
 		}
+		c := *v // the scanner reuses its row
+		pending = &c
 		return nil
-	})
+	}
+	if err := next(); err != nil {
+		return s.dbError("read event versions", err)
+	}
+	active := map[string][]*EventVersion{} // by feed, each sorted by event id
+	added := map[string]bool{}
+	row := SnapshotRow{}
+	for _, r := range runs {
+		clear(added)
+		for pending != nil && pending.FirstRunID <= r.ID {
+			active[pending.Feed] = append(active[pending.Feed], pending)
+			added[pending.Feed] = true
+			if err := next(); err != nil {
+				return s.dbError("read event versions", err)
+			}
+		}
+		for feed := range added {
+			sort.SliceStable(active[feed], func(i, j int) bool { return active[feed][i].ID < active[feed][j].ID })
+		}
+		spells := active[r.Feed]
+		keep := spells[:0]
+		for _, v := range spells {
+			if *v.LastRunID < r.ID {
+				continue // the spell ended before this run
+			}
+			keep = append(keep, v)
+			row.RunID, row.ObservedAt, row.EventVersion = r.ID, r.Started, v
+			if err := fn(&row); err != nil {
+				return err
+			}
+		}
+		clear(spells[len(keep):])
+		active[r.Feed] = keep
+	}
+	return nil
 }
 
 // successfulRuns are the successful runs f selects, in id order.

@@ -24,6 +24,7 @@ type ExportOptions struct {
 	Format    export.Format
 	Output    string // "" or "-" for stdout
 	Filter    store.Filter
+	Series    store.Series // --every and --by, for the counts table
 
 	// DatabaseURL is the configured database: a SQLite file that does not
 	// exist is reported, not created.
@@ -33,6 +34,7 @@ type ExportOptions struct {
 type exportFlags struct {
 	format, since, until, bbox string
 	csv, jsonl, geojson        bool
+	seriesSet                  bool // --every or --by was given
 }
 
 // NewCmdExport builds "trafficctl export".
@@ -47,16 +49,24 @@ func NewCmdExport(f *Factory, runF func(context.Context, *ExportOptions) error) 
 
 Tables: events (the latest state of each event), versions (each event's spells of
 unchanged content), runs (the ledger of fetches) and snapshots (every successful
-run's snapshot rebuilt exactly: one row per run and event).`,
+run's snapshot rebuilt exactly: one row per run and event).
+
+Two tables for analysis: lifetimes (one row per event: first and last seen,
+closed, duration, spells, runs present, and whether it was open at the start
+or still is: censored) and counts (a regular time series per feed: --every
+an interval, 1h by default, --by a group; runs, open, new and closed events
+per interval; an interval without a successful run has empty counts).`,
 		Example: `  trafficctl export --csv > events.csv
   trafficctl export --table snapshots --since 2026-11-01 -o snapshots.csv
-  trafficctl export --geojson --event-type INCIDENT --bbox -122.6,37.2,-121.7,38.0 -o incidents.geojson`,
+  trafficctl export --geojson --event-type INCIDENT --bbox -122.6,37.2,-121.7,38.0 -o incidents.geojson
+  trafficctl export --table counts --every 1h --by event_type -o hourly.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.IO, opts.OpenStore = f.IO, f.OpenStore
 			if f.Config != nil { // nil in tests that only check the flags
 				opts.DatabaseURL = f.Config.Database.URL
 			}
+			fl.seriesSet = c.Flags().Changed("every") || c.Flags().Changed("by")
 			if err := fl.apply(opts); err != nil {
 				return usageError{err}
 			}
@@ -67,7 +77,7 @@ run's snapshot rebuilt exactly: one row per run and event).`,
 		},
 	}
 	fs := c.Flags()
-	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs or snapshots")
+	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs, snapshots, lifetimes or counts")
 	fs.StringVar(&fl.format, "format", "", "format: csv, jsonl or geojson (default csv)")
 	fs.BoolVar(&fl.csv, "csv", false, "shorthand for --format csv")
 	fs.BoolVar(&fl.jsonl, "jsonl", false, "shorthand for --format jsonl")
@@ -80,6 +90,8 @@ run's snapshot rebuilt exactly: one row per run and event).`,
 	fs.StringSliceVar(&opts.Filter.Severities, "severity", nil, "only these severities as received (repeatable), e.g. Major")
 	fs.StringSliceVar(&opts.Filter.Statuses, "status", nil, "only these event statuses (repeatable), e.g. ACTIVE")
 	fs.StringVar(&fl.bbox, "bbox", "", "only events whose position is inside minlon,minlat,maxlon,maxlat")
+	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC")
+	fs.StringVar(&opts.Series.By, "by", store.ByNone, "counts: group each interval by event_type, severity, feed or none")
 	return c
 }
 
@@ -107,7 +119,10 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return fmt.Errorf("unknown format %q: use csv, jsonl or geojson", opts.Format)
 	}
 	if !slices.Contains(export.Tables, opts.Table) {
-		return fmt.Errorf("unknown table %q: use events, versions, runs or snapshots", opts.Table)
+		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes or counts", opts.Table)
+	}
+	if err := fl.applySeries(opts); err != nil {
+		return err
 	}
 	var err error
 	if opts.Filter.Since, err = parseWhen(fl.since, false); err != nil {
@@ -123,6 +138,27 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		if opts.Filter.BBox, err = parseBBox(fl.bbox); err != nil {
 			return fmt.Errorf("--bbox: %w", err)
 		}
+	}
+	return nil
+}
+
+// applySeries checks --every and --by, which only counts takes, and the
+// tables that have no geometry for GeoJSON.
+func (fl *exportFlags) applySeries(opts *ExportOptions) error {
+	if opts.Format == export.GeoJSON && (opts.Table == export.Lifetimes || opts.Table == export.Counts) {
+		return fmt.Errorf("the %s table has no geometry to write as GeoJSON: use csv or jsonl", opts.Table)
+	}
+	if opts.Table != export.Counts {
+		if fl.seriesSet {
+			return fmt.Errorf("--every and --by are for --table counts")
+		}
+		return nil
+	}
+	if opts.Series.Every < time.Second {
+		return fmt.Errorf("--every %s: the interval must be at least 1s", opts.Series.Every)
+	}
+	if !slices.Contains(store.GroupBys, opts.Series.By) {
+		return fmt.Errorf("--by %q: use event_type, severity, feed or none", opts.Series.By)
 	}
 	return nil
 }
@@ -188,6 +224,7 @@ func runExport(ctx context.Context, opts *ExportOptions) error {
 		return err
 	}
 	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter}
+	eo.Series = opts.Series
 	if opts.Output == "" || opts.Output == "-" {
 		_, err := export.Write(ctx, st, eo, opts.IO.Out)
 		if err != nil {

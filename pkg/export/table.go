@@ -6,6 +6,7 @@ package export
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/trafficctl/trafficctl/pkg/store"
@@ -22,6 +23,7 @@ const (
 	Float      // float64, or NULL
 	Time       // RFC 3339 UTC with seconds, or NULL
 	JSON       // JSON text: a string in CSV, nested in JSON formats, NULL when empty
+	Bool       // true or false, in CSV too
 )
 
 // Column is one output column.
@@ -36,6 +38,7 @@ type Cell struct {
 	I    int64
 	F    float64
 	T    time.Time
+	B    bool
 	Null bool
 }
 
@@ -45,10 +48,12 @@ const (
 	Versions  = "versions"
 	Runs      = "runs"
 	Snapshots = "snapshots"
+	Lifetimes = "lifetimes" // one row per event: its whole life
+	Counts    = "counts"    // a regular time series per feed
 )
 
 // Tables lists the exportable tables.
-var Tables = []string{Events, Versions, Runs, Snapshots}
+var Tables = []string{Events, Versions, Runs, Snapshots, Lifetimes, Counts}
 
 // fieldColumns are the event's content columns (traffic.Fields), shared by
 // events, versions and snapshots.
@@ -78,7 +83,21 @@ var (
 		{"pages", Int}, {"events_received", Int}, {"events_new", Int}, {"events_changed", Int}, {"events_unchanged", Int},
 		{"events_closed", Int}, {"events_skipped", Int}, {"error", Text}, {"version", Text}}
 	snapshotColumns = concat([]Column{{"feed", Text}, {"run_id", Int}, {"observed_at", Time}, {"id", Text}}, fieldColumns)
+	lifetimeColumns = []Column{{"feed", Text}, {"id", Text}, {"headline", Text}, {"event_type", Text}, {"lat", Float}, {"lon", Float},
+		{"severity_first", Text}, {"severity_last", Text}, {"first_seen_at", Time}, {"last_seen_at", Time}, {"closed_at", Time},
+		{"duration_seconds", Int}, {"versions", Int}, {"runs_present", Int}, {"open", Bool}, {"seen_at_start", Bool}}
 )
+
+// countColumns are the columns of a counts series grouped by by: the group
+// column is named after it, and there is none for none or feed (every row
+// has its feed).
+func countColumns(by string) []Column {
+	cols := []Column{{"interval_start", Time}, {"interval_end", Time}, {"feed", Text}}
+	if (store.Series{By: by}).Grouped() {
+		cols = append(cols, Column{by, Text})
+	}
+	return append(cols, Column{"runs", Int}, Column{"open_events", Int}, Column{"new_events", Int}, Column{"closed_events", Int})
+}
 
 // rawColumn is appended for the JSON formats of tables that keep raw.
 var rawColumn = Column{"raw", JSON}
@@ -112,6 +131,7 @@ func setTime(c *Cell, t *time.Time) {
 }
 
 func setInt(c *Cell, i int64)    { c.I, c.Null = i, false }
+func setBool(c *Cell, b bool)    { c.B, c.Null = b, false }
 func setAt(c *Cell, t time.Time) { c.T, c.Null = t, false }
 
 func setIntPtr(c *Cell, i *int64) {
@@ -122,9 +142,9 @@ func setIntPtr(c *Cell, i *int64) {
 }
 
 // stream feeds one table's rows to emit as cells.
-func stream(ctx context.Context, st *store.Store, table string, f store.Filter, emit func([]Cell) error) error {
+func stream(ctx context.Context, st *store.Store, opts Options, f store.Filter, emit func([]Cell) error) error {
 	nf := len(fieldColumns)
-	switch table {
+	switch table := opts.Table; table {
 	case Events:
 		cells := make([]Cell, len(eventColumns)+1)
 		return st.Events(ctx, f, func(e *store.Event) error {
@@ -175,8 +195,57 @@ func stream(ctx context.Context, st *store.Store, table string, f store.Filter, 
 			cells[13].S, cells[14].S = r.Error, r.Version
 			return emit(cells)
 		})
+	case Lifetimes:
+		cells := make([]Cell, len(lifetimeColumns)+1)
+		return st.Lifetimes(ctx, f, func(l *store.Lifetime) error {
+			cells[0].S, cells[1].S, cells[2].S, cells[3].S = l.Feed, l.ID, l.Headline, l.EventType
+			setFloat(&cells[4], l.Lat)
+			setFloat(&cells[5], l.Lon)
+			cells[6].S, cells[7].S = l.SeverityFirst, l.SeverityLast
+			setAt(&cells[8], l.FirstSeenAt)
+			setAt(&cells[9], l.LastSeenAt)
+			setTime(&cells[10], l.ClosedAt)
+			setInt(&cells[11], int64(l.Duration()/time.Second))
+			setInt(&cells[12], int64(l.Versions))
+			setInt(&cells[13], int64(l.RunsPresent))
+			setBool(&cells[14], l.Open())
+			setBool(&cells[15], l.SeenAtStart)
+			return emit(cells)
+		})
+	case Counts:
+		grouped := opts.Series.Grouped()
+		cells := make([]Cell, len(countColumns(opts.Series.By))+1)
+		return st.Counts(ctx, f, opts.Series, func(c *store.IntervalCount) error {
+			setAt(&cells[0], c.Start)
+			setAt(&cells[1], c.End)
+			cells[2].S = c.Feed
+			i := 3
+			if grouped {
+				cells[i].S, cells[i].Null = "", c.Group == nil
+				if c.Group != nil {
+					cells[i].S = *c.Group
+				}
+				i++
+			}
+			setInt(&cells[i], int64(c.Runs))
+			for j, n := range []int{c.Open, c.New, c.Closed} {
+				setInt(&cells[i+1+j], int64(n))
+				cells[i+1+j].Null = !c.HasData() // missing data, not zero
+			}
+			return emit(cells)
+		})
 	}
-	return fmt.Errorf("unknown table %q (use events, versions, runs or snapshots)", table)
+	return fmt.Errorf("unknown table %q (use %s)", opts.Table, tableList())
+}
+
+// tableList names the tables for messages: "events, versions, … or counts".
+func tableList() string {
+	return strings.Join(Tables[:len(Tables)-1], ", ") + " or " + Tables[len(Tables)-1]
+}
+
+// hasGeometry says whether a table's rows have a geometry to write as GeoJSON.
+func hasGeometry(table string) bool {
+	return table != Lifetimes && table != Counts
 }
 
 func withRaw(cols []Column, raw bool) []Column {
@@ -198,6 +267,30 @@ func Header(table string, format Format) []Column {
 		return withRaw(snapshotColumns, raw)
 	case Runs:
 		return runColumns
+	case Lifetimes:
+		return lifetimeColumns
+	case Counts:
+		return countColumns(store.ByNone) // with --by event_type or severity, also that column: see Columns
+	}
+	return nil
+}
+
+// Columns returns the columns opts exports: Header's, with the group
+// column of counts.
+func Columns(opts Options) []Column {
+	if opts.Table == Counts {
+		return countColumns(opts.Series.By)
+	}
+	return Header(opts.Table, opts.Format)
+}
+
+// checkOptions refuses what a table cannot be written as.
+func checkOptions(opts Options) error {
+	if opts.Format == GeoJSON && !hasGeometry(opts.Table) {
+		return fmt.Errorf("the %s table has no geometry to write as GeoJSON (use csv or jsonl)", opts.Table)
+	}
+	if opts.Table == Counts {
+		return opts.Series.Check()
 	}
 	return nil
 }

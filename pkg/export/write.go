@@ -38,6 +38,7 @@ type Options struct {
 	Format   Format
 	Filter   store.Filter
 	Progress func(rows int64) // called now and then with the rows written so far; may be nil
+	Series   store.Series     // the interval and grouping of the counts table
 }
 
 // rowWriter writes one format.
@@ -49,6 +50,9 @@ type rowWriter interface {
 
 // Write streams a table to w and returns how many rows it wrote.
 func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int64, error) {
+	if err := checkOptions(opts); err != nil {
+		return 0, err
+	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	var rw rowWriter
 	switch opts.Format {
@@ -68,18 +72,18 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	if opts.Format == GeoJSON {
 		f.WithRaw = false // the geometry is the feature's; raw would double the file
 	}
-	cols := Header(opts.Table, opts.Format)
+	cols := Columns(opts)
 	if opts.Format == GeoJSON {
 		cols = Header(opts.Table, CSV)
 	}
 	if cols == nil {
-		return 0, fmt.Errorf("unknown table %q (use events, versions, runs or snapshots)", opts.Table)
+		return 0, fmt.Errorf("unknown table %q (use %s)", opts.Table, tableList())
 	}
 	if err := rw.header(cols); err != nil {
 		return 0, err
 	}
 	var n int64
-	err := stream(ctx, st, opts.Table, f, func(cells []Cell) error {
+	err := stream(ctx, st, opts, f, func(cells []Cell) error {
 		if err := rw.row(cols, cells[:len(cols)]); err != nil {
 			return err
 		}
@@ -264,6 +268,8 @@ func appendCell(b []byte, k Kind, c *Cell) []byte {
 		return strconv.AppendFloat(b, c.F, 'f', -1, 64) // shortest text that reads back the same
 	case Time:
 		return c.T.UTC().AppendFormat(b, time.RFC3339)
+	case Bool:
+		return strconv.AppendBool(b, c.B)
 	default:
 		return append(b, c.S...)
 	}

@@ -3,10 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/valyala/fastjson"
 	"gorm.io/gorm"
 
 	"github.com/trafficctl/trafficctl/pkg/traffic"
@@ -67,6 +70,21 @@ func (f Filter) content() *where {
 		w.add("lon >= ? AND lon <= ? AND lat >= ? AND lat <= ?", b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
 	}
 	return w
+}
+
+// matches is the content filter (all but Feeds) in Go, for an event read
+// without it: the same tests as content's SQL, where a NULL position is
+// in no box.
+func (f Filter) matches(e *traffic.Event) bool {
+	if len(f.EventTypes) > 0 && !slices.Contains(f.EventTypes, e.EventType) ||
+		len(f.Severities) > 0 && !slices.Contains(f.Severities, e.Severity) ||
+		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, e.Status) {
+		return false
+	}
+	if b := f.BBox; b != nil {
+		return e.Lon != nil && e.Lat != nil && *e.Lon >= b.MinLon && *e.Lon <= b.MaxLon && *e.Lat >= b.MinLat && *e.Lat <= b.MaxLat
+	}
+	return true
 }
 
 // fieldColumns are the event's content columns (traffic.Fields), as SQL.
@@ -143,6 +161,43 @@ func rawColumn(with bool) string {
 		return "raw"
 	}
 	return "''"
+}
+
+// rawCanon puts raw read from PostgreSQL back into canonical form. jsonb
+// keeps the value, not the text: it gives the keys back shortest first and
+// with a space after every colon and comma, so the same event would
+// export differently from SQLite and PostgreSQL. (A number written with an
+// exponent, 1e2, comes back from jsonb as 100; that cannot be undone, and
+// no feed seen so far sends one.)
+type rawCanon struct {
+	p   fastjson.Parser
+	sc  traffic.Scratch
+	buf []byte
+}
+
+// rawCanon is what the scans of f's rows need: nil on SQLite, which keeps
+// raw as the text stored, or when raw is not read.
+func (s *Store) rawCanon(f Filter) *rawCanon {
+	if s.dialect != Postgres || !f.WithRaw {
+		return nil
+	}
+	return &rawCanon{}
+}
+
+// fix replaces *raw with its canonical form. A nil c leaves it as it is.
+func (c *rawCanon) fix(raw *string) error {
+	if c == nil {
+		return nil
+	}
+	v, err := c.p.Parse(*raw)
+	if err != nil {
+		return fmt.Errorf("raw is not JSON: %w", err)
+	}
+	if c.buf, err = c.sc.AppendCanonical(c.buf[:0], v); err != nil {
+		return err
+	}
+	*raw = string(c.buf)
+	return nil
 }
 
 // latestRuns is each feed's latest successful run: where its open events
@@ -225,11 +280,15 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) err
 		defer rows.Close()
 		var e Event
 		fs := newFieldScanner(&e.Event)
+		canon := s.rawCanon(f)
 		var lastSeen, closed sql.NullTime
 		dest := append([]any{&e.Feed, &e.ID}, fs.dest...)
 		dest = append(dest, &e.FirstSeenAt, &lastSeen, &closed, &e.CurrentVersion, &e.ContentHash, &e.Raw)
 		for rows.Next() {
 			if err := rows.Scan(dest...); err != nil {
+				return s.dbError("read events", err)
+			}
+			if err := canon.fix(&e.Raw); err != nil {
 				return s.dbError("read events", err)
 			}
 			fs.finish(&e.Event)
@@ -253,11 +312,12 @@ type versionScanner struct {
 	lastRun sql.NullInt64
 	validTo sql.NullTime
 	latest  latestRuns
+	canon   *rawCanon
 	dest    []any
 }
 
-func newVersionScanner(latest latestRuns) *versionScanner {
-	vs := &versionScanner{latest: latest}
+func newVersionScanner(latest latestRuns, canon *rawCanon) *versionScanner {
+	vs := &versionScanner{latest: latest, canon: canon}
 	v := &vs.v
 	vs.fs = newFieldScanner(&v.Event)
 	vs.dest = append([]any{&v.Feed, &v.ID, &v.Version, &v.FirstRunID, &vs.lastRun, &v.ValidFrom, &vs.validTo, &v.ContentHash},
@@ -268,6 +328,9 @@ func newVersionScanner(latest latestRuns) *versionScanner {
 
 func (vs *versionScanner) scan(rows *sql.Rows) (*EventVersion, error) {
 	if err := rows.Scan(vs.dest...); err != nil {
+		return nil, err
+	}
+	if err := vs.canon.fix(&vs.v.Raw); err != nil {
 		return nil, err
 	}
 	vs.fs.finish(&vs.v.Event)
@@ -331,7 +394,7 @@ func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) e
 			return s.dbError("read event versions", err)
 		}
 		defer rows.Close()
-		vs := newVersionScanner(latest)
+		vs := newVersionScanner(latest, s.rawCanon(f))
 		for rows.Next() {
 			v, err := vs.scan(rows)
 			if err != nil {
@@ -412,69 +475,75 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 		if err != nil {
 			return err
 		}
-		w := f.content()
-		w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].ID, runs[len(runs)-1].ID)
-		q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, feed, event_id"
-		rows, err := db.Raw(q, w.args...).Rows()
-		if err != nil {
-			return s.dbError("read event versions", err)
-		}
-		defer rows.Close()
-		vs := newVersionScanner(latest)
-		var pending *EventVersion // read from the cursor, not yet begun
-		more := true
-		next := func() error {
-			if !more {
-				pending = nil
-				return nil
-			}
-			if !rows.Next() {
-				more, pending = false, nil
-				return rows.Err()
-			}
-			v, err := vs.scan(rows)
-			if err != nil {
-				return err
-			}
-			c := *v // the scanner reuses its row
-			pending = &c
+		return s.sweep(db, runs, latest, f, fn)
+	})
+}
+
+// sweep streams the snapshots of runs (successful ones, in id order): the
+// spells that f's content filter keeps, of each run's feed.
+func (s *Store) sweep(db *gorm.DB, runs []RunStart, latest latestRuns, f Filter, fn func(*SnapshotRow) error) error {
+	w := f.content()
+	w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].ID, runs[len(runs)-1].ID)
+	q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, feed, event_id"
+	rows, err := db.Raw(q, w.args...).Rows()
+	if err != nil {
+		return s.dbError("read event versions", err)
+	}
+	defer rows.Close()
+	vs := newVersionScanner(latest, s.rawCanon(f))
+	var pending *EventVersion // read from the cursor, not yet begun
+	more := true
+	next := func() error {
+		if !more {
+			pending = nil
 			return nil
 		}
-		if err := next(); err != nil {
-			return s.dbError("read event versions", err)
+		if !rows.Next() {
+			more, pending = false, nil
+			return rows.Err()
 		}
-		active := map[string][]*EventVersion{} // by feed, each sorted by event id
-		added := map[string]bool{}
-		row := SnapshotRow{}
-		for _, r := range runs {
-			clear(added)
-			for pending != nil && pending.FirstRunID <= r.ID {
-				active[pending.Feed] = append(active[pending.Feed], pending)
-				added[pending.Feed] = true
-				if err := next(); err != nil {
-					return s.dbError("read event versions", err)
-				}
-			}
-			for feed := range added {
-				sort.SliceStable(active[feed], func(i, j int) bool { return active[feed][i].ID < active[feed][j].ID })
-			}
-			spells := active[r.Feed]
-			keep := spells[:0]
-			for _, v := range spells {
-				if *v.LastRunID < r.ID {
-					continue // the spell ended before this run
-				}
-				keep = append(keep, v)
-				row.RunID, row.ObservedAt, row.EventVersion = r.ID, r.Started, v
-				if err := fn(&row); err != nil {
-					return err
-				}
-			}
-			clear(spells[len(keep):])
-			active[r.Feed] = keep
+		v, err := vs.scan(rows)
+		if err != nil {
+			return err
 		}
+		c := *v // the scanner reuses its row
+		pending = &c
 		return nil
-	})
+	}
+	if err := next(); err != nil {
+		return s.dbError("read event versions", err)
+	}
+	active := map[string][]*EventVersion{} // by feed, each sorted by event id
+	added := map[string]bool{}
+	row := SnapshotRow{}
+	for _, r := range runs {
+		clear(added)
+		for pending != nil && pending.FirstRunID <= r.ID {
+			active[pending.Feed] = append(active[pending.Feed], pending)
+			added[pending.Feed] = true
+			if err := next(); err != nil {
+				return s.dbError("read event versions", err)
+			}
+		}
+		for feed := range added {
+			sort.SliceStable(active[feed], func(i, j int) bool { return active[feed][i].ID < active[feed][j].ID })
+		}
+		spells := active[r.Feed]
+		keep := spells[:0]
+		for _, v := range spells {
+			if *v.LastRunID < r.ID {
+				continue // the spell ended before this run
+			}
+			keep = append(keep, v)
+			row.RunID, row.ObservedAt, row.EventVersion = r.ID, r.Started, v
+			if err := fn(&row); err != nil {
+				return err
+			}
+		}
+		clear(spells[len(keep):])
+		active[r.Feed] = keep
+	}
+	return nil
 }
 
 // successfulRuns are the successful runs f selects, in id order.

@@ -105,6 +105,12 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 
 	fetch.Rollback()
+	if runCtx.Err() != nil && !errors.Is(err, runCtx.Err()) {
+		// A signal or the deadline ended the run while the database was
+		// working: the driver's own error ("bad connection", "canceling
+		// statement") would hide why.
+		err = fmt.Errorf("%w (%v)", context.Cause(runCtx), err)
+	}
 	// Record the failure even when the run was cancelled by a signal: the
 	// ledger row is short, and it is what tells a user about the hole. It
 	// takes the id the rolled-back run had (a PostgreSQL sequence does not

@@ -1,13 +1,17 @@
 package open511
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -37,65 +41,123 @@ type Feed struct {
 }
 
 // Stream reads every page of the feed, following pagination.next_url, and
-// hands each page's events to sink, in feed order. Events without an id are
+// hands each page's events to sink, in feed order, from one goroutine,
+// while the next pages are fetched and decoded. Events without an id are
 // left out (counted as Skipped); an id met again is handed on again, and
 // its later content counts. If stored is not nil, an event it reports as
 // stored with this content is handed on as its ID and ContentHash only. If
 // a page fails, or sink returns an error, Stream stops and returns that
 // error; undoing what sink did is the caller's business (a transaction).
-// The counts are those of the pages read, also on error.
 func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) bool, sink func(events []traffic.Event) error) (traffic.Snapshot, error) {
 	var snap traffic.Snapshot
 	next, err := f.firstURL()
 	if err != nil {
 		return snap, err
 	}
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// Each page is decoded in the background while the next page is
+	// fetched, and handed to sink by one goroutine, in order. At most two
+	// decoded pages wait for sink, which bounds memory.
+	type pending struct {
+		n    int
+		done <-chan []decoded
+	}
+	queue := make(chan pending, 2)
+	sunk := make(chan error, 1)
+	go func() {
+		var failed error
+		ids := map[string]bool{}
+		for p := range queue {
+			decoded := <-p.done
+			events := make([]traffic.Event, 0, len(decoded))
+			for _, d := range decoded {
+				if f.accept(&snap, ids, d, p.n) {
+					events = append(events, d.ev)
+				}
+			}
+			if failed != nil || ctx.Err() != nil {
+				continue // read, and counted for the ledger, but the run is failing
+			}
+			if failed = sink(events); failed != nil {
+				cancel(failed)
+			}
+		}
+		sunk <- failed
+	}()
+	fetchErr := f.fetchPages(ctx, next, &snap, func(n int, page pageInfo) error {
+		done := make(chan []decoded, 1)
+		go func() {
+			var events []decoded
+			page.decode(stored, f.Location, func(d decoded) { events = append(events, d) })
+			done <- events
+		}()
+		select {
+		case queue <- pending{n, done}:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	if fetchErr != nil {
+		cancel(fetchErr) // sink is not called again
+	}
+	close(queue)
+	sinkErr := <-sunk
+	cancelled := errors.Is(sinkErr, context.Canceled) || errors.Is(sinkErr, context.DeadlineExceeded)
+	switch {
+	case sinkErr != nil && !cancelled:
+		return snap, sinkErr // the fetch only stopped because of it
+	case fetchErr != nil:
+		return snap, fetchErr
+	case sinkErr != nil && context.Cause(parent) != nil:
+		return snap, context.Cause(parent) // a signal or the deadline, said as such
+	case sinkErr != nil:
+		return snap, sinkErr
+	}
+	return snap, nil
+}
+
+// fetchPages fetches the pages from next on and hands each to got.
+func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snapshot, got func(n int, page pageInfo) error) error {
 	maxPages := f.MaxPages
 	if maxPages <= 0 {
 		maxPages = DefaultMaxPages
 	}
-	p := parsers.Get() // holds one page's tree at a time
-	defer parsers.Put(p)
-	var sc scratch
-	seen, ids := map[string]bool{}, map[string]bool{}
+	seen := map[string]bool{}
 	for next != nil {
 		if snap.Pages == maxPages {
-			return snap, fmt.Errorf("fetch page %d of %s: more than %d pages; raise source.max_pages if the feed is really this long", snap.Pages+1, redact.URL(next), maxPages)
+			return fmt.Errorf("fetch page %d of %s: more than %d pages; raise source.max_pages if the feed is really this long", snap.Pages+1, redact.URL(next), maxPages)
 		}
-		if key := next.String(); seen[key] {
-			return snap, fmt.Errorf("fetch page %d: the feed links back to %s, which was already read (pagination loops)", snap.Pages+1, redact.URL(next))
-		} else {
-			seen[key] = true
+		key := next.String()
+		if seen[key] {
+			return fmt.Errorf("fetch page %d: the feed links back to %s, which was already read (pagination loops)", snap.Pages+1, redact.URL(next))
 		}
+		seen[key] = true
 		snap.Pages++
-		var page []*fastjson.Value
+		what := "page " + strconv.Itoa(snap.Pages)
+		var page pageInfo
 		var following *url.URL
 		// A bad next_url fails the page like a bad body, so the error
 		// names the page that carried it, as the client names every page.
-		err := f.Source.Get(ctx, next, "page "+strconv.Itoa(snap.Pages), func(body []byte) (err error) {
-			var nextRef string
-			if page, nextRef, err = readPage(p, body); err != nil {
+		err := f.Source.Get(ctx, next, what, func(body []byte) (err error) {
+			if page, err = readPage(body); err != nil {
 				return err
 			}
-			following, err = nextURL(next, nextRef)
+			following, err = nextURL(next, page.next)
 			return err
 		})
 		if err != nil {
-			return snap, err
+			return err
 		}
-		events := make([]traffic.Event, 0, len(page))
-		for _, v := range page {
-			e, warnings, err := decodeEvent(v, &sc, stored, f.Location)
-			if f.accept(&snap, ids, e, warnings, err, snap.Pages) {
-				events = append(events, e)
-			}
-		}
-		if err := sink(events); err != nil {
-			return snap, err
+		if err := got(snap.Pages, page); err != nil {
+			return err
 		}
 		next = following
 	}
-	return snap, nil
+	return nil
 }
 
 func (f *Feed) logger() *slog.Logger {
@@ -107,21 +169,21 @@ func (f *Feed) logger() *slog.Logger {
 
 // accept counts one event object of page and logs its warnings; it reports
 // whether the event is to be handed on (it has an id).
-func (f *Feed) accept(snap *traffic.Snapshot, ids map[string]bool, e traffic.Event, warnings []string, err error, page int) bool {
+func (f *Feed) accept(snap *traffic.Snapshot, ids map[string]bool, d decoded, page int) bool {
 	snap.Received++
-	for _, w := range warnings {
+	for _, w := range d.warnings {
 		f.logger().Warn(w)
 	}
-	if err != nil {
+	if d.err != nil {
 		snap.Skipped++
-		f.logger().Warn("skipping event", "page", page, "position", snap.Received, "reason", err.Error())
+		f.logger().Warn("skipping event", "page", page, "position", snap.Received, "reason", d.err.Error())
 		return false
 	}
-	if ids[e.ID] {
+	if ids[d.ev.ID] {
 		snap.Duplicates++
-		f.logger().Warn("event appears twice in one snapshot; keeping the last", "id", e.ID, "page", page)
+		f.logger().Warn("event appears twice in one snapshot; keeping the last", "id", d.ev.ID, "page", page)
 	}
-	ids[e.ID] = true
+	ids[d.ev.ID] = true
 	return true
 }
 
@@ -161,41 +223,166 @@ func nextURL(current *url.URL, next string) (*url.URL, error) {
 	return u, nil
 }
 
-// readPage checks that body is one Open511 page, an object with an
-// "events" list, and returns the events, parsed by p (which holds them
-// until its next parse), and pagination.next_url. Of repeated members the
-// last counts, as in traffic.Canonical.
-func readPage(p *fastjson.Parser, body []byte) (events []*fastjson.Value, next string, err error) {
-	v, err := p.ParseBytes(body)
+type pageInfo struct {
+	next string // pagination.next_url
+	// decode hands the page's events to emit, in order; those that stored
+	// (if not nil) reports as stored unchanged carry only their ID and
+	// ContentHash. It may run on another goroutine, and only once.
+	decode func(stored func(id, contentHash string) bool, loc *time.Location, emit func(decoded))
+}
+
+// decoded is one event object of a page, decoded or not.
+type decoded struct {
+	ev       traffic.Event
+	warnings []string
+	err      error
+}
+
+// readPage checks that a page body is JSON and finds its events (see
+// envelope); they are parsed one by one, later, by page.decode. A body that
+// is not a well-formed Open511 page goes to the streaming decodePage,
+// whose errors say what is wrong with it.
+func readPage(data []byte) (pageInfo, error) {
+	if fastjson.ValidateBytes(data) == nil {
+		if env, ok := readEnvelope(data); ok {
+			page := pageInfo{next: env.next, decode: func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
+				p, sc := parsers.Get(), scratches.Get().(*scratch)
+				defer parsers.Put(p)
+				defer scratches.Put(sc)
+				for _, obj := range env.events {
+					v, err := p.ParseBytes(obj) // valid: the whole body was
+					if err == nil {
+						var e traffic.Event
+						var warnings []string
+						e, warnings, err = decodeEvent(v, sc, stored, loc)
+						emit(decoded{e, warnings, err})
+					} else {
+						emit(decoded{err: err})
+					}
+				}
+			}}
+			return page, nil
+		}
+	}
+	return decodePage(data)
+}
+
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// decodePage reads a body that readEnvelope did not take, with
+// encoding/json, to say what is wrong with it: the body must be an object
+// with an "events" array.
+func decodePage(data []byte) (pageInfo, error) {
+	var page pageInfo
+	var objs []json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
 	if err != nil {
-		return nil, "", source.InvalidJSON(body)
+		return page, notJSON(err)
 	}
-	if v.Type() != fastjson.TypeObject {
-		return nil, "", errors.New("the response is JSON but not an object; expected an Open511 body with \"events\"")
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return page, errors.New("the response is JSON but not an object; expected an Open511 body with \"events\"")
 	}
-	var list, pagination *fastjson.Value
-	v.GetObject().Visit(func(key []byte, val *fastjson.Value) {
-		switch string(key) {
+	sawEvents := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return page, bodyError(err)
+		}
+		key, _ := tok.(string)
+		switch key {
 		case "events":
-			list = val
+			sawEvents = true
+			if objs, err = decodeEvents(dec); err != nil {
+				return page, err
+			}
 		case "pagination":
-			pagination = val
+			var p struct {
+				NextURL string `json:"next_url"`
+			}
+			if err := dec.Decode(&p); err != nil {
+				return page, bodyError(err)
+			}
+			page.next = p.NextURL
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return page, bodyError(err)
+			}
 		}
-	})
-	switch {
-	case list == nil:
-		return nil, "", errors.New("the response has no \"events\" member; is this an Open511 events URL?")
-	case list.Type() == fastjson.TypeNull:
+	}
+	if _, err := dec.Token(); err != nil {
+		return page, bodyError(err)
+	}
+	// One value and white space: a second document after the first (or
+	// garbage) means the body is not what it seems, and its first part
+	// is no snapshot to store.
+	if rest := skipSpace(data, int(dec.InputOffset())); rest < len(data) {
+		return page, fmt.Errorf("the response is not valid JSON at byte %d: more follows the end of the JSON value", rest+1)
+	}
+	if !sawEvents {
+		return page, errors.New("the response has no \"events\" member; is this an Open511 events URL?")
+	}
+	page.decode = func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
+		for _, obj := range objs {
+			ev, warnings, err := DecodeEvent(obj, loc)
+			if err == nil && stored != nil && stored(ev.ID, ev.ContentHash) {
+				ev = traffic.Event{ID: ev.ID, ContentHash: ev.ContentHash}
+			}
+			emit(decoded{ev, warnings, err})
+		}
+	}
+	return page, nil
+}
+
+func decodeEvents(dec *json.Decoder) ([]json.RawMessage, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if tok == nil {
 		// Not an empty snapshot: taken as one, it would close every event.
-		return nil, "", errors.New("\"events\" is null, not a list")
-	case list.Type() != fastjson.TypeArray:
-		return nil, "", errors.New("\"events\" is not a list")
+		return nil, errors.New("\"events\" is null, not a list")
 	}
-	if n := pagination.Get("next_url"); n != nil && n.Type() != fastjson.TypeNull {
-		if n.Type() != fastjson.TypeString {
-			return nil, "", fmt.Errorf("pagination.next_url is a JSON %s, not a URL", n.Type())
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, errors.New("\"events\" is not a list")
+	}
+	var objs []json.RawMessage
+	for dec.More() {
+		var obj json.RawMessage
+		if err := dec.Decode(&obj); err != nil {
+			return nil, bodyError(err)
 		}
-		next = string(n.GetStringBytes())
+		objs = append(objs, obj)
 	}
-	return list.GetArray(), next, nil
+	_, err = dec.Token()
+	return objs, bodyError(err)
+}
+
+func bodyError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return source.ErrTruncated
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("the response is not valid JSON at byte %d: %v", syn.Offset, syn)
+	}
+	return err
+}
+
+func notJSON(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errors.New("the response body is empty")
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return source.ErrTruncated
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return errors.New("the response is not JSON (an HTML error page or plain text?)")
+	}
+	return err
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/trafficctl/trafficctl/pkg/traffic"
-	"github.com/valyala/fastjson"
 )
 
 // Seeds for the fuzzers: every fixture body, and pieces of them.
@@ -39,18 +38,15 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte("\xef\xbb\xbf{\"events\":null}"))
 	f.Add([]byte(`<html></html>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var p fastjson.Parser
-		events, _, err := readPage(&p, body)
+		page, err := readPage(body)
 		if err != nil {
 			return
 		}
-		var sc scratch
-		for _, v := range events {
-			e, _, err := decodeEvent(v, &sc, nil, nil)
-			if err == nil && !json.Valid([]byte(e.Raw)) {
-				t.Fatalf("an event's raw is not JSON: %q", e.Raw)
+		page.decode(nil, nil, func(d decoded) {
+			if d.err == nil && !json.Valid([]byte(d.ev.Raw)) {
+				t.Fatalf("an event's raw is not JSON: %q", d.ev.Raw)
 			}
-		}
+		})
 	})
 }
 

@@ -420,8 +420,8 @@ func TestStreamRejectsWrongDocuments(t *testing.T) {
 		{"features object", `{"type":"FeatureCollection","features":{"id":"a"}}`, `the response's "features" is a JSON object, not a list`},
 		{"no type", `{"features":[]}`, `the response has a "features" list but no "type": "FeatureCollection"; is this a WZDx feed URL?`},
 		{"array", `[{"type":"Feature"}]`, "the response is a JSON array, not a WZDx FeatureCollection"},
-		{"trailing garbage", `{"type":"FeatureCollection","features":[]} <!-- cached -->`, "the response is not valid JSON at byte 43: more follows the end of the JSON value"},
-		{"second value", `{"type":"FeatureCollection","features":[]}{"type":"FeatureCollection","features":[]}`, "the response is not valid JSON at byte 43: more follows the end of the JSON value"},
+		{"trailing garbage", `{"type":"FeatureCollection","features":[]} <!-- cached -->`, "the response is not valid JSON: something other than white space follows the JSON value, which ends at byte 42"},
+		{"second value", `{"type":"FeatureCollection","features":[]}{"type":"FeatureCollection","features":[]}`, "the response is not valid JSON: something other than white space follows the JSON value, which ends at byte 42"},
 		{"broken inside", `{"type":"FeatureCollection","features":[{"id":"a",}]}`, "the response is not valid JSON at byte 51: invalid character '}' looking for beginning of object key string"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,120 @@
+package open511
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/valyala/fastjson"
+)
+
+// envelope is what readPage needs of a page body: where each event object
+// lies in it, and pagination.next_url.
+type envelope struct {
+	events [][]byte // each element of "events", as it is in the body
+	next   string
+}
+
+// readEnvelope finds the members of a page body that is known to be valid
+// JSON (fastjson.ValidateBytes). Each event is later parsed on its own, so
+// a page is never held as one tree: memory stays at the body plus one
+// event. ok is false for anything but an object with exactly one
+// "events" member that is a list, and a pagination.next_url that is a
+// string or null if present: such bodies go to decodePage.
+func readEnvelope(data []byte) (env envelope, ok bool) {
+	i := skipSpace(data, 0)
+	if i == len(data) || data[i] != '{' {
+		return env, false
+	}
+	lists := 0
+	for i = skipSpace(data, i+1); data[i] != '}'; {
+		keyEnd := skipValue(data, i)
+		key := data[i+1 : keyEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 { // an escaped key: unescape it
+			var k string
+			json.Unmarshal(data[i:keyEnd], &k)
+			key = []byte(k)
+		}
+		start := skipSpace(data, skipSpace(data, keyEnd)+1) // past the colon
+		end := skipValue(data, start)
+		switch string(key) {
+		case "events":
+			lists++
+			if env.events, ok = elements(data[start:end]); !ok {
+				return env, false
+			}
+		case "pagination":
+			var p fastjson.Parser
+			v, _ := p.ParseBytes(data[start:end]) // valid
+			if next := v.Get("next_url"); next != nil {
+				switch next.Type() {
+				case fastjson.TypeString:
+					env.next = string(next.GetStringBytes())
+				case fastjson.TypeNull:
+				default:
+					return env, false
+				}
+			}
+		}
+		if i = skipSpace(data, end); data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return env, lists == 1
+}
+
+// elements splits a valid JSON list into its elements.
+func elements(list []byte) ([][]byte, bool) {
+	if list[0] != '[' {
+		return nil, false
+	}
+	var out [][]byte
+	for i := skipSpace(list, 1); list[i] != ']'; {
+		end := skipValue(list, i)
+		out = append(out, list[i:end])
+		if i = skipSpace(list, end); list[i] == ',' {
+			i = skipSpace(list, i+1)
+		}
+	}
+	return out, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the valid JSON value that starts at i.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; i < len(b); i++ {
+			switch b[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	default: // a number, true, false or null
+		for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ' ' && b[i] != '\n' && b[i] != '\r' && b[i] != '\t' {
+			i++
+		}
+	}
+	return i
+}

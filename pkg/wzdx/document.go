@@ -14,40 +14,59 @@ import (
 )
 
 // readDocument checks that body is one WZDx FeatureCollection and returns
-// its features, parsed by p (which holds them until its next parse).
-func readDocument(p *fastjson.Parser, body []byte) ([]*fastjson.Value, error) {
-	v, err := p.ParseBytes(body)
-	if err != nil {
+// its features, each as it lies in the body. The body is validated once
+// and walked once; each feature is parsed on its own later, so the
+// document is never held as one tree: memory stays at the body plus one
+// feature.
+func readDocument(body []byte) ([][]byte, error) {
+	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, invalid(body)
 	}
-	if v.Type() != fastjson.TypeObject {
-		return nil, fmt.Errorf("the response is a JSON %s, not a WZDx FeatureCollection", v.Type())
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
+		return nil, fmt.Errorf("the response is a JSON %s, not a WZDx FeatureCollection", kind(body[i]))
 	}
 	// Of repeated members the last counts, as in traffic.Canonical.
-	var typ, features *fastjson.Value
-	v.GetObject().Visit(func(key []byte, val *fastjson.Value) {
-		switch string(key) {
+	var typ, features []byte
+	var list [][]byte
+	for i = skipSpace(body, i+1); body[i] != '}'; {
+		keyEnd := skipValue(body, i)
+		start := skipSpace(body, skipSpace(body, keyEnd)+1) // past the colon
+		var end int
+		switch unquote(body[i:keyEnd]) {
 		case "type":
-			typ = val
+			end = skipValue(body, start)
+			typ = body[start:end]
 		case "features":
-			features = val
+			if body[start] == '[' {
+				list, end = elements(body, start)
+			} else {
+				end = skipValue(body, start)
+			}
+			features = body[start:end]
+		default:
+			end = skipValue(body, start)
 		}
-	})
+		if i = skipSpace(body, end); body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+	}
 	switch {
-	case typ != nil && typ.Type() != fastjson.TypeString:
-		return nil, fmt.Errorf("the response is a JSON object whose type is a JSON %s, not a WZDx FeatureCollection", typ.Type())
-	case typ != nil && string(typ.GetStringBytes()) != "FeatureCollection":
-		return nil, fmt.Errorf("the response is a JSON object with type %q, not a WZDx FeatureCollection", clip(string(typ.GetStringBytes())))
+	case typ != nil && string(typ) != `"FeatureCollection"` && unquote(typ) != "FeatureCollection":
+		if typ[0] == '"' {
+			return nil, fmt.Errorf("the response is a JSON object with type %q, not a WZDx FeatureCollection", clip(unquote(typ)))
+		}
+		return nil, fmt.Errorf("the response is a JSON object whose type is a JSON %s, not a WZDx FeatureCollection", kind(typ[0]))
 	case features == nil:
 		return nil, errors.New(`the response is a JSON object with no "features" list; is this a WZDx feed URL?`)
-	case features.Type() == fastjson.TypeNull:
+	case string(features) == "null":
 		return nil, errors.New(`the response's "features" is null, not a list (an empty WZDx feed has "features": [])`)
-	case features.Type() != fastjson.TypeArray:
-		return nil, fmt.Errorf(`the response's "features" is a JSON %s, not a list`, features.Type())
+	case features[0] != '[':
+		return nil, fmt.Errorf(`the response's "features" is a JSON %s, not a list`, kind(features[0]))
 	case typ == nil:
 		return nil, errors.New(`the response has a "features" list but no "type": "FeatureCollection"; is this a WZDx feed URL?`)
 	}
-	return features.GetArray(), nil
+	return list, nil
 }
 
 // invalid says in one sentence why a body that fastjson refused is not one
@@ -79,10 +98,110 @@ func invalid(body []byte) error {
 	return errors.New("the response is not valid JSON")
 }
 
+// kind names the JSON value that starts with c.
+func kind(c byte) string {
+	switch c {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// unquote is the text of a valid JSON string, or "" for any other value.
+func unquote(s []byte) string {
+	if len(s) < 2 || s[0] != '"' {
+		return ""
+	}
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s[1 : len(s)-1])
+	}
+	var text string
+	json.Unmarshal(s, &text) // valid
+	return text
+}
+
 // clip shortens text quoted in an error message.
 func clip(s string) string {
 	if len(s) > 40 {
 		s = s[:40] + "…"
 	}
 	return traffic.CleanText([]byte(s))
+}
+
+// elements are the elements of the valid JSON array that starts at
+// b[start], each as it lies in b, and the end of the array.
+func elements(b []byte, start int) ([][]byte, int) {
+	var list [][]byte
+	i := skipSpace(b, start+1)
+	for b[i] != ']' {
+		end := skipValue(b, i)
+		list = append(list, b[i:end])
+		if i = skipSpace(b, end); b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return list, i + 1
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the valid JSON value that starts at i.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	default: // a number, true, false or null
+		for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ' ' && b[i] != '\n' && b[i] != '\r' && b[i] != '\t' {
+			i++
+		}
+	}
+	return i
+}
+
+// skipString returns the end of the valid JSON string that starts at i. It
+// jumps from quote to quote: most of a feature's bytes are in strings.
+func skipString(b []byte, i int) int {
+	for i++; ; i++ {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		i += j
+		// The quote ends the string unless an odd number of backslashes
+		// escapes it (the opening quote stops the count).
+		k := i
+		for b[k-1] == '\\' {
+			k--
+		}
+		if (i-k)%2 == 0 {
+			return i + 1
+		}
+	}
 }

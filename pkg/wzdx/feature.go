@@ -10,10 +10,13 @@ import (
 	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
-// decoder is the reusable working memory of a document's decoding: the
-// canonical form is written into buf, and only copied out for an event
-// that is kept whole.
+var parsers fastjson.ParserPool
+
+// decoder is the reusable working memory of the goroutine that decodes a
+// document's features: the canonical form is written into buf, and only
+// copied out for an event that is kept whole.
 type decoder struct {
+	p   *fastjson.Parser
 	buf []byte
 	traffic.Scratch
 	loc *time.Location // for times without an offset; nil is UTC
@@ -25,7 +28,11 @@ type decoder struct {
 // A field that cannot be read becomes empty or NULL, with a warning; a
 // feature without an id, or one that is not an object, returns an error
 // and is to be skipped.
-func (d *decoder) decode(v *fastjson.Value, stored func(id, contentHash string) bool) (traffic.Event, []string, error) {
+func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (traffic.Event, []string, error) {
+	v, err := d.p.ParseBytes(obj)
+	if err != nil {
+		return traffic.Event{}, nil, fmt.Errorf("feature is not valid JSON: %v", err)
+	}
 	if v.Type() != fastjson.TypeObject {
 		return traffic.Event{}, nil, fmt.Errorf("feature is a JSON %s, not an object", v.Type())
 	}

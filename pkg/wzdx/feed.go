@@ -12,8 +12,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/trafficctl/trafficctl/pkg/source"
 	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
@@ -21,8 +19,6 @@ import (
 // BatchSize is how many events Stream hands to sink at a time: a feed has
 // no pages, and a batch bounds what waits in memory for the store.
 const BatchSize = 500
-
-var parsers fastjson.ParserPool
 
 // Feed reads complete snapshots from one WZDx feed URL.
 type Feed struct {
@@ -34,11 +30,12 @@ type Feed struct {
 }
 
 // Stream fetches the feed's one document and hands its features, as
-// events, to sink in feed order, BatchSize at a time. Features without an
-// id are left out (counted as Skipped); an id met again is handed on again,
-// and its later content counts. If stored is not nil, an event it reports
-// as stored with this content is handed on as its ID and ContentHash only.
-// A body that is not a WZDx FeatureCollection fails the run; a field that
+// events, to sink in feed order, BatchSize at a time, from the calling
+// goroutine, while the next batch is decoded. Features without an id are
+// left out (counted as Skipped); an id met again is handed on again, and
+// its later content counts. If stored is not nil, an event it reports as
+// stored with this content is handed on as its ID and ContentHash only. A
+// body that is not a WZDx FeatureCollection fails the run; a field that
 // cannot be read is left empty, with a warning in the log. If sink returns
 // an error, Stream stops and returns it; undoing what sink did is the
 // caller's business (a transaction).
@@ -48,36 +45,70 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 	if err != nil {
 		return snap, err
 	}
-	// The parser holds the document's tree while it is decoded; a pooled
-	// one reuses the last run's memory for it.
-	p := parsers.Get()
-	defer parsers.Put(p)
-	var features []*fastjson.Value
+	var features [][]byte
 	err = f.Source.Get(ctx, u, "the WZDx document", func(body []byte) (err error) {
-		features, err = readDocument(p, body)
+		features, err = readDocument(body)
 		return err
 	})
 	if err != nil {
 		return snap, err
 	}
 	snap.Pages = 1
-	d := decoder{loc: f.Location}
-	ids := make(map[string]bool, len(features))
-	batch := make([]traffic.Event, 0, min(BatchSize, len(features)))
-	for i, v := range features {
-		if err := ctx.Err(); err != nil {
-			return snap, context.Cause(ctx) // a signal or the run's deadline
-		}
-		e, warnings, err := d.decode(v, stored)
-		if f.accept(&snap, ids, e, warnings, err) {
-			batch = append(batch, e)
-		}
-		if len(batch) == BatchSize || (i == len(features)-1 && len(batch) > 0) {
-			if err := sink(batch); err != nil {
-				return snap, err
+
+	// The features are decoded on another goroutine, a batch ahead of sink,
+	// so that decoding and the store's writes overlap.
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	batches := make(chan []traffic.Event, 1)
+	interrupted := false // the decoder stopped before the last feature
+	go func() {
+		defer close(batches)
+		d := decoder{p: parsers.Get(), loc: f.Location}
+		defer parsers.Put(d.p)
+		ids := make(map[string]bool, len(features))
+		batch := make([]traffic.Event, 0, BatchSize)
+		for _, obj := range features {
+			if ctx.Err() != nil {
+				interrupted = true
+				return
 			}
-			batch = make([]traffic.Event, 0, BatchSize)
+			e, warnings, err := d.decode(obj, stored)
+			if !f.accept(&snap, ids, e, warnings, err) {
+				continue
+			}
+			if batch = append(batch, e); len(batch) == BatchSize {
+				select {
+				case batches <- batch:
+				case <-ctx.Done():
+					interrupted = true
+					return
+				}
+				batch = make([]traffic.Event, 0, BatchSize)
+			}
 		}
+		if len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				interrupted = true
+			}
+		}
+	}()
+	var sinkErr error
+	for batch := range batches {
+		if sinkErr == nil {
+			if sinkErr = sink(batch); sinkErr != nil {
+				cancel(sinkErr) // the decoder stops; the loop drains
+			}
+		}
+	}
+	// The decoder is done: snap and interrupted are this goroutine's again.
+	if sinkErr != nil {
+		return snap, sinkErr
+	}
+	if interrupted {
+		return snap, context.Cause(parent) // a signal or the run's deadline
 	}
 	return snap, nil
 }

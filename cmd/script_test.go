@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/internal/feedtest"
@@ -38,6 +40,38 @@ func TestScripts(t *testing.T) {
 			}
 			testscript.Run(t, scriptParams(db))
 		})
+	}
+}
+
+// TestScriptArchivesHoldNoCommands: everything after a script's first
+// "-- name --" line is the content of files, so a command written there
+// never runs and its assertion silently passes.
+func TestScriptArchivesHoldNoCommands(t *testing.T) {
+	scripts, err := filepath.Glob("testdata/script/*.txtar")
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no scripts found (%v)", err)
+	}
+	commands := map[string]bool{}
+	for name := range scriptParams("sqlite").Cmds {
+		commands[name] = true
+	}
+	for _, name := range strings.Fields("cd chmod cmp cmpenv cp env exec exists grep kill mkdir mv rm skip stderr stdin stdout stop symlink ttyin ttyout unix2dos unquote wait trafficctl") {
+		commands[name] = true
+	}
+	// Conditions and an optional "!", then a command name.
+	line := regexp.MustCompile(`^(?:(?:\[[^\]]*\]|!)\s*)*(\S+)`)
+	for _, script := range scripts {
+		a, err := txtar.ParseFile(script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range a.Files {
+			for i, l := range strings.Split(string(f.Data), "\n") {
+				if m := line.FindStringSubmatch(l); m != nil && commands[m[1]] {
+					t.Errorf("%s: line %d of archive file %s is a command, which never runs: %q", script, i+1, f.Name, l)
+				}
+			}
+		}
 	}
 }
 

@@ -107,9 +107,17 @@ func scriptParams(db string) testscript.Params {
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
+		// Each command either honours "!" or refuses it: a "!" that is
+		// ignored turns an assertion into its opposite without a word.
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// feed FILE...: serve these fixture bodies (paths under testdata/).
 			"feed": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg {
+					ts.Fatalf("unsupported: ! feed")
+				}
+				if len(args) == 0 {
+					ts.Fatalf("usage: feed FILE...")
+				}
 				srv := ts.Value(serverKey).(*feedtest.Server)
 				paths := make([]string, len(args))
 				for i, a := range args {
@@ -118,31 +126,55 @@ func scriptParams(db string) testscript.Params {
 				srv.SetFault(nil)
 				ts.Check(srv.SetFiles(paths...))
 			},
-			// fault STATUS [PAGE]: answer with this HTTP status (on every page, or on page PAGE only).
+			// fault STATUS [PAGE]: answer with this HTTP status (on every
+			// page, or on page PAGE only, counted from 1 as in the errors).
 			"fault": func(ts *testscript.TestScript, neg bool, args []string) {
-				srv := ts.Value(serverKey).(*feedtest.Server)
+				if neg {
+					ts.Fatalf("unsupported: ! fault")
+				}
+				if len(args) < 1 || len(args) > 2 {
+					ts.Fatalf("usage: fault STATUS [PAGE]")
+				}
 				code, err := strconv.Atoi(args[0])
 				ts.Check(err)
-				page := -1
+				page := -1 // every page
 				if len(args) > 1 {
-					page, _ = strconv.Atoi(args[1])
+					n, err := strconv.Atoi(args[1])
+					ts.Check(err)
+					if n < 1 {
+						ts.Fatalf("fault: page %d: pages count from 1", n)
+					}
+					page = n - 1 // the feed server counts from 0
 				}
-				srv.SetFault(statusFault(code, page))
+				ts.Value(serverKey).(*feedtest.Server).SetFault(statusFault(code, page))
 			},
-			// rows N: the last stdout is CSV with a header and N records.
+			// rows N: the last stdout is CSV with a header and N records;
+			// ! rows N: with a header and any other number of records.
 			"rows": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: rows N")
+				}
 				want, err := strconv.Atoi(args[0])
 				ts.Check(err)
 				records, err := csv.NewReader(strings.NewReader(ts.ReadFile("stdout"))).ReadAll()
-				if err != nil {
-					ts.Fatalf("stdout is not CSV: %v", err)
+				if err != nil || len(records) == 0 {
+					ts.Fatalf("stdout is not CSV with a header (%v)", err)
 				}
-				if len(records)-1 != want {
-					ts.Fatalf("%d CSV records, want %d", len(records)-1, want)
+				if got := len(records) - 1; (got == want) == neg {
+					if neg {
+						ts.Fatalf("%d CSV records, want any number but %d", got, want)
+					}
+					ts.Fatalf("%d CSV records, want %d", got, want)
 				}
 			},
 			// exits N PROGRAM ARGS...: run the program and require exit status N.
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg {
+					ts.Fatalf("unsupported: ! exits (say which status: exits N)")
+				}
+				if len(args) < 2 {
+					ts.Fatalf("usage: exits N PROGRAM ARGS...")
+				}
 				want, err := strconv.Atoi(args[0])
 				ts.Check(err)
 				err = ts.Exec(args[1], args[2:]...)

@@ -142,6 +142,9 @@ func TestFaultsLeaveTheDatabaseUnchanged(t *testing.T) {
 					t.Fatalf("first fetch exited %d: %s", code, stderr)
 				}
 				before, runsBefore := dump(t, dbURL)
+				if before == "" {
+					t.Fatal("the first fetch stored nothing: comparing the data before and after would prove nothing")
+				}
 
 				for k, v := range tt.env {
 					t.Setenv(k, v)

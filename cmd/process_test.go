@@ -98,14 +98,19 @@ func TestConcurrentFetches(t *testing.T) {
 		}
 		defer st.Close()
 		events, spells := 0, 0
-		st.Events(ctx(), store.Filter{}, func(e *store.Event) error {
+		err = st.Events(ctx(), store.Filter{}, func(e *store.Event) error {
 			if e.ClosedAt != nil || e.CurrentVersion != 1 {
 				t.Errorf("event %s: closed %v version %d", e.ID, e.ClosedAt, e.CurrentVersion)
 			}
 			events++
 			return nil
 		})
-		st.Versions(ctx(), store.Filter{}, func(v *store.EventVersion) error { spells++; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Versions(ctx(), store.Filter{}, func(v *store.EventVersion) error { spells++; return nil }); err != nil {
+			t.Fatal(err)
+		}
 		if events != 9 || spells != 9 {
 			t.Fatalf("%d events and %d spells, want 9 and 9 as after one run", events, spells)
 		}
@@ -124,6 +129,9 @@ func TestSIGTERMDuringASlowPage(t *testing.T) {
 			t.Fatalf("first fetch: %s", stderr)
 		}
 		before, runsBefore := dump(t, dbURL)
+		if before == "" {
+			t.Fatal("the first fetch stored nothing: comparing the data before and after would prove nothing")
+		}
 
 		srv.SetEvents(snapshotOf(5, 6, 7, 8, 9, 10), 4)
 		slow := make(chan struct{}, 1)

@@ -178,18 +178,24 @@ func TestReplayOfRealSnapshotsRebuildsEveryOne(t *testing.T) {
 		// 511.org/762714 goes Moderate → Major → Major with new lanes in its
 		// headline → Moderate at a new position: four spells.
 		var severities []string
-		h.st.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
+		err := h.st.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
 			if v.EventID == "511.org/762714" {
 				severities = append(severities, v.Severity)
 			}
 			return nil
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if fmt.Sprint(severities) != "[Moderate Major Major Moderate]" {
 			t.Fatalf("762714 spells: %v", severities)
 		}
 
 		// The same snapshot N more times adds N ledger rows and no versions.
-		last, _ := feedtest.ReadSnapshotList(files[len(files)-1])
+		last, err := feedtest.ReadSnapshotList(files[len(files)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
 		h.srv.SetEvents(last, 20)
 		for i := 0; i < 5; i++ {
 			sum, err := h.fetch()
@@ -198,9 +204,13 @@ func TestReplayOfRealSnapshotsRebuildsEveryOne(t *testing.T) {
 			}
 		}
 		after := 0
-		h.st.Versions(ctx, store.Filter{}, func(*store.EventVersion) error { after++; return nil })
+		if err := h.st.Versions(ctx, store.Filter{}, func(*store.EventVersion) error { after++; return nil }); err != nil {
+			t.Fatal(err)
+		}
 		runs := 0
-		h.st.Runs(ctx, store.Filter{}, func(*store.FetchRun) error { runs++; return nil })
+		if err := h.st.Runs(ctx, store.Filter{}, func(*store.FetchRun) error { runs++; return nil }); err != nil {
+			t.Fatal(err)
+		}
 		if after != spells || runs != 25 {
 			t.Fatalf("after 5 unchanged runs: %d spells (was %d), %d runs", after, spells, runs)
 		}

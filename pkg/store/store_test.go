@@ -74,7 +74,10 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		st, _ := s.Migrations(ctx)
+		st, err := s.Migrations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(st.Pending) == 0 || len(st.Applied) != 0 {
 			t.Fatalf("fresh database: %+v", st)
 		}
@@ -263,12 +266,20 @@ func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
 		if !got.LastSeenAt.Equal(t0.Add(time.Hour)) || got.ClosedAt != nil {
 			t.Fatalf("last_seen_at %v closed_at %v", got.LastSeenAt, got.ClosedAt)
 		}
-		s.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
+		spells := 0
+		err := s.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
+			spells++
 			if *v.LastRunID != last.ID || !v.ValidTo.Equal(t0.Add(time.Hour)) {
 				t.Fatalf("open spell of %s ends at run %d %v", v.EventID, *v.LastRunID, v.ValidTo)
 			}
 			return nil
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spells != len(first) {
+			t.Fatalf("%d spells exported, want one open spell for each of the %d events", spells, len(first))
+		}
 	})
 }
 

@@ -27,6 +27,7 @@ type FetchOptions struct {
 	Secrets    *redact.Secrets
 	OpenStore  func(context.Context) (*store.Store, error)
 	DryRun     bool
+	Backoff    time.Duration // first retry delay; zero means the client's default
 }
 
 // NewCmdFetch builds "trafficctl fetch". runF replaces the run function in
@@ -44,6 +45,7 @@ fails writes nothing of its snapshot and is recorded as failed.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.IO, opts.Now, opts.HTTPClient = f.IO, f.Now, f.HTTPClient
 			opts.Config, opts.Logger, opts.Secrets, opts.OpenStore = f.Config, f.Logger, f.Secrets, f.OpenStore
+			opts.Backoff = f.Backoff
 			if runF != nil {
 				return runF(c.Context(), opts)
 			}
@@ -73,6 +75,7 @@ func runFetch(ctx context.Context, opts *FetchOptions) error {
 	client := &open511.Client{
 		HTTP: opts.HTTPClient, URL: src.URL, APIKey: src.APIKey, Params: src.Params, PageSize: src.PageSize,
 		Timeout: src.Timeout, Retries: src.Retries, MaxBody: src.MaxBody,
+		Backoff:   opts.Backoff,
 		UserAgent: "trafficctl/" + Version() + " (+https://github.com/trafficctl/trafficctl)",
 		Logger:    opts.Logger,
 	}

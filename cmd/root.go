@@ -52,6 +52,10 @@ type Factory struct {
 	Logger     *slog.Logger
 	DotEnv     string // .env file; empty means ./.env
 
+	// Backoff is the first retry delay; zero means the client's default.
+	// Not user configuration: tests set milliseconds.
+	Backoff time.Duration
+
 	configFile string
 	started    bool // a subcommand's run function was reached
 }

@@ -25,9 +25,27 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TRAFFICCTL_TEST_AS_MAIN") == "1" {
 		os.Exit(Main(os.Args[1:]))
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(withoutUserConfig{m}, map[string]func(){
 		"trafficctl": func() { os.Exit(Main(os.Args[1:])) },
 	})
+}
+
+// withoutUserConfig runs the tests without the trafficctl settings a
+// developer's shell may hold, so that no test has to clear them itself
+// (t.Setenv would forbid t.Parallel). Scripts and processes get only the
+// variables they are given; in-process runs read no environment at all.
+type withoutUserConfig struct{ m *testing.M }
+
+func (w withoutUserConfig) Run() int {
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == dbtest.EnvURL || name == "TRAFFICCTL_REQUIRE_POSTGRES":
+		case strings.HasPrefix(name, "TRAFFICCTL_"), name == "DATABASE_URL", name == "FIVEONEONE_TOKEN":
+			os.Unsetenv(name)
+		}
+	}
+	return w.m.Run()
 }
 
 // TestScripts runs the command tree end to end, as a user would, from

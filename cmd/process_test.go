@@ -44,6 +44,7 @@ func exitCode(err error) int {
 // TestConcurrentFetches starts several fetch processes at once on one
 // database: each succeeds or exits 75, and the data equals one run's.
 func TestConcurrentFetches(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		srv := feedtest.New()
 		defer srv.Close()
@@ -120,6 +121,7 @@ func TestConcurrentFetches(t *testing.T) {
 // TestSIGTERMDuringASlowPage: the run is cancelled, rolled back, recorded
 // as failed, and the process exits 143.
 func TestSIGTERMDuringASlowPage(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		srv := feedtest.New()
 		defer srv.Close()

@@ -51,8 +51,10 @@ func (w withoutUserConfig) Run() int {
 // TestScripts runs the command tree end to end, as a user would, from
 // testdata/script/*.txtar: once on SQLite and once on PostgreSQL.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
+			t.Parallel()
 			if db == "postgres" {
 				dbtest.Postgres(t) // skips, or fails when PostgreSQL is required and missing
 			}

@@ -27,11 +27,14 @@ import (
 const EnvURL = "TRAFFICCTL_TEST_DATABASE_URL"
 
 // Each runs fn once per available database kind, as subtests "sqlite" and
-// "postgres", each with the URL of a new empty database.
+// "postgres", each with the URL of a new empty database. The two run in
+// parallel (with each other and with other parallel tests), so fn must
+// not change process state (t.Setenv, t.Chdir) nor data it shares with
+// the other kind.
 func Each(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, Postgres(t)) })
 }
 
 // SQLite returns the URL of a new SQLite file.

@@ -141,6 +141,7 @@ func keys(m map[string]any) []string {
 }
 
 func TestReplayOfRealSnapshotsRebuildsEveryOne(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("../../testdata/511-real-2021/snap_*.json")
 	if len(files) != 20 {
 		t.Fatalf("found %d snapshot files", len(files))
@@ -249,9 +250,11 @@ func (m *model) apply(events map[string]string) (c store.Counts) {
 // between), fetches each through the real code path, and checks that the
 // rebuilt snapshots equal exactly what was served, and the ledger's counts.
 func TestHistoryProperty(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		for seed := uint64(1); seed <= 6; seed++ {
 			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+				t.Parallel()
 				checkRandomHistory(t, dbURL, seed)
 			})
 		}

@@ -146,6 +146,7 @@ func checkValue(col export.Column, field string, v json.RawMessage) string {
 }
 
 func TestJSONLMatchesCSV(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := seed(t, dbURL)
 		for _, table := range export.Tables {
@@ -197,6 +198,7 @@ func idColumn(table string) string {
 }
 
 func TestGeoJSONMatchesCSV(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := seed(t, dbURL)
 		for _, table := range export.Tables {
@@ -338,6 +340,7 @@ func matches(table string, f store.Filter, r row) bool {
 }
 
 func TestFiltersSelectTheMatchingRows(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		filter store.Filter

@@ -37,6 +37,7 @@ func client(srv *feedtest.Server) *open511.Client {
 }
 
 func TestFetchSnapshotFollowsPagesAndStripsBOM(t *testing.T) {
+	t.Parallel()
 	for _, first := range []string{"511/events_page1.json", "511/events_bom.json"} {
 		t.Run(first, func(t *testing.T) {
 			srv := newServer(t, first, "511/events_page2.json")
@@ -81,6 +82,7 @@ func TestFetchSnapshotFollowsPagesAndStripsBOM(t *testing.T) {
 }
 
 func TestFetchSnapshotSendsHeaders(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "511/events_empty.json")
 	var ua, accept atomic.Value
 	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
@@ -98,6 +100,7 @@ func TestFetchSnapshotSendsHeaders(t *testing.T) {
 }
 
 func TestFetchSnapshotDriveBC(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "drivebc/events.json")
 	c := client(srv)
 	c.APIKey = ""
@@ -122,6 +125,7 @@ func TestFetchSnapshotDriveBC(t *testing.T) {
 }
 
 func TestFetchSnapshotErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		fault   feedtest.Fault
@@ -162,6 +166,7 @@ func TestFetchSnapshotErrors(t *testing.T) {
 }
 
 func TestFetchSnapshotRetriesThenSucceeds(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
 	var calls atomic.Int32
 	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
@@ -180,6 +185,7 @@ func TestFetchSnapshotRetriesThenSucceeds(t *testing.T) {
 }
 
 func TestFetchSnapshotRetryAfterBeyondDeadlineStopsAtOnce(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
 	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
 		w.Header().Set("Retry-After", "3600")
@@ -204,6 +210,7 @@ func TestFetchSnapshotRetryAfterBeyondDeadlineStopsAtOnce(t *testing.T) {
 }
 
 func TestFetchSnapshotStopsOnLoopingPagination(t *testing.T) {
+	t.Parallel()
 	srv := feedtest.New()
 	defer srv.Close()
 	srv.SetBodies([]byte(`{"events":[{"id":"a/1"}],"pagination":{"next_url":"/traffic/events?offset=0&format=json"}}`))
@@ -214,6 +221,7 @@ func TestFetchSnapshotStopsOnLoopingPagination(t *testing.T) {
 }
 
 func TestFetchSnapshotBodyLimit(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
 	c := client(srv)
 	c.MaxBody = 1000
@@ -224,6 +232,7 @@ func TestFetchSnapshotBodyLimit(t *testing.T) {
 }
 
 func TestFetchSnapshotTimeout(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "511/events_page1.json")
 	release := make(chan struct{})
 	defer close(release)
@@ -244,6 +253,7 @@ func TestFetchSnapshotTimeout(t *testing.T) {
 }
 
 func TestFetchSnapshotSkipsEventsWithoutIDAndKeepsLastDuplicate(t *testing.T) {
+	t.Parallel()
 	srv := feedtest.New()
 	defer srv.Close()
 	srv.SetBodies([]byte(`{"events":[{"id":"a/1","headline":"old"},{"headline":"no id"},{"id":"a/2"},{"id":"a/1","headline":"new"},7]}`))
@@ -275,6 +285,7 @@ func body(contentType, text string) feedtest.Fault {
 }
 
 func TestFetchSnapshotAcceptsGzip(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "511/events_empty.json")
 	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
 		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
@@ -294,6 +305,7 @@ func TestFetchSnapshotAcceptsGzip(t *testing.T) {
 }
 
 func TestFetchSnapshotStopsAfterMaxPages(t *testing.T) {
+	t.Parallel()
 	srv := feedtest.New()
 	defer srv.Close()
 	var events []json.RawMessage
@@ -313,6 +325,7 @@ func TestFetchSnapshotStopsAfterMaxPages(t *testing.T) {
 }
 
 func TestFetchSnapshotHonoursRetryAfterDate(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "511/events_empty.json")
 	var calls atomic.Int32
 	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
@@ -336,6 +349,7 @@ func TestFetchSnapshotHonoursRetryAfterDate(t *testing.T) {
 }
 
 func TestFetchSnapshotKeepsOnlyIDAndHashOfStoredEvents(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, "511/events_page1.json", "511/events_page2.json")
 	c := client(srv)
 	first, err := c.FetchSnapshot(context.Background())

@@ -68,6 +68,7 @@ func events(t *testing.T, s *store.Store) map[string]store.Event {
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
 func TestMigrateTwiceIsANoOp(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s, err := store.Open(ctx, dbURL)
 		if err != nil {
@@ -93,6 +94,7 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 }
 
 func TestApplySnapshotUpsertsAndKeepsFirstSeen(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
@@ -152,6 +154,7 @@ func TestApplySnapshotUpsertsAndKeepsFirstSeen(t *testing.T) {
 }
 
 func TestVersionsRecordSpells(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
@@ -200,6 +203,7 @@ func TestVersionsRecordSpells(t *testing.T) {
 }
 
 func TestOpenRejectsBadURLs(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"mysql://root@localhost/db", "", "sqlite://", "sqlite:///no/such/folder/x.db"} {
 		if _, err := store.Open(ctx, u); err == nil {
 			t.Errorf("Open(%q) succeeded", u)
@@ -208,6 +212,7 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 }
 
 func TestParseURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, dialect, display string
 		dsnHas               string
@@ -232,6 +237,7 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestSecondFetchIsLockedOut(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		a := dbtest.Open(t, dbURL)
 		b := dbtest.Open(t, dbURL)
@@ -252,6 +258,7 @@ func TestSecondFetchIsLockedOut(t *testing.T) {
 // (the latest successful run), so a run that changes nothing leaves events
 // and event_versions as they were, and the exports still show it.
 func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
@@ -284,6 +291,7 @@ func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
 }
 
 func TestNewSQLiteDatabaseUsesLargePagesAndWAL(t *testing.T) {
+	t.Parallel()
 	pragmas := func(t *testing.T, s *store.Store) (pageSize int, mode string) {
 		t.Helper()
 		if err := s.DB().Raw("PRAGMA page_size").Scan(&pageSize).Error; err != nil {
@@ -359,6 +367,7 @@ func variant(t *testing.T, e open511.Event, headline string) open511.Event {
 // database exactly as the same snapshot with each id once (its last copy),
 // whatever the earlier copy was: new, unchanged, changed, or changed back.
 func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		base := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")[:5]
 		e1, e2, e3, e4, n1 := base[0], base[1], base[2], base[3], base[4]
@@ -405,6 +414,7 @@ func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
 // written in batches: here 500 after the tenth page, 100 at the end. The
 // result must be the same as with the whole snapshot in one write.
 func TestManyChangedEventsWrittenInBatches(t *testing.T) {
+	t.Parallel()
 	base := feedtest.GenerateEvents(1300, 7)
 	first := decodeAll(t, base)
 	second := decodeAll(t, feedtest.ChangeEvents(base, 7, 2, 1)) // 650 changed

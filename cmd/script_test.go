@@ -45,7 +45,7 @@ func (w withoutUserConfig) Run() int {
 			os.Unsetenv(name)
 		}
 	}
-	return w.m.Run()
+	return dbtest.Main(w.m)
 }
 
 // TestScripts runs the command tree end to end, as a user would, from

@@ -9,10 +9,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -25,6 +28,22 @@ import (
 
 // EnvURL names the PostgreSQL server tests may use.
 const EnvURL = "TRAFFICCTL_TEST_DATABASE_URL"
+
+// Main runs a package's tests (m.Run) with up to four parallel tests per
+// CPU at once instead of go test's default of one, unless -parallel is
+// given: tests against a real database spend most of their time waiting,
+// on the server, on child processes or on retry delays, not on the CPU.
+func Main(m interface{ Run() int }) int {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0))); err != nil {
+			panic(err)
+		}
+	}
+	return m.Run()
+}
 
 // Each runs fn once per available database kind, as subtests "sqlite" and
 // "postgres", each with the URL of a new empty database. The two run in

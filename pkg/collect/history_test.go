@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -22,6 +23,8 @@ import (
 )
 
 var ctx = context.Background()
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // harness runs the real fetch path (HTTP client → collect.Run → store)
 // against a local feed, with a clock that moves ten minutes per run.

@@ -20,6 +20,8 @@ import (
 
 var ctx = context.Background()
 
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
 // fixtureEvents decodes the events of fixture bodies.
 func fixtureEvents(t *testing.T, files ...string) []open511.Event {
 	t.Helper()

@@ -24,12 +24,12 @@ func TestSecretScan(t *testing.T) {
 			dbURL = u.String()
 		}
 		srv, settings := feed(t, dbURL)
-		config := configFile(t, with(settings, map[string]string{"source.page_size": "2", "source.retries": "1", "source.api_key": key}))
+		cfgFile := configFile(t, with(settings, map[string]string{"source.page_size": "2", "source.retries": "1", "source.api_key": key}))
 
 		var seen strings.Builder
 		format := "text"
 		do := func(args ...string) int {
-			code, stdout, stderr := run(t, time.Now(), append([]string{"--config", config, "--log-level", "debug", "--log-format", format}, args...)...)
+			code, stdout, stderr := run(t, time.Now(), append([]string{"--config", cfgFile, "--log-level", "debug", "--log-format", format}, args...)...)
 			seen.WriteString(stdout + stderr)
 			return code
 		}

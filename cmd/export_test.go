@@ -15,6 +15,7 @@ import (
 // TestExportFlagsLandInTheFilter runs the real flag parsing with the run
 // function replaced, so no database is needed.
 func TestExportFlagsLandInTheFilter(t *testing.T) {
+	t.Parallel()
 	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		args   []string
@@ -43,7 +44,7 @@ func TestExportFlagsLandInTheFilter(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *ExportOptions
 			c := NewCmdExport(&Factory{}, func(_ context.Context, o *ExportOptions) error { got = o; return nil })
-			c.SetArgs(tt.args)
+			c.SetArgs(append([]string{}, tt.args...)) // never nil: cobra would read the test binary's own arguments
 			c.SetOut(io.Discard)
 			c.SetErr(io.Discard)
 			err := c.Execute()

@@ -1,12 +1,10 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,43 +12,16 @@ import (
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/internal/feedtest"
-	"github.com/trafficctl/trafficctl/pkg/redact"
 	"github.com/trafficctl/trafficctl/pkg/store"
 )
 
-// run executes trafficctl in-process with captured streams.
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+// feed starts a local feed and returns it with the settings that point
+// trafficctl at it and at the database dbURL.
+func feed(t *testing.T, dbURL string) (*feedtest.Server, map[string]string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	f := &Factory{
-		IO:         IOStreams{Out: &out, ErrOut: &errOut},
-		Now:        time.Now,
-		HTTPClient: &http.Client{},
-		Secrets:    &redact.Secrets{},
-		DotEnv:     filepath.Join(t.TempDir(), "none.env"),
-	}
-	code = Execute(context.Background(), f, args)
-	return code, out.String(), errOut.String()
-}
-
-// feedFor starts a local feed and points the configuration at it and at
-// the database dbURL.
-func feedFor(t *testing.T, dbURL string) *feedtest.Server {
 	srv := feedtest.New()
 	t.Cleanup(srv.Close)
-	t.Setenv("TRAFFICCTL_DATABASE_URL", dbURL)
-	t.Setenv("TRAFFICCTL_SOURCE_URL", srv.URL())
-	return srv
-}
-
-// isolate clears the configuration a developer's shell may carry.
-func isolate(t *testing.T) {
-	for _, name := range []string{"TRAFFICCTL_API_KEY", "FIVEONEONE_TOKEN", "DATABASE_URL", "TRAFFICCTL_DATABASE_URL",
-		"TRAFFICCTL_SOURCE_URL", "TRAFFICCTL_SOURCE_RETRIES", "TRAFFICCTL_SOURCE_TIMEOUT", "TRAFFICCTL_SOURCE_DEADLINE",
-		"TRAFFICCTL_LOG_LEVEL", "TRAFFICCTL_LOG_FORMAT", "TRAFFICCTL_SOURCE_PAGE_SIZE"} {
-		t.Setenv(name, "")
-	}
-	t.Chdir(t.TempDir())
+	return srv, map[string]string{"database.url": dbURL, "source.url": srv.URL()}
 }
 
 // dump is the whole data content of the database as text: every column of
@@ -86,14 +57,14 @@ func snapshotOf(ids ...int) []json.RawMessage {
 func TestFaultsLeaveTheDatabaseUnchanged(t *testing.T) {
 	tests := []struct {
 		name    string
-		env     map[string]string
+		config  map[string]string // for the failing run
 		fault   func(calls *atomic.Int32) feedtest.Fault
 		code    int
 		message string
 	}{
-		{"500 forever", map[string]string{"TRAFFICCTL_SOURCE_RETRIES": "1"}, func(*atomic.Int32) feedtest.Fault { return status(500, -1) },
+		{"500 forever", map[string]string{"source.retries": "1"}, func(*atomic.Int32) feedtest.Fault { return status(500, -1) },
 			1, "fetch page 1 of http://127.0.0.1:PORT/traffic/events?api_key=***&format=json&limit=4: 500 Internal Server Error (retried 1 times)"},
-		{"429 beyond the deadline", map[string]string{"TRAFFICCTL_SOURCE_DEADLINE": "3s"}, func(*atomic.Int32) feedtest.Fault {
+		{"429 beyond the deadline", map[string]string{"source.deadline": "3s"}, func(*atomic.Int32) feedtest.Fault {
 			return func(w http.ResponseWriter, r *http.Request, page int) bool {
 				w.Header().Set("Retry-After", "3600")
 				w.WriteHeader(429)
@@ -102,54 +73,49 @@ func TestFaultsLeaveTheDatabaseUnchanged(t *testing.T) {
 		}, 75, "rate limited: the feed asked to wait 1h0m0s, longer than the run's deadline allows"},
 		{"401", nil, func(*atomic.Int32) feedtest.Fault { return status(401, -1) },
 			1, "API key refused (401 Unauthorized): set TRAFFICCTL_API_KEY (or FIVEONEONE_TOKEN) to a valid key"},
-		{"body cut off half-way", map[string]string{"TRAFFICCTL_SOURCE_RETRIES": "0"}, func(*atomic.Int32) feedtest.Fault {
+		{"body cut off half-way", map[string]string{"source.retries": "0"}, func(*atomic.Int32) feedtest.Fault {
 			return func(w http.ResponseWriter, r *http.Request, page int) bool {
 				w.Header().Set("Content-Length", "5000")
 				w.Write([]byte(`{"events":[{"id":"511.org/1","headline":"cut`))
 				return true
 			}
 		}, 1, "the response body ended early (truncated)"},
-		{"not JSON", map[string]string{"TRAFFICCTL_SOURCE_RETRIES": "0"}, func(*atomic.Int32) feedtest.Fault {
+		{"not JSON", map[string]string{"source.retries": "0"}, func(*atomic.Int32) feedtest.Fault {
 			return func(w http.ResponseWriter, r *http.Request, page int) bool {
 				w.Header().Set("Content-Type", "text/html")
 				w.Write([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>"))
 				return true
 			}
 		}, 1, "the response is not JSON (an HTML error page or plain text?)"},
-		{"never answers", map[string]string{"TRAFFICCTL_SOURCE_RETRIES": "0", "TRAFFICCTL_SOURCE_TIMEOUT": "300ms"}, func(*atomic.Int32) feedtest.Fault {
+		{"never answers", map[string]string{"source.retries": "0", "source.timeout": "300ms"}, func(*atomic.Int32) feedtest.Fault {
 			return func(w http.ResponseWriter, r *http.Request, page int) bool {
 				<-r.Context().Done()
 				return true
 			}
 		}, 1, "no complete answer within source.timeout (300ms)"},
-		{"page 2 of 3 fails", map[string]string{"TRAFFICCTL_SOURCE_RETRIES": "0"}, func(*atomic.Int32) feedtest.Fault { return status(500, 1) },
+		{"page 2 of 3 fails", map[string]string{"source.retries": "0"}, func(*atomic.Int32) feedtest.Fault { return status(500, 1) },
 			1, "fetch page 2 of http://127.0.0.1:PORT/traffic/events?api_key=***&format=json&limit=4&offset=4: 500 Internal Server Error"},
 	}
-	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				isolate(t)
-				if strings.HasPrefix(dbURL, "postgres") {
-					dbURL = dbtest.Postgres(t) // a fresh database per case
-				} else {
-					dbURL = dbtest.SQLite(t)
-				}
-				srv := feedFor(t, dbURL)
-				t.Setenv("TRAFFICCTL_SOURCE_PAGE_SIZE", "4")
-				t.Setenv("TRAFFICCTL_API_KEY", "SECRET-KEY-4b1d")
+	t.Parallel()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dbtest.Each(t, func(t *testing.T, dbURL string) {
+				srv, settings := feed(t, dbURL)
+				settings = with(settings, map[string]string{"source.page_size": "4", "source.api_key": "SECRET-KEY-4b1d"})
 				srv.SetEvents(snapshotOf(1, 2, 3, 4, 5, 6, 7, 8, 9), 4)
-				if code, _, stderr := run(t, "fetch"); code != 0 {
+				if code, _, stderr := run(t, time.Now(), "--config", configFile(t, settings), "fetch"); code != 0 {
 					t.Fatalf("first fetch exited %d: %s", code, stderr)
 				}
 				before, runsBefore := dump(t, dbURL)
-
-				for k, v := range tt.env {
-					t.Setenv(k, v)
+				if before == "" {
+					t.Fatal("the first fetch stored nothing: comparing the data before and after would prove nothing")
 				}
+
 				srv.SetEvents(snapshotOf(2, 3, 4, 5, 6, 7, 8, 9, 10, 11), 4)
 				var calls atomic.Int32
 				srv.SetFault(tt.fault(&calls))
-				code, stdout, stderr := run(t, "fetch")
+				code, stdout, stderr := run(t, time.Now(), "--config", configFile(t, with(settings, tt.config)), "fetch")
 				message := strings.ReplaceAll(tt.message, "PORT", srv.URL()[len("http://127.0.0.1:"):strings.LastIndex(srv.URL(), "/traffic")])
 				if code != tt.code || !strings.Contains(stderr, message) || strings.Count(stderr, "\ntrafficctl: fetch page") != 1 || stdout != "" {
 					t.Fatalf("exit %d (want %d), stderr:\n%s\nwant one line trafficctl: fetch page ...: %s", code, tt.code, stderr, message)
@@ -169,21 +135,24 @@ func TestFaultsLeaveTheDatabaseUnchanged(t *testing.T) {
 					t.Fatalf("ledger row: %+v", last)
 				}
 			})
-		}
-	})
+		})
+	}
 }
 
 // TestTransientFaultsAreRetried: a 500, or a 429 with Retry-After: 1, then
-// success gives a successful run.
+// success gives a successful run. The wait the server asked for is the one
+// logged (and slept: this case takes a second).
 func TestTransientFaultsAreRetried(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		header string
 		code   int
-	}{{"500 then success", "", 500}, {"429 with Retry-After 1", "1", 429}} {
+		wait   string // the logged wait, if the server chose it
+	}{{"500 then success", "", 500, ""}, {"429 with Retry-After 1", "1", 429, " wait=1s "}} {
 		t.Run(tt.name, func(t *testing.T) {
-			isolate(t)
-			srv := feedFor(t, dbtest.SQLite(t))
+			t.Parallel()
+			srv, settings := feed(t, dbtest.SQLite(t))
 			srv.SetEvents(snapshotOf(1, 2, 3), 4)
 			var calls atomic.Int32
 			srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
@@ -196,13 +165,12 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 				w.WriteHeader(tt.code)
 				return true
 			})
-			start := time.Now()
-			code, _, stderr := run(t, "fetch")
+			code, _, stderr := run(t, time.Now(), "--config", configFile(t, settings), "fetch")
 			if code != 0 || calls.Load() != 2 || !strings.Contains(stderr, "msg=retrying") || !strings.Contains(stderr, "new=3") {
 				t.Fatalf("exit %d after %d calls:\n%s", code, calls.Load(), stderr)
 			}
-			if tt.header == "1" && time.Since(start) < time.Second {
-				t.Fatalf("did not wait the Retry-After second (took %s)", time.Since(start))
+			if !strings.Contains(stderr, tt.wait) {
+				t.Fatalf("the retry did not wait what Retry-After asked (%q):\n%s", tt.wait, stderr)
 			}
 		})
 	}

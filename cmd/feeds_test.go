@@ -158,7 +158,7 @@ func feedsConfig(t *testing.T, sourceURL string, feeds map[string]string, extra 
 // databases), so that histories can be compared.
 func snapshotsByRun(t *testing.T, dbURL, feed string) [][]string {
 	t.Helper()
-	code, out, errOut := run(t, "export", "--table", "snapshots", "--feed", feed, "--database-url", dbURL)
+	code, out, errOut := run(t, time.Now(), "export", "--table", "snapshots", "--feed", feed, "--database-url", dbURL)
 	if code != 0 {
 		t.Fatalf("export: exit %d: %s", code, errOut)
 	}
@@ -186,13 +186,13 @@ func snapshotsByRun(t *testing.T, dbURL, feed string) [][]string {
 // of a database of its own. The global key goes to the 511.org-like server
 // only.
 func TestFeedsKeepSeparateHistories(t *testing.T) {
-	isolate(t)
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		bay, bc := feedServer(t, bayArea(t)...), feedServer(t, driveBC(t)...)
 		wz, wzQueries := wzdxServer(t, workZones(t)...)
 		cfg := feedsConfig(t, bay.URL(), map[string]string{"bayarea": bay.URL(), "drivebc": bc.URL(), "bayarea-workzones": wz.URL + "/traffic/wzdx"}, "")
 		for i := 0; i < 4; i++ {
-			if code, _, errOut := run(t, "fetch", "--config", cfg, "--database-url", dbURL); code != 0 {
+			if code, _, errOut := run(t, time.Now(), "fetch", "--config", cfg, "--database-url", dbURL); code != 0 {
 				t.Fatalf("fetch %d: exit %d: %s", i, code, errOut)
 			}
 		}
@@ -224,7 +224,7 @@ func TestFeedsKeepSeparateHistories(t *testing.T) {
 			}
 			one := feedsConfig(t, bay.URL(), map[string]string{feed: url}, "")
 			for i := 0; i < 4; i++ {
-				if code, _, errOut := run(t, "fetch", "--config", one, "--database-url", alone); code != 0 {
+				if code, _, errOut := run(t, time.Now(), "fetch", "--config", one, "--database-url", alone); code != 0 {
 					t.Fatalf("%s alone, fetch %d: exit %d: %s", feed, i, code, errOut)
 				}
 			}
@@ -248,7 +248,7 @@ func freshLike(t *testing.T, dbURL string) string {
 // others and makes the exit status 1; an unknown name is a usage error
 // before anything runs; a name runs only that feed.
 func TestFetchOfSeveralFeedsExitStatus(t *testing.T) {
-	isolate(t)
+	t.Parallel()
 	dbURL := dbtest.SQLite(t)
 	bay, bc := feedServer(t, bayArea(t)...), feedServer(t, driveBC(t)...)
 	bc.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
@@ -257,11 +257,11 @@ func TestFetchOfSeveralFeedsExitStatus(t *testing.T) {
 	})
 	cfg := feedsConfig(t, bay.URL(), map[string]string{"a-drivebc": bc.URL(), "b-bayarea": bay.URL()}, "")
 
-	code, _, errOut := run(t, "fetch", "nosuch", "--config", cfg, "--database-url", dbURL)
+	code, _, errOut := run(t, time.Now(), "fetch", "nosuch", "--config", cfg, "--database-url", dbURL)
 	if code != ExitUsage || !strings.Contains(errOut, `no feed named "nosuch"`) || len(bay.Requests())+len(bc.Requests()) != 0 {
 		t.Fatalf("unknown feed: exit %d, %d requests, stderr %s", code, len(bay.Requests())+len(bc.Requests()), errOut)
 	}
-	code, _, errOut = run(t, "fetch", "--config", cfg, "--database-url", dbURL)
+	code, _, errOut = run(t, time.Now(), "fetch", "--config", cfg, "--database-url", dbURL)
 	if code != ExitFailed || !strings.Contains(errOut, "trafficctl: feed a-drivebc: fetch page 1 of") {
 		t.Fatalf("one feed failing: exit %d, stderr %s", code, errOut)
 	}
@@ -272,7 +272,7 @@ func TestFetchOfSeveralFeedsExitStatus(t *testing.T) {
 	if want := []string{"a-drivebc failed", "b-bayarea succeeded"}; !reflect.DeepEqual(runs, want) {
 		t.Errorf("ledger %v, want %v (the failing feed first: name order)", runs, want)
 	}
-	code, _, errOut = run(t, "fetch", "b-bayarea", "--config", cfg, "--database-url", dbURL)
+	code, _, errOut = run(t, time.Now(), "fetch", "b-bayarea", "--config", cfg, "--database-url", dbURL)
 	if code != 0 || len(ledger(t, dbURL)) != 3 || len(bc.Requests()) != 1 {
 		t.Fatalf("fetch b-bayarea: exit %d, %d runs, %d requests to the other feed: %s", code, len(ledger(t, dbURL)), len(bc.Requests()), errOut)
 	}
@@ -301,7 +301,7 @@ func ledger(t *testing.T, dbURL string) []string {
 // run of another feed proceeds: on PostgreSQL side by side, on SQLite
 // (one writer) after waiting for the writer, well past a busy timeout.
 func TestRunLocksArePerFeed(t *testing.T) {
-	isolate(t)
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		bay, bc := feedServer(t, bayArea(t)...), feedServer(t, driveBC(t)...)
 		cfg := feedsConfig(t, bay.URL(), map[string]string{"bayarea": bay.URL(), "drivebc": bc.URL()}, "")
@@ -310,7 +310,7 @@ func TestRunLocksArePerFeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, _, errOut := run(t, "fetch", "drivebc", "--config", cfg, "--database-url", dbURL)
+		code, _, errOut := run(t, time.Now(), "fetch", "drivebc", "--config", cfg, "--database-url", dbURL)
 		if code != ExitTemporary || !strings.Contains(errOut, "another trafficctl fetch of this feed is running") || len(bc.Requests()) != 0 {
 			t.Fatalf("same feed: exit %d, %d requests: %s", code, len(bc.Requests()), errOut)
 		}
@@ -321,7 +321,7 @@ func TestRunLocksArePerFeed(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			otherCode, _, otherErr = run(t, "fetch", "bayarea", "--config", cfg, "--database-url", dbURL)
+			otherCode, _, otherErr = run(t, time.Now(), "fetch", "bayarea", "--config", cfg, "--database-url", dbURL)
 		}()
 		if strings.HasPrefix(dbURL, "sqlite") {
 			// SQLite's writer is held: the other feed's run waits for it
@@ -345,14 +345,14 @@ func TestRunLocksArePerFeed(t *testing.T) {
 // TestStatusAndExportPerFeed: status reports each feed and --max-age names
 // the stale one; export --feed keeps the feeds asked for.
 func TestStatusAndExportPerFeed(t *testing.T) {
-	isolate(t)
+	t.Parallel()
 	dbURL := dbtest.SQLite(t)
 	bay, bc := feedServer(t, bayArea(t)...), feedServer(t, driveBC(t)...)
 	cfg := feedsConfig(t, bay.URL(), map[string]string{"bayarea": bay.URL(), "drivebc": bc.URL()}, "")
-	if code, _, errOut := run(t, "fetch", "bayarea", "--config", cfg, "--database-url", dbURL); code != 0 {
+	if code, _, errOut := run(t, time.Now(), "fetch", "bayarea", "--config", cfg, "--database-url", dbURL); code != 0 {
 		t.Fatal(errOut)
 	}
-	code, out, errOut := run(t, "status", "--max-age", "1h", "--config", cfg, "--database-url", dbURL)
+	code, out, errOut := run(t, time.Now(), "status", "--max-age", "1h", "--config", cfg, "--database-url", dbURL)
 	if code != ExitFailed || !strings.Contains(errOut, "no fetch of feed drivebc has succeeded yet") || strings.Contains(errOut, "feed bayarea") {
 		t.Fatalf("status --max-age: exit %d, stderr %s", code, errOut)
 	}
@@ -361,7 +361,7 @@ func TestStatusAndExportPerFeed(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
 	}
-	code, out, _ = run(t, "status", "bayarea", "--json", "--max-age", "1h", "--config", cfg, "--database-url", dbURL)
+	code, out, _ = run(t, time.Now(), "status", "bayarea", "--json", "--max-age", "1h", "--config", cfg, "--database-url", dbURL)
 	var rep struct {
 		Healthy bool
 		Feeds   []struct {
@@ -379,11 +379,11 @@ func TestStatusAndExportPerFeed(t *testing.T) {
 		t.Fatal("status printed the key")
 	}
 
-	if code, _, errOut := run(t, "fetch", "drivebc", "--config", cfg, "--database-url", dbURL); code != 0 {
+	if code, _, errOut := run(t, time.Now(), "fetch", "drivebc", "--config", cfg, "--database-url", dbURL); code != 0 {
 		t.Fatal(errOut)
 	}
 	count := func(args ...string) map[string]int {
-		code, out, errOut := run(t, append([]string{"export", "--database-url", dbURL}, args...)...)
+		code, out, errOut := run(t, time.Now(), append([]string{"export", "--database-url", dbURL}, args...)...)
 		if code != 0 {
 			t.Fatalf("export %v: %s", args, errOut)
 		}

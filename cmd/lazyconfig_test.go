@@ -6,24 +6,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHelpVersionAndCompletionNeedNoConfig: with a broken config file,
 // help, version and completion still work; a command that needs the
 // configuration says what is wrong with it.
 func TestHelpVersionAndCompletionNeedNoConfig(t *testing.T) {
-	isolate(t)
+	t.Parallel()
 	broken := filepath.Join(t.TempDir(), "broken.yaml")
 	if err := os.WriteFile(broken, []byte("source: [\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"help"}, {"version"}, {"completion", "bash"}, {"fetch", "--help"}} {
-		code, out, errOut := run(t, append(args, "--config", broken)...)
+		code, out, errOut := run(t, time.Now(), append(args, "--config", broken)...)
 		if code != 0 || out == "" {
 			t.Errorf("%v with a broken config: exit %d, stderr %q", args, code, errOut)
 		}
 	}
-	if code, _, errOut := run(t, "status", "--config", broken); code != ExitUsage || !strings.Contains(errOut, "not valid YAML") {
+	if code, _, errOut := run(t, time.Now(), "status", "--config", broken); code != ExitUsage || !strings.Contains(errOut, "not valid YAML") {
 		t.Errorf("status with a broken config: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -31,7 +32,7 @@ func TestHelpVersionAndCompletionNeedNoConfig(t *testing.T) {
 // TestCompletionOfFeedsAndFlagValues: feed names come from the
 // configuration; --table and --log-format from their fixed lists.
 func TestCompletionOfFeedsAndFlagValues(t *testing.T) {
-	isolate(t)
+	t.Parallel()
 	cfg := feedsConfig(t, "https://api.511.org/traffic/events", map[string]string{"bayarea": "https://api.511.org/traffic/events", "drivebc": "https://api.open511.gov.bc.ca/events"}, "")
 	for args, want := range map[string]string{
 		"__complete fetch ":              "bayarea\ndrivebc\n",
@@ -41,7 +42,7 @@ func TestCompletionOfFeedsAndFlagValues(t *testing.T) {
 		"__complete fetch --log-format ": "text\njson\n",
 	} {
 		words := strings.Fields(args)
-		code, out, errOut := run(t, append(append([]string{words[0], "--config", cfg}, words[1:]...), "")...)
+		code, out, errOut := run(t, time.Now(), append(append([]string{words[0], "--config", cfg}, words[1:]...), "")...)
 		if code != 0 || !strings.HasPrefix(out, want) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q first", args, code, out, errOut, want)
 		}
@@ -51,8 +52,8 @@ func TestCompletionOfFeedsAndFlagValues(t *testing.T) {
 // TestJSONLogsEndWithAJSONError: with --log-format json every line of
 // stderr is a JSON record, the final error too.
 func TestJSONLogsEndWithAJSONError(t *testing.T) {
-	isolate(t)
-	code, _, errOut := run(t, "export", "--table", "nosuch", "--log-format", "json", "--database-url", "sqlite:///"+filepath.Join(t.TempDir(), "x.db"))
+	t.Parallel()
+	code, _, errOut := run(t, time.Now(), "export", "--table", "nosuch", "--log-format", "json", "--database-url", "sqlite:///"+filepath.Join(t.TempDir(), "x.db"))
 	if code != ExitUsage {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}

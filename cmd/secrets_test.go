@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 )
@@ -14,29 +15,26 @@ import (
 // checks that neither appears in any output, log line, ledger row or export.
 // The feed echoes the key in next_url and meta.url, as 511.org does.
 func TestSecretScan(t *testing.T) {
+	t.Parallel()
 	const key = "KEYSCAN-9d8e7f6a"
 	const password = "PWSCAN-1a2b3c4d"
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		isolate(t)
 		if u, err := url.Parse(dbURL); err == nil && u.Scheme == "postgres" {
 			u.User = url.UserPassword(u.User.Username(), password) // trust auth ignores it; we must too
 			dbURL = u.String()
 		}
-		srv := feedFor(t, dbURL)
-		t.Setenv("TRAFFICCTL_SOURCE_PAGE_SIZE", "2")
-		t.Setenv("TRAFFICCTL_SOURCE_RETRIES", "1")
-		t.Setenv("TRAFFICCTL_API_KEY", key)
-		t.Setenv("TRAFFICCTL_LOG_LEVEL", "debug")
+		srv, settings := feed(t, dbURL)
+		cfgFile := configFile(t, with(settings, map[string]string{"source.page_size": "2", "source.retries": "1", "source.api_key": key}))
 
 		var seen strings.Builder
+		format := "text"
 		do := func(args ...string) int {
-			code, stdout, stderr := run(t, args...)
+			code, stdout, stderr := run(t, time.Now(), append([]string{"--config", cfgFile, "--log-level", "debug", "--log-format", format}, args...)...)
 			seen.WriteString(stdout + stderr)
 			return code
 		}
 		srv.SetEvents(snapshotOf(1, 2, 3, 4, 5), 2)
-		for _, format := range []string{"text", "json"} {
-			t.Setenv("TRAFFICCTL_LOG_FORMAT", format)
+		for _, format = range []string{"text", "json"} {
 			if code := do("fetch"); code != 0 {
 				t.Fatalf("fetch exited %d:\n%s", code, seen.String())
 			}

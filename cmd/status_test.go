@@ -1,10 +1,8 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,24 +10,8 @@ import (
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/internal/ledgertest"
-	"github.com/trafficctl/trafficctl/pkg/redact"
 	"github.com/trafficctl/trafficctl/pkg/store"
 )
-
-// runCLI runs the real command tree with a fixed clock and returns the
-// exit status, stdout and stderr.
-func runCLI(t *testing.T, now time.Time, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	f := &Factory{
-		IO:      IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
-		Now:     func() time.Time { return now },
-		Secrets: &redact.Secrets{},
-		DotEnv:  filepath.Join(t.TempDir(), ".env"), // none: the developer's own .env must not leak in
-	}
-	code := Execute(context.Background(), f, args)
-	return code, out.String(), errOut.String()
-}
 
 func seededGappy(t *testing.T, dbURL string) (ledgertest.Scenario, string) {
 	t.Helper()
@@ -44,9 +26,10 @@ func seededGappy(t *testing.T, dbURL string) (ledgertest.Scenario, string) {
 }
 
 func TestStatusReportsTheSeededLedger(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		sc, display := seededGappy(t, dbURL)
-		code, out, errOut := runCLI(t, sc.Now, "status", "--database-url", dbURL)
+		code, out, errOut := run(t, sc.Now, "status", "--database-url", dbURL)
 		if code != 0 || errOut != "" {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
 		}
@@ -75,9 +58,10 @@ func TestStatusReportsTheSeededLedger(t *testing.T) {
 }
 
 func TestStatusJSON(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		sc, display := seededGappy(t, dbURL)
-		code, out, errOut := runCLI(t, sc.Now, "status", "--json", "--max-age", "30m", "--database-url", dbURL)
+		code, out, errOut := run(t, sc.Now, "status", "--json", "--max-age", "30m", "--database-url", dbURL)
 		if code != 0 || errOut != "" {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
 		}
@@ -138,6 +122,7 @@ func TestStatusJSON(t *testing.T) {
 }
 
 func TestStatusMaxAgeExitStatus(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		sc, _ := seededGappy(t, dbURL) // the last success is 15 minutes old
 		tests := []struct {
@@ -153,7 +138,7 @@ func TestStatusMaxAgeExitStatus(t *testing.T) {
 			{"soon", ExitUsage, ""},
 		}
 		for _, tt := range tests {
-			code, out, errOut := runCLI(t, sc.Now, "status", "--max-age", tt.maxAge, "--database-url", dbURL)
+			code, out, errOut := run(t, sc.Now, "status", "--max-age", tt.maxAge, "--database-url", dbURL)
 			if code != tt.code {
 				t.Errorf("--max-age %s: exit %d, want %d (stderr %q)", tt.maxAge, code, tt.code, errOut)
 			}
@@ -168,15 +153,16 @@ func TestStatusMaxAgeExitStatus(t *testing.T) {
 }
 
 func TestStatusOfAMissingSQLiteFileDoesNotCreateIt(t *testing.T) {
+	t.Parallel()
 	dbURL := dbtest.SQLite(t)
-	code, out, errOut := runCLI(t, time.Now(), "status", "--database-url", dbURL)
+	code, out, errOut := run(t, time.Now(), "status", "--database-url", dbURL)
 	if code != ExitOK || errOut != "" || !strings.Contains(out, "the database file does not exist") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if !store.NotCreated(dbURL) {
 		t.Errorf("status created %s", dbURL)
 	}
-	code, _, errOut = runCLI(t, time.Now(), "status", "--max-age", "1h", "--database-url", dbURL)
+	code, _, errOut = run(t, time.Now(), "status", "--max-age", "1h", "--database-url", dbURL)
 	if code != ExitFailed || !strings.Contains(errOut, "no fetch of feed default has succeeded yet on ") {
 		t.Errorf("--max-age on a missing file: exit %d, stderr %q", code, errOut)
 	}

@@ -9,10 +9,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,12 +29,31 @@ import (
 // EnvURL names the PostgreSQL server tests may use.
 const EnvURL = "TRAFFICCTL_TEST_DATABASE_URL"
 
+// Main runs a package's tests (m.Run) with up to four parallel tests per
+// CPU at once instead of go test's default of one, unless -parallel is
+// given: tests against a real database spend most of their time waiting,
+// on the server, on child processes or on retry delays, not on the CPU.
+func Main(m interface{ Run() int }) int {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0))); err != nil {
+			panic(err)
+		}
+	}
+	return m.Run()
+}
+
 // Each runs fn once per available database kind, as subtests "sqlite" and
-// "postgres", each with the URL of a new empty database.
+// "postgres", each with the URL of a new empty database. The two run in
+// parallel (with each other and with other parallel tests), so fn must
+// not change process state (t.Setenv, t.Chdir) nor data it shares with
+// the other kind.
 func Each(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, Postgres(t)) })
 }
 
 // SQLite returns the URL of a new SQLite file.
@@ -101,7 +123,10 @@ func Dump(t testing.TB, db *gorm.DB, query string) string {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	cols, _ := rows.Columns()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {

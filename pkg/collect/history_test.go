@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -23,6 +24,8 @@ import (
 )
 
 var ctx = context.Background()
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // harness runs the real fetch path (HTTP client → collect.Run → store)
 // against a local feed, with a clock that moves ten minutes per run.
@@ -143,6 +146,7 @@ func keys(m map[string]any) []string {
 }
 
 func TestReplayOfRealSnapshotsRebuildsEveryOne(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("../../testdata/511-real-2021/snap_*.json")
 	if len(files) != 20 {
 		t.Fatalf("found %d snapshot files", len(files))
@@ -180,18 +184,24 @@ func TestReplayOfRealSnapshotsRebuildsEveryOne(t *testing.T) {
 		// 511.org/762714 goes Moderate → Major → Major with new lanes in its
 		// headline → Moderate at a new position: four spells.
 		var severities []string
-		h.st.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
+		err := h.st.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
 			if v.ID == "511.org/762714" {
 				severities = append(severities, v.Severity)
 			}
 			return nil
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if fmt.Sprint(severities) != "[Moderate Major Major Moderate]" {
 			t.Fatalf("762714 spells: %v", severities)
 		}
 
 		// The same snapshot N more times adds N ledger rows and no versions.
-		last, _ := feedtest.ReadSnapshotList(files[len(files)-1])
+		last, err := feedtest.ReadSnapshotList(files[len(files)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
 		h.srv.SetEvents(last, 20)
 		for i := 0; i < 5; i++ {
 			sum, err := h.fetch()
@@ -200,9 +210,13 @@ func TestReplayOfRealSnapshotsRebuildsEveryOne(t *testing.T) {
 			}
 		}
 		after := 0
-		h.st.Versions(ctx, store.Filter{}, func(*store.EventVersion) error { after++; return nil })
+		if err := h.st.Versions(ctx, store.Filter{}, func(*store.EventVersion) error { after++; return nil }); err != nil {
+			t.Fatal(err)
+		}
 		runs := 0
-		h.st.Runs(ctx, store.Filter{}, func(*store.FetchRun) error { runs++; return nil })
+		if err := h.st.Runs(ctx, store.Filter{}, func(*store.FetchRun) error { runs++; return nil }); err != nil {
+			t.Fatal(err)
+		}
 		if after != spells || runs != 25 {
 			t.Fatalf("after 5 unchanged runs: %d spells (was %d), %d runs", after, spells, runs)
 		}
@@ -241,9 +255,11 @@ func (m *model) apply(events map[string]string) (c store.Counts) {
 // between), fetches each through the real code path, and checks that the
 // rebuilt snapshots equal exactly what was served, and the ledger's counts.
 func TestHistoryProperty(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		for seed := uint64(1); seed <= 6; seed++ {
 			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+				t.Parallel()
 				checkRandomHistory(t, dbURL, seed)
 			})
 		}

@@ -92,7 +92,10 @@ func TestEnvNamesForKeyAndDatabase(t *testing.T) {
 	}
 	t.Setenv("TRAFFICCTL_API_KEY", "brief-key")
 	t.Setenv("TRAFFICCTL_DATABASE_URL", "sqlite:///mine.db")
-	c, _ = Load(Options{})
+	c, err = Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c.Source.APIKey != "brief-key" || c.Database.URL != "sqlite:///mine.db" {
 		t.Fatalf("TRAFFICCTL_ names do not win: key %q db %q", c.Source.APIKey, c.Database.URL)
 	}

@@ -153,6 +153,7 @@ func checkValue(col export.Column, field string, v json.RawMessage) string {
 }
 
 func TestJSONLMatchesCSV(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := seed(t, dbURL)
 		for _, table := range export.Tables {
@@ -204,6 +205,7 @@ func idColumn(table string) string {
 }
 
 func TestGeoJSONMatchesCSV(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := seed(t, dbURL)
 		for _, table := range export.Tables {
@@ -357,6 +359,7 @@ func matches(table string, f store.Filter, r row) bool {
 var spanTables = slices.DeleteFunc(slices.Clone(export.Tables), func(t string) bool { return t == export.Counts })
 
 func TestFiltersSelectTheMatchingRows(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		filter store.Filter

@@ -2,6 +2,8 @@ package open511
 
 import (
 	"testing"
+
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 func TestDecodeEventBadFieldsBecomeNull(t *testing.T) {
@@ -18,9 +20,17 @@ func TestDecodeEventBadFieldsBecomeNull(t *testing.T) {
 }
 
 func TestContentHashIgnoresKeyOrderAndSpace(t *testing.T) {
-	a, _, _ := DecodeEvent([]byte(`{"id":"x/1","headline":"A","n":1.50}`), nil)
-	b, _, _ := DecodeEvent([]byte("{ \"n\": 1.50,\n \"headline\": \"A\", \"id\": \"x/1\" }"), nil)
-	c, _, _ := DecodeEvent([]byte(`{"id":"x/1","headline":"B","n":1.50}`), nil)
+	decode := func(obj string) traffic.Event {
+		t.Helper()
+		e, _, err := DecodeEvent([]byte(obj), nil)
+		if err != nil || e.ContentHash == "" {
+			t.Fatalf("DecodeEvent(%s): hash %q, err %v", obj, e.ContentHash, err)
+		}
+		return e
+	}
+	a := decode(`{"id":"x/1","headline":"A","n":1.50}`)
+	b := decode("{ \"n\": 1.50,\n \"headline\": \"A\", \"id\": \"x/1\" }")
+	c := decode(`{"id":"x/1","headline":"B","n":1.50}`)
 	if a.ContentHash != b.ContentHash {
 		t.Fatal("key order or white space changed the hash")
 	}

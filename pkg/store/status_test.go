@@ -11,6 +11,7 @@ import (
 )
 
 func TestFindGapsUsesTwiceTheMedian(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	runsAt := func(minutes ...int) []store.RunStart {
 		out := make([]store.RunStart, len(minutes))
@@ -59,6 +60,7 @@ func TestFindGapsUsesTwiceTheMedian(t *testing.T) {
 }
 
 func TestStatusReportsCountsFailuresAndGaps(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s, err := store.Open(ctx, dbURL)
 		if err != nil {
@@ -107,6 +109,7 @@ func TestStatusReportsCountsFailuresAndGaps(t *testing.T) {
 }
 
 func TestStatusOfANeverMigratedDatabase(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s, err := store.Open(ctx, dbURL)
 		if err != nil {
@@ -124,6 +127,7 @@ func TestStatusOfANeverMigratedDatabase(t *testing.T) {
 }
 
 func TestNotCreatedOnlyForMissingSQLiteFiles(t *testing.T) {
+	t.Parallel()
 	dbURL := dbtest.SQLite(t)
 	if !store.NotCreated(dbURL) {
 		t.Errorf("NotCreated(%s) = false before the file exists", dbURL)

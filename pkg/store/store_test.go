@@ -21,6 +21,8 @@ import (
 
 var ctx = context.Background()
 
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
 // fixtureEvents decodes the events of fixture bodies.
 func fixtureEvents(t *testing.T, files ...string) []traffic.Event {
 	t.Helper()
@@ -69,13 +71,17 @@ func events(t *testing.T, s *store.Store) map[string]store.Event {
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
 func TestMigrateTwiceIsANoOp(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s, err := store.Open(ctx, dbURL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		st, _ := s.Migrations(ctx)
+		st, err := s.Migrations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(st.Pending) == 0 || len(st.Applied) != 0 {
 			t.Fatalf("fresh database: %+v", st)
 		}
@@ -91,6 +97,7 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 }
 
 func TestApplySnapshotUpsertsAndKeepsFirstSeen(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
@@ -150,6 +157,7 @@ func TestApplySnapshotUpsertsAndKeepsFirstSeen(t *testing.T) {
 }
 
 func TestVersionsRecordSpells(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
@@ -198,6 +206,7 @@ func TestVersionsRecordSpells(t *testing.T) {
 }
 
 func TestOpenRejectsBadURLs(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"mysql://root@localhost/db", "", "sqlite://", "sqlite:///no/such/folder/x.db"} {
 		if _, err := store.Open(ctx, u); err == nil {
 			t.Errorf("Open(%q) succeeded", u)
@@ -206,6 +215,7 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 }
 
 func TestParseURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, dialect, display string
 		dsnHas               string
@@ -230,6 +240,7 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestSecondFetchIsLockedOut(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		a := dbtest.Open(t, dbURL)
 		b := dbtest.Open(t, dbURL)
@@ -250,6 +261,7 @@ func TestSecondFetchIsLockedOut(t *testing.T) {
 // (the latest successful run), so a run that changes nothing leaves events
 // and event_versions as they were, and the exports still show it.
 func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := dbtest.Open(t, dbURL)
 		first := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")
@@ -264,16 +276,25 @@ func TestUnchangedRunWritesOnlyItsLedgerRow(t *testing.T) {
 		if !got.LastSeenAt.Equal(t0.Add(time.Hour)) || got.ClosedAt != nil {
 			t.Fatalf("last_seen_at %v closed_at %v", got.LastSeenAt, got.ClosedAt)
 		}
-		s.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
+		spells := 0
+		err := s.Versions(ctx, store.Filter{}, func(v *store.EventVersion) error {
+			spells++
 			if *v.LastRunID != last.ID || !v.ValidTo.Equal(t0.Add(time.Hour)) {
 				t.Fatalf("open spell of %s ends at run %d %v", v.ID, *v.LastRunID, v.ValidTo)
 			}
 			return nil
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spells != len(first) {
+			t.Fatalf("%d spells exported, want one open spell for each of the %d events", spells, len(first))
+		}
 	})
 }
 
 func TestNewSQLiteDatabaseUsesLargePagesAndWAL(t *testing.T) {
+	t.Parallel()
 	pragmas := func(t *testing.T, s *store.Store) (pageSize int, mode string) {
 		t.Helper()
 		if err := s.DB().Raw("PRAGMA page_size").Scan(&pageSize).Error; err != nil {
@@ -349,6 +370,7 @@ func variant(t *testing.T, e traffic.Event, headline string) traffic.Event {
 // database exactly as the same snapshot with each id once (its last copy),
 // whatever the earlier copy was: new, unchanged, changed, or changed back.
 func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		base := fixtureEvents(t, "511/events_page1.json", "511/events_page2.json")[:5]
 		e1, e2, e3, e4, n1 := base[0], base[1], base[2], base[3], base[4]
@@ -395,6 +417,7 @@ func TestRepeatedIDsAcrossPagesKeepTheLast(t *testing.T) {
 // written in batches: here 500 after the tenth page, 100 at the end. The
 // result must be the same as with the whole snapshot in one write.
 func TestManyChangedEventsWrittenInBatches(t *testing.T) {
+	t.Parallel()
 	base := feedtest.GenerateEvents(1300, 7)
 	first := decodeAll(t, base)
 	second := decodeAll(t, feedtest.ChangeEvents(base, 7, 2, 1)) // 650 changed

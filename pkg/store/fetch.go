@@ -24,16 +24,13 @@ var ErrLocked = errors.New("another trafficctl fetch of this feed is running on 
 // memory once written. Nothing is visible to others before Finish
 // commits, and a run that fails is rolled back whole.
 type Fetch struct {
-	s     *Store
-	feed  string
-	lock  func()    // releases the feed's lock (SQLite)
-	conn  *sql.Conn // the connection the transaction runs on (for COPY)
-	tx    *gorm.DB
-	open  map[string]known // the open events; read-only once loaded
-	ready chan struct{}    // closed once open is loaded (or failed: openErr)
-	// openErr is why the open set could not be read.
-	openErr error
-	closed  map[string]known // the closed events met so far
+	s      *Store
+	feed   string
+	lock   func()    // releases the feed's lock (SQLite)
+	conn   *sql.Conn // the connection the transaction runs on (for COPY)
+	tx     *gorm.DB
+	open   map[string]known // the open events; read-only once loaded
+	closed map[string]known // the closed events met so far
 
 	rec  FetchRun  // the ledger row, once Start wrote it
 	prev RunStart  // the previous successful run: spells that end, end there
@@ -41,8 +38,7 @@ type Fetch struct {
 	// seen is what the run did with each id it met; Finish starts the new
 	// spells (of those new or changed) in one statement, from their rows in
 	// events.
-	seen  map[string]seen
-	stmts map[int]*sql.Stmt // SQLite inserts by number of rows, prepared once
+	seen map[string]seen
 
 	// Changed events (usually a few per page) wait here to be written
 	// together, in a couple of statements instead of a couple per page; new
@@ -69,7 +65,7 @@ type seen struct {
 // soon. If another run of the same feed holds its lock, BeginFetch returns
 // ErrLocked at once.
 func (s *Store) BeginFetch(ctx context.Context, feed string) (*Fetch, error) {
-	f := &Fetch{s: s, feed: feed, closed: map[string]known{}, stmts: map[int]*sql.Stmt{}}
+	f := &Fetch{s: s, feed: feed, closed: map[string]known{}}
 	if s.dialect == SQLite {
 		unlock, err := lockFeed(s.path, feed)
 		if err != nil {
@@ -111,45 +107,22 @@ func (s *Store) BeginFetch(ctx context.Context, feed string) (*Fetch, error) {
 		return nil, s.dbError("read the ledger", err)
 	}
 	f.prev = prev
-	// Unchanged, Write and Finish wait for the open set. On SQLite it is read
-	// on another connection while the run starts and its first pages are
-	// fetched (the lock is held, so nothing else can change it, and a run
-	// that is locked out has sent no request to the feed). On PostgreSQL a
-	// second connection costs a new server process, more than the overlap
-	// saves: it is read in the transaction, before anything else.
-	f.ready = make(chan struct{})
-	load := func(db *gorm.DB) {
-		defer close(f.ready)
-		if f.open, f.openErr = s.loadOpen(db, feed, size); f.openErr == nil {
-			f.seen = make(map[string]seen, len(f.open)) // usually the same ids again
-		}
-	}
-	if s.dialect != Postgres {
-		go load(s.db.WithContext(ctx))
-		return f, nil
-	}
-	if load(f.tx); f.openErr != nil {
+	// The open set is read in the transaction, before anything else. (It
+	// was read on a second SQLite connection while the first pages were
+	// fetched; issue 13 measured no gain of 10 %: see docs/benchmarks.md.)
+	if f.open, err = s.loadOpen(f.tx, feed, size); err != nil {
 		f.Rollback()
-		return nil, f.openErr
+		return nil, err
 	}
+	f.seen = make(map[string]seen, len(f.open)) // usually the same ids again
 	return f, nil
-}
-
-// loaded waits for the open set and says whether it could be read.
-func (f *Fetch) loaded() error {
-	<-f.ready
-	return f.openErr
 }
 
 // Unchanged reports whether id is an open event stored with exactly this
 // content hash, so that a caller need not keep the event's content: only
-// its id and hash. It may be called from other goroutines while Write runs
-// (it reads only the open set, which nothing changes once loaded), and
-// waits for the open set to be loaded.
+// its id and hash. It may be called from other goroutines while Write runs:
+// it reads only the open set, which nothing changes once loaded.
 func (f *Fetch) Unchanged(id, contentHash string) bool {
-	if f.loaded() != nil {
-		return false
-	}
 	k, ok := f.open[id]
 	return ok && k.hash == contentHash
 }
@@ -206,9 +179,6 @@ func isBusy(err error) bool {
 
 // Rollback abandons the run: nothing of it is written. Safe after Finish.
 func (f *Fetch) Rollback() {
-	if f.ready != nil {
-		<-f.ready // the open set's reader is done with its connection
-	}
 	if f.tx != nil {
 		f.tx.Rollback()
 		f.tx = nil
@@ -259,9 +229,6 @@ func (f *Fetch) Write(ctx context.Context, events []traffic.Event) error {
 	if f.tx == nil || f.rec.ID == 0 {
 		return errors.New("the run is not started")
 	}
-	if err := f.loaded(); err != nil {
-		return err
-	}
 	tx := f.tx.WithContext(ctx)
 	// Look up ids not met before in this run (one met before may have been
 	// written by it: that is no closed event).
@@ -294,7 +261,7 @@ func (f *Fetch) Write(ctx context.Context, events []traffic.Event) error {
 		}
 		f.seen[e.ID] = seen{hash: e.ContentHash, change: ch}
 	}
-	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.feed, f.at, fresh, ones); err != nil {
+	if err := f.s.writeEvents(tx, f.conn, f.feed, f.at, fresh, ones); err != nil {
 		return err
 	}
 	if len(f.changed) >= flushAt || len(again) > 0 {
@@ -316,7 +283,7 @@ func (f *Fetch) flush(tx *gorm.DB) error {
 	if err := f.endSpells(tx, f.ending); err != nil {
 		return err
 	}
-	if err := f.s.writeEvents(tx, f.conn, f.stmts, f.feed, f.at, f.changed, f.versions); err != nil {
+	if err := f.s.writeEvents(tx, f.conn, f.feed, f.at, f.changed, f.versions); err != nil {
 		return err
 	}
 	f.changed, f.versions, f.ending = f.changed[:0], f.versions[:0], f.ending[:0]
@@ -356,7 +323,7 @@ func (f *Fetch) redo(tx *gorm.DB, e traffic.Event) error {
 				return err
 			}
 		}
-		if err := f.s.writeEvents(tx, f.conn, f.stmts, f.feed, f.at, []traffic.Event{e}, []int{k.version + 1}); err != nil {
+		if err := f.s.writeEvents(tx, f.conn, f.feed, f.at, []traffic.Event{e}, []int{k.version + 1}); err != nil {
 			return err
 		}
 	}
@@ -378,9 +345,6 @@ func (f *Fetch) endSpells(tx *gorm.DB, ids []string) error {
 func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	if f.tx == nil || f.rec.ID == 0 {
 		return FetchRun{}, errors.New("the run is not started")
-	}
-	if err := f.loaded(); err != nil {
-		return FetchRun{}, err
 	}
 	tx := f.tx.WithContext(ctx)
 	defer f.Rollback()

@@ -49,7 +49,7 @@ var copySpells = "INSERT INTO event_versions (feed, event_id, version, first_run
 
 // writeEvents upserts the new, changed and returning events into events;
 // startSpells then starts their spells.
-func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, stmts map[int]*sql.Stmt, feed string, at time.Time, write []traffic.Event, versions []int) error {
+func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, feed string, at time.Time, write []traffic.Event, versions []int) error {
 	if len(write) == 0 {
 		return nil
 	}
@@ -57,7 +57,7 @@ func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, stmts map[int]*sql.Stmt
 	if s.dialect == Postgres {
 		return s.writeEventsPostgres(ctx, tx.Statement.ConnPool, conn, feed, at, write, versions)
 	}
-	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, stmts, feed, at, write, versions)
+	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, feed, at, write, versions)
 }
 
 // startSpells starts a spell in event_versions for each id, from its row in
@@ -178,10 +178,10 @@ func (s *Store) upsertEventsPostgres(ctx context.Context, db gorm.ConnPool, feed
 }
 
 // writeEventsSQLite inserts rows in statements of as many rows as the
-// bind-parameter limit allows. A statement for a given number of rows is
-// prepared once per run (pages are usually all the same size): parsing a
-// statement of thousands of parameters costs about as much as running it.
-func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, stmts map[int]*sql.Stmt, feed string, at time.Time, write []traffic.Event, versions []int) error {
+// bind-parameter limit allows. (Preparing each size once per run saved 6 %
+// of the CPU of a 10,000-event first fetch and nothing elsewhere, under the
+// 10 % a fast path must buy: issue 13, docs/benchmarks.md.)
+func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, feed string, at time.Time, write []traffic.Event, versions []int) error {
 	cols := len(insertColumns)
 	perStmt := s.maxParams() / cols
 	args := make([]any, 0, min(len(write), perStmt)*cols)
@@ -191,16 +191,7 @@ func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, stmts m
 		for i := range batch {
 			args = eventRow(args, feed, &batch[i], at, versions[start+i])
 		}
-		stmt := stmts[len(batch)]
-		if stmt == nil {
-			var err error
-			// Prepared in the run's transaction, which closes it.
-			if stmt, err = db.PrepareContext(ctx, insertEventsSQL(len(batch), cols)); err != nil {
-				return s.dbError("write events", err)
-			}
-			stmts[len(batch)] = stmt
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		if _, err := db.ExecContext(ctx, insertEventsSQL(len(batch), cols), args...); err != nil {
 			return s.dbError("write events", err)
 		}
 	}

@@ -3,7 +3,6 @@ package export
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,9 +46,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	var rw rowWriter
 	switch opts.Format {
 	case CSV, "":
-		cw := csv.NewWriter(bw)
-		cw.UseCRLF = true // RFC 4180
-		rw = &csvWriter{w: cw}
+		rw = &csvWriter{w: bw}
 	case JSONL:
 		rw = &jsonlWriter{w: bw}
 	case GeoJSON:
@@ -148,38 +145,6 @@ func appendCell(b []byte, k Kind, c *Cell) []byte {
 	default:
 		return append(b, c.S...)
 	}
-}
-
-type csvWriter struct {
-	w      *csv.Writer
-	record []string
-	buf    []byte
-}
-
-func (c *csvWriter) header(cols []Column) error {
-	names := make([]string, len(cols))
-	for i, col := range cols {
-		names[i] = col.Name
-	}
-	c.record = make([]string, len(cols))
-	return c.w.Write(names)
-}
-
-func (c *csvWriter) row(cols []Column, cells []Cell) error {
-	for i := range cells {
-		if cols[i].Kind == Text || cols[i].Kind == JSON {
-			c.record[i] = cells[i].S
-			continue
-		}
-		c.buf = appendCell(c.buf[:0], cols[i].Kind, &cells[i])
-		c.record[i] = string(c.buf)
-	}
-	return c.w.Write(c.record)
-}
-
-func (c *csvWriter) end() error {
-	c.w.Flush()
-	return c.w.Error()
 }
 
 // appendJSONObject writes cells as one JSON object: numbers as numbers,

@@ -130,5 +130,22 @@ func TestExportsKeepEveryByte(t *testing.T) {
 		if err := json.Unmarshal([]byte(lines[0]), &obj); err != nil || obj.Headline != awkward || obj.Description != awkward {
 			t.Errorf("JSON Lines read back %q and %q (%v)", obj.Headline, obj.Description, err)
 		}
+
+		// Parquet: the same bytes, "" as "" and NULL as null.
+		pq := parquetOf(t, s, export.Options{Table: export.Events})
+		if len(pq.rows) != 2 {
+			t.Fatalf("%d Parquet rows", len(pq.rows))
+		}
+		ph, pd, lat := slices.Index(pq.names, "headline"), slices.Index(pq.names, "description"), slices.Index(pq.names, "lat")
+		first, second := pq.rows[0], pq.rows[1]
+		if string(first[ph].ByteArray()) != awkward || string(first[pd].ByteArray()) != awkward {
+			t.Errorf("Parquet read back %q and %q", first[ph].ByteArray(), first[pd].ByteArray())
+		}
+		if v := second[pd]; v.IsNull() || len(v.ByteArray()) != 0 {
+			t.Errorf("an empty description is %v in Parquet, want \"\"", v)
+		}
+		if v := second[lat]; !v.IsNull() {
+			t.Errorf("lat of an event without geometry is %v in Parquet, want null", v)
+		}
 	})
 }

@@ -30,6 +30,7 @@ type Options struct {
 	Table    string
 	Format   Format
 	Filter   store.Filter
+	Raw      *bool            // include the raw column; nil: the format's default (see includeRaw)
 	Progress func(rows int64) // called now and then with the rows written so far; may be nil
 }
 
@@ -51,26 +52,43 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 		rw = &jsonlWriter{w: bw}
 	case GeoJSON:
 		rw = &geojsonWriter{w: bw}
+	case Parquet:
+		rw = newParquetWriter(bw)
 	default:
-		return 0, fmt.Errorf("unknown format %q (use csv, jsonl or geojson)", opts.Format)
+		return 0, fmt.Errorf("unknown format %q (use csv, jsonl, geojson or parquet)", opts.Format)
+	}
+	n, err := copyRows(ctx, st, opts, rw)
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// columns are the columns of an export and the filter that reads them.
+func columns(opts Options) ([]Column, store.Filter, error) {
+	cols := Header(opts.Table, CSV) // CSV's are the columns without raw
+	if cols == nil {
+		return nil, opts.Filter, fmt.Errorf("unknown table %q (use events, versions, runs or snapshots)", opts.Table)
+	}
+	if opts.Raw != nil && *opts.Raw && opts.Table == Runs {
+		return nil, opts.Filter, fmt.Errorf("the runs table has no raw column")
 	}
 	f := opts.Filter
-	f.WithRaw = opts.Format == JSONL || opts.Format == GeoJSON
-	if opts.Format == GeoJSON {
-		f.WithRaw = false // the geometry is the feature's; raw would double the file
-	}
-	cols := Header(opts.Table, opts.Format)
-	if opts.Format == GeoJSON {
-		cols = Header(opts.Table, CSV)
-	}
-	if cols == nil {
-		return 0, fmt.Errorf("unknown table %q (use events, versions, runs or snapshots)", opts.Table)
+	f.WithRaw = includeRaw(opts.Table, opts.Format, opts.Raw)
+	return withRaw(cols, f.WithRaw), f, nil
+}
+
+// copyRows streams the export's rows to rw.
+func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) (int64, error) {
+	cols, f, err := columns(opts)
+	if err != nil {
+		return 0, err
 	}
 	if err := rw.header(cols); err != nil {
 		return 0, err
 	}
 	var n int64
-	err := stream(ctx, st, opts.Table, f, func(cells []Cell) error {
+	err = stream(ctx, st, opts.Table, f, func(cells []Cell) error {
 		if err := rw.row(cols, cells[:len(cols)]); err != nil {
 			return err
 		}
@@ -89,7 +107,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	if opts.Progress != nil {
 		opts.Progress(n)
 	}
-	return n, bw.Flush()
+	return n, nil
 }
 
 // ToFile writes the export to path through a temporary file in the same

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -72,6 +73,9 @@ func columns(opts Options) ([]Column, store.Filter, error) {
 	}
 	if opts.Raw != nil && *opts.Raw && opts.Table == Runs {
 		return nil, opts.Filter, fmt.Errorf("the runs table has no raw column")
+	}
+	if opts.Format == GeoJSON && !slices.ContainsFunc(cols, func(c Column) bool { return c.Name == GeometryColumn }) {
+		return nil, opts.Filter, fmt.Errorf("the %s table has no geometry to write as GeoJSON (use csv, jsonl or parquet)", opts.Table)
 	}
 	f := opts.Filter
 	f.WithRaw = includeRaw(opts.Table, opts.Format, opts.Raw)

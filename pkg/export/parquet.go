@@ -10,7 +10,6 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
@@ -40,9 +39,17 @@ const (
 	// (event_type, status, roads, and in snapshots every repeated event
 	// field) stay dictionary-encoded, an all-distinct raw column falls back.
 	dictionaryMaxBytes = 2 << 20
-	// geometryCacheBytes bounds the WKB kept for repeated geometries: a
-	// snapshot export sees each event's geometry once per run.
-	geometryCacheBytes = 16 << 20
+	// geometryCacheBytes bounds the GeoJSON and WKB kept for repeated
+	// geometries: a snapshot export sees each event's geometry once per
+	// run, and decoding it again each time would cost a fifth of the
+	// export's time.
+	geometryCacheBytes = 8 << 20
+	// pageBytes ends a page of a text column once it holds this much text.
+	// parquet-go sizes a dictionary-encoded page by its indexes (4 bytes a
+	// value) and checks dictionaryMaxBytes only when a page ends, so a
+	// column of distinct long values (raw) would otherwise grow its
+	// dictionary to 100 MB before it fell back to plain.
+	pageBytes = 1 << 20
 	// Rows go to parquet-go a batch at a time, column by column, so that
 	// it takes each column's values in one call (it would cut longer
 	// batches into 64 rows, a page being flushed only between rows).
@@ -59,13 +66,14 @@ type parquetWriter struct {
 	leaf  []int             // parquet column of each input column
 	geom  int               // input column of the geometry, or -1
 	batch [][]parquet.Value // per Parquet column, the values of rows not yet written
+	text  []int             // per Parquet column, text bytes since its page began
 	n     int               // rows in batch
 	rows  int               // rows in the row group so far
 	bytes int               // cell bytes in the row group so far
 	geo   geoStats
 	json  fastjson.Parser
 	cache map[string]geometry
-	// cached is the WKB bytes in cache.
+	// cached is the bytes of GeoJSON and WKB in cache.
 	cached int
 }
 
@@ -137,7 +145,7 @@ func (p *parquetWriter) header(cols []Column) error {
 	schema := parquet.NewSchema("trafficctl", columnNode{fields})
 	options := []parquet.WriterOption{
 		schema,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault, Concurrency: 1}),
+		parquet.Compression(newZstdCodec()),
 		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
 		parquet.DataPageStatistics(false), // the column index has them
 	}
@@ -147,6 +155,7 @@ func (p *parquetWriter) header(cols []Column) error {
 		options = append(options, parquet.SkipPageBounds(name))
 	}
 	p.w = parquet.NewWriter(p.out, options...)
+	p.text = make([]int, len(fields))
 	p.batch = make([][]parquet.Value, len(fields))
 	for j := range p.batch {
 		p.batch[j] = make([]parquet.Value, 0, batchRows)
@@ -177,6 +186,8 @@ func (p *parquetWriter) row(cols []Column, cells []Cell) error {
 			}
 			b[j] = append(b[j], parquet.ByteArrayValue(g.wkb).Level(0, 1, j))
 			b[j+1] = append(b[j+1], parquet.ByteArrayValue(bytesOf(c.S)).Level(0, 1, j+1))
+			p.text[j] += len(g.wkb)
+			p.text[j+1] += len(c.S)
 			size += len(g.wkb) + len(c.S)
 		case c.Null, k == JSON && c.S == "": // as in JSON Lines: no JSON is null
 			b[j] = append(b[j], parquet.NullValue().Level(0, 0, j))
@@ -188,6 +199,7 @@ func (p *parquetWriter) row(cols []Column, cells []Cell) error {
 			b[j] = append(b[j], parquet.Int64Value(c.T.UnixMicro()).Level(0, 1, j))
 		default:
 			b[j] = append(b[j], parquet.ByteArrayValue(bytesOf(c.S)).Level(0, 1, j))
+			p.text[j] += len(c.S)
 			size += len(c.S)
 		}
 		size += 8
@@ -210,6 +222,12 @@ func (p *parquetWriter) writeBatch() error {
 			return err
 		}
 		p.batch[j] = p.batch[j][:0]
+		if p.text[j] >= pageBytes {
+			p.text[j] = 0
+			if err := cw.Flush(); err != nil {
+				return err
+			}
+		}
 	}
 	p.rows += p.n
 	p.n = 0
@@ -217,6 +235,7 @@ func (p *parquetWriter) writeBatch() error {
 		// Long text (raw, descriptions) fills memory before the row count
 		// does.
 		p.rows, p.bytes = 0, 0
+		clear(p.text)
 		return p.w.Flush()
 	}
 	return nil
@@ -243,11 +262,12 @@ func (p *parquetWriter) geometry(text string) (geometry, error) {
 	}
 	g := geometry{wkb: b, typ: og.GeoJSONType(), bound: og.Bound()}
 	p.geo.add(g)
-	if p.cache == nil || p.cached+len(b) > geometryCacheBytes {
+	size := len(text) + len(b) + 64 // and the map's own share, roughly
+	if p.cache == nil || p.cached+size > geometryCacheBytes {
 		p.cache, p.cached = map[string]geometry{}, 0
 	}
 	p.cache[text] = g
-	p.cached += len(b)
+	p.cached += size
 	return g, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,49 @@ func TestParquetRowGroups(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParquetDictionaryStaysSmall: a column of distinct long values (raw)
+// gives up its dictionary once it passes dictionaryMaxBytes, instead of
+// holding a page's worth of values (tens of MB) in memory first.
+func TestParquetDictionaryStaysSmall(t *testing.T) {
+	const rows, size = 20000, 2000 // 40 MB of text: one row group
+	cols := []Column{{"raw", JSON}}
+	var buf bytes.Buffer
+	w := newParquetWriter(&buf)
+	if err := w.header(cols); err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", size)
+	cells := make([]Cell, 1)
+	for i := 0; i < rows; i++ {
+		cells[0].S = fmt.Sprintf(`{"id":%d,"pad":"%s"}`, i, pad)
+		if err := w.row(cols, cells); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.end(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.RowGroups()); n != 1 {
+		t.Fatalf("%d row groups, want 1", n)
+	}
+	pages := f.RowGroups()[0].ColumnChunks()[0].Pages()
+	defer pages.Close()
+	page, err := pages.ReadPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := page.Dictionary()
+	if d == nil {
+		t.Fatal("the column was never dictionary-encoded")
+	}
+	if limit := (dictionaryMaxBytes + pageBytes) / size * 11 / 10; d.Len() > limit {
+		t.Errorf("the dictionary holds %d values of %d bytes, want at most %d", d.Len(), size, limit)
 	}
 }

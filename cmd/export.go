@@ -29,12 +29,15 @@ type ExportOptions struct {
 	// DatabaseURL is the configured database: a SQLite file that does not
 	// exist is reported, not created.
 	DatabaseURL string
+	Raw         *bool  // --raw or --no-raw; nil: the format's default
+	Partition   string // "day": a folder per day under Output (Parquet)
 }
 
 type exportFlags struct {
 	format, since, until, bbox string
 	csv, jsonl, geojson        bool
 	seriesSet                  bool // --every or --by was given
+	parquet, raw, noRaw        bool
 }
 
 // NewCmdExport builds "trafficctl export".
@@ -43,9 +46,11 @@ func NewCmdExport(f *Factory, runF func(context.Context, *ExportOptions) error) 
 	var fl exportFlags
 	c := &cobra.Command{
 		Use:   "export",
-		Short: "Write collected data as CSV, JSON Lines or GeoJSON",
+		Short: "Write collected data as CSV, JSON Lines, GeoJSON or Parquet",
 		Long: `Stream a table to stdout or to a file (-o), as RFC 4180 CSV with a header row
-(the default), JSON Lines, or a GeoJSON FeatureCollection.
+(the default), JSON Lines, a GeoJSON FeatureCollection, or Parquet (GeoParquet
+1.1 where there is a geometry). Snapshots and runs can also be written as a
+Parquet dataset with a folder per UTC day (--partition day -o DIR).
 
 Tables: events (the latest state of each event), versions (each event's spells of
 unchanged content), runs (the ledger of fetches) and snapshots (every successful
@@ -59,7 +64,9 @@ per interval; an interval without a successful run has empty counts).`,
 		Example: `  trafficctl export --csv > events.csv
   trafficctl export --table snapshots --since 2026-11-01 -o snapshots.csv
   trafficctl export --geojson --event-type INCIDENT --bbox -122.6,37.2,-121.7,38.0 -o incidents.geojson
-  trafficctl export --table counts --every 1h --by event_type -o hourly.csv`,
+  trafficctl export --table counts --every 1h --by event_type -o hourly.csv
+  trafficctl export --parquet --table versions -o versions.parquet
+  trafficctl export --parquet --table snapshots --partition day --since 2026-11-01 -o snapshots/`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.IO, opts.OpenStore = f.IO, f.OpenStore
@@ -78,10 +85,14 @@ per interval; an interval without a successful run has empty counts).`,
 	}
 	fs := c.Flags()
 	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs, snapshots, lifetimes or counts")
-	fs.StringVar(&fl.format, "format", "", "format: csv, jsonl or geojson (default csv)")
+	fs.StringVar(&fl.format, "format", "", "format: csv, jsonl, geojson or parquet (default csv)")
 	fs.BoolVar(&fl.csv, "csv", false, "shorthand for --format csv")
 	fs.BoolVar(&fl.jsonl, "jsonl", false, "shorthand for --format jsonl")
 	fs.BoolVar(&fl.geojson, "geojson", false, "shorthand for --format geojson")
+	fs.BoolVar(&fl.parquet, "parquet", false, "shorthand for --format parquet")
+	fs.BoolVar(&fl.raw, "raw", false, "include the raw column, the event as the feed sent it (default: JSON Lines; Parquet of events and versions)")
+	fs.BoolVar(&fl.noRaw, "no-raw", false, "leave the raw column out")
+	fs.StringVar(&opts.Partition, "partition", "", `"day": Parquet of snapshots or runs as a folder per UTC day under -o DIR`)
 	fs.StringVarP(&opts.Output, "output", "o", "", "write to this file (atomically) instead of stdout")
 	fs.StringVar(&fl.since, "since", "", "from this time: RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, UTC)")
 	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
@@ -100,7 +111,7 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 	if fl.format != "" {
 		formats[fl.format] = true
 	}
-	for name, set := range map[string]bool{"csv": fl.csv, "jsonl": fl.jsonl, "geojson": fl.geojson} {
+	for name, set := range map[string]bool{"csv": fl.csv, "jsonl": fl.jsonl, "geojson": fl.geojson, "parquet": fl.parquet} {
 		if set {
 			formats[name] = true
 		}
@@ -115,13 +126,16 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 	default:
 		return fmt.Errorf("choose one output format, not several")
 	}
-	if !slices.Contains([]export.Format{export.CSV, export.JSONL, export.GeoJSON}, opts.Format) {
-		return fmt.Errorf("unknown format %q: use csv, jsonl or geojson", opts.Format)
+	if !slices.Contains([]export.Format{export.CSV, export.JSONL, export.GeoJSON, export.Parquet}, opts.Format) {
+		return fmt.Errorf("unknown format %q: use csv, jsonl, geojson or parquet", opts.Format)
 	}
 	if !slices.Contains(export.Tables, opts.Table) {
 		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes or counts", opts.Table)
 	}
 	if err := fl.applySeries(opts); err != nil {
+		return err
+	}
+	if err := fl.applyOutput(opts); err != nil {
 		return err
 	}
 	var err error
@@ -139,15 +153,15 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 			return fmt.Errorf("--bbox: %w", err)
 		}
 	}
+	if opts.Partition != "" && !(onDay(opts.Filter.Since) && onDay(opts.Filter.Until)) {
+		// Each day's folder is replaced whole: it must hold the whole day.
+		return fmt.Errorf("with --partition, --since and --until take dates (whole UTC days)")
+	}
 	return nil
 }
 
-// applySeries checks --every and --by, which only counts takes, and the
-// tables that have no geometry for GeoJSON.
+// applySeries checks --every and --by, which only counts takes.
 func (fl *exportFlags) applySeries(opts *ExportOptions) error {
-	if opts.Format == export.GeoJSON && (opts.Table == export.Lifetimes || opts.Table == export.Counts) {
-		return fmt.Errorf("the %s table has no geometry to write as GeoJSON: use csv or jsonl", opts.Table)
-	}
 	if opts.Table != export.Counts {
 		if fl.seriesSet {
 			return fmt.Errorf("--every and --by are for --table counts")
@@ -162,6 +176,43 @@ func (fl *exportFlags) applySeries(opts *ExportOptions) error {
 	}
 	return nil
 }
+
+// applyOutput checks what goes with the format: raw, the geometry, where
+// the output goes.
+func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
+	switch {
+	case fl.raw && fl.noRaw:
+		return fmt.Errorf("choose --raw or --no-raw, not both")
+	case fl.raw && (opts.Table == export.Runs || opts.Table == export.Lifetimes || opts.Table == export.Counts):
+		return fmt.Errorf("--raw: the %s table has no raw column", opts.Table)
+	case fl.raw || fl.noRaw:
+		raw := fl.raw
+		opts.Raw = &raw
+	}
+	hasGeometry := slices.ContainsFunc(export.Header(opts.Table, export.CSV), func(c export.Column) bool { return c.Name == export.GeometryColumn })
+	if opts.Format == export.GeoJSON && !hasGeometry {
+		return fmt.Errorf("the %s table has no geometry to write as GeoJSON: use csv, jsonl or parquet", opts.Table)
+	}
+	toStdout := opts.Output == "" || opts.Output == "-"
+	switch {
+	case opts.Partition == "":
+	case opts.Partition != "day":
+		return fmt.Errorf("--partition %q: the only partitioning is day", opts.Partition)
+	case opts.Format != export.Parquet:
+		return fmt.Errorf("--partition day writes Parquet: add --parquet")
+	case export.PartitionKey(opts.Table) == "":
+		return fmt.Errorf("--partition day is for the snapshots and runs tables, not %s", opts.Table)
+	case toStdout:
+		return fmt.Errorf("--partition day writes a folder: give it with -o DIR")
+	}
+	if opts.Format == export.Parquet && toStdout && opts.IO.OutTTY {
+		return fmt.Errorf("refusing to write binary Parquet to a terminal: use -o FILE, or redirect stdout")
+	}
+	return nil
+}
+
+// onDay says whether t is unset or a midnight UTC.
+func onDay(t time.Time) bool { return t.IsZero() || t.Equal(t.Truncate(24*time.Hour)) }
 
 // parseWhen reads an RFC 3339 time or a date (UTC). For an upper bound a
 // date means the end of that day, so --until 2026-11-01 includes the 1st.
@@ -223,9 +274,8 @@ func runExport(ctx context.Context, opts *ExportOptions) error {
 	if err := requireSchema(ctx, st); err != nil {
 		return err
 	}
-	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter}
-	eo.Series = opts.Series
-	if opts.Output == "" || opts.Output == "-" {
+	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter, Raw: opts.Raw, Series: opts.Series}
+	if opts.Partition == "" && (opts.Output == "" || opts.Output == "-") {
 		_, err := export.Write(ctx, st, eo, opts.IO.Out)
 		if err != nil {
 			return fmt.Errorf("export %s: %w", opts.Table, err)
@@ -244,6 +294,10 @@ func runExport(ctx context.Context, opts *ExportOptions) error {
 		)
 		eo.Progress = func(n int64) { bar.Set64(n) }
 		defer bar.Finish()
+	}
+	if opts.Partition != "" {
+		_, err = export.ToDays(ctx, st, eo, opts.Output)
+		return err
 	}
 	_, err = export.ToFile(ctx, st, eo, opts.Output)
 	return err

@@ -40,6 +40,8 @@ type IOStreams struct {
 	ErrOut io.Writer
 	// ErrTTY says whether ErrOut is a terminal (progress bars go there only).
 	ErrTTY bool
+	// OutTTY says whether Out is a terminal (binary output is refused there).
+	OutTTY bool
 }
 
 // Factory holds what every command shares. Config and Logger are set by the
@@ -254,7 +256,7 @@ func Main(args []string) int {
 		signal.Stop(sigs) // a second signal ends the process at once
 	}()
 	f := &Factory{
-		IO:         IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: isTerminal(os.Stderr)},
+		IO:         IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: isTerminal(os.Stderr), OutTTY: isTerminal(os.Stdout)},
 		Now:        time.Now,
 		HTTPClient: &http.Client{Transport: http.DefaultTransport},
 		Secrets:    &redact.Secrets{},

@@ -58,6 +58,9 @@ func TestSecretScan(t *testing.T) {
 		}
 		for _, table := range []string{"events", "versions", "runs", "snapshots"} {
 			for _, format := range []string{"--csv", "--jsonl", "--geojson"} {
+				if table == "runs" && format == "--geojson" {
+					continue // refused: runs have no geometry. (Parquet is left out: zstd would hide a leak from this scan.)
+				}
 				if code := do("export", "--table", table, format); code != 0 {
 					t.Fatalf("export %s %s exited %d", table, format, code)
 				}

@@ -1,4 +1,4 @@
-// Package export writes stored data as CSV, JSON Lines or GeoJSON, one row
+// Package export writes stored data as CSV, JSON Lines, GeoJSON or Parquet, one row
 // at a time from the store's streaming queries, so memory stays flat
 // whatever the row count.
 package export
@@ -257,7 +257,7 @@ func withRaw(cols []Column, raw bool) []Column {
 
 // Header returns the columns a table is exported with.
 func Header(table string, format Format) []Column {
-	raw := format != CSV && table != Runs
+	raw := includeRaw(table, format, nil)
 	switch table {
 	case Events:
 		return withRaw(eventColumns, raw)

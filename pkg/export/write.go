@@ -3,7 +3,6 @@ package export
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -37,6 +37,7 @@ type Options struct {
 	Table    string
 	Format   Format
 	Filter   store.Filter
+	Raw      *bool            // include the raw column; nil: the format's default (see includeRaw)
 	Progress func(rows int64) // called now and then with the rows written so far; may be nil
 	Series   store.Series     // the interval and grouping of the counts table
 }
@@ -57,33 +58,52 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	var rw rowWriter
 	switch opts.Format {
 	case CSV, "":
-		cw := csv.NewWriter(bw)
-		cw.UseCRLF = true // RFC 4180
-		rw = &csvWriter{w: cw}
+		rw = &csvWriter{w: bw}
 	case JSONL:
 		rw = &jsonlWriter{w: bw}
 	case GeoJSON:
 		rw = &geojsonWriter{w: bw}
+	case Parquet:
+		rw = newParquetWriter(bw)
 	default:
-		return 0, fmt.Errorf("unknown format %q (use csv, jsonl or geojson)", opts.Format)
+		return 0, fmt.Errorf("unknown format %q (use csv, jsonl, geojson or parquet)", opts.Format)
+	}
+	n, err := copyRows(ctx, st, opts, rw)
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// columns are the columns of an export and the filter that reads them.
+func columns(opts Options) ([]Column, store.Filter, error) {
+	// CSV's are the columns without raw; counts' depend on --by.
+	cols := Columns(Options{Table: opts.Table, Format: CSV, Series: opts.Series})
+	if cols == nil {
+		return nil, opts.Filter, fmt.Errorf("unknown table %q (use %s)", opts.Table, tableList())
+	}
+	if opts.Raw != nil && *opts.Raw && !includeRaw(opts.Table, JSONL, nil) {
+		return nil, opts.Filter, fmt.Errorf("the %s table has no raw column", opts.Table)
+	}
+	if opts.Format == GeoJSON && !slices.ContainsFunc(cols, func(c Column) bool { return c.Name == GeometryColumn }) {
+		return nil, opts.Filter, fmt.Errorf("the %s table has no geometry to write as GeoJSON (use csv, jsonl or parquet)", opts.Table)
 	}
 	f := opts.Filter
-	f.WithRaw = opts.Format == JSONL || opts.Format == GeoJSON
-	if opts.Format == GeoJSON {
-		f.WithRaw = false // the geometry is the feature's; raw would double the file
-	}
-	cols := Columns(opts)
-	if opts.Format == GeoJSON {
-		cols = Header(opts.Table, CSV)
-	}
-	if cols == nil {
-		return 0, fmt.Errorf("unknown table %q (use %s)", opts.Table, tableList())
+	f.WithRaw = includeRaw(opts.Table, opts.Format, opts.Raw)
+	return withRaw(cols, f.WithRaw), f, nil
+}
+
+// copyRows streams the export's rows to rw.
+func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) (int64, error) {
+	cols, f, err := columns(opts)
+	if err != nil {
+		return 0, err
 	}
 	if err := rw.header(cols); err != nil {
 		return 0, err
 	}
 	var n int64
-	err := stream(ctx, st, opts, f, func(cells []Cell) error {
+	err = stream(ctx, st, opts, f, func(cells []Cell) error {
 		if err := rw.row(cols, cells[:len(cols)]); err != nil {
 			return err
 		}
@@ -102,7 +122,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	if opts.Progress != nil {
 		opts.Progress(n)
 	}
-	return n, bw.Flush()
+	return n, nil
 }
 
 // ToFile writes the export to path and leaves path what it was. A regular
@@ -273,38 +293,6 @@ func appendCell(b []byte, k Kind, c *Cell) []byte {
 	default:
 		return append(b, c.S...)
 	}
-}
-
-type csvWriter struct {
-	w      *csv.Writer
-	record []string
-	buf    []byte
-}
-
-func (c *csvWriter) header(cols []Column) error {
-	names := make([]string, len(cols))
-	for i, col := range cols {
-		names[i] = col.Name
-	}
-	c.record = make([]string, len(cols))
-	return c.w.Write(names)
-}
-
-func (c *csvWriter) row(cols []Column, cells []Cell) error {
-	for i := range cells {
-		if cols[i].Kind == Text || cols[i].Kind == JSON {
-			c.record[i] = cells[i].S
-			continue
-		}
-		c.buf = appendCell(c.buf[:0], cols[i].Kind, &cells[i])
-		c.record[i] = string(c.buf)
-	}
-	return c.w.Write(c.record)
-}
-
-func (c *csvWriter) end() error {
-	c.w.Flush()
-	return c.w.Error()
 }
 
 // appendJSONObject writes cells as one JSON object: numbers as numbers,

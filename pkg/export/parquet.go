@@ -62,7 +62,7 @@ const (
 // optional, so NULL stays NULL and "" stays "".
 type parquetWriter struct {
 	out   io.Writer
-	w     *parquet.Writer
+	w     *parquet.GenericWriter[any]
 	leaf  []int             // parquet column of each input column
 	geom  int               // input column of the geometry, or -1
 	batch [][]parquet.Value // per Parquet column, the values of rows not yet written
@@ -156,7 +156,7 @@ func (p *parquetWriter) header(cols []Column) error {
 		// per value.
 		options = append(options, parquet.SkipPageBounds(name))
 	}
-	p.w = parquet.NewWriter(p.out, options...)
+	p.w = parquet.NewGenericWriter[any](p.out, options...)
 	p.text = make([]int, len(fields))
 	p.batch = make([][]parquet.Value, len(fields))
 	for j := range p.batch {

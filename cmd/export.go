@@ -101,30 +101,23 @@ per interval; an interval without a successful run has empty counts).`,
 	fs.StringSliceVar(&opts.Filter.Severities, "severity", nil, "only these severities as received (repeatable), e.g. Major")
 	fs.StringSliceVar(&opts.Filter.Statuses, "status", nil, "only these event statuses (repeatable), e.g. ACTIVE")
 	fs.StringVar(&fl.bbox, "bbox", "", "only events whose position is inside minlon,minlat,maxlon,maxlat")
+	// One format: --format or one of its shorthands.
+	c.MarkFlagsMutuallyExclusive("format", "csv", "jsonl", "geojson", "parquet")
 	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC")
 	fs.StringVar(&opts.Series.By, "by", store.ByNone, "counts: group each interval by event_type, severity, feed or none")
 	return c
 }
 
 func (fl *exportFlags) apply(opts *ExportOptions) error {
-	formats := map[string]bool{}
-	if fl.format != "" {
-		formats[fl.format] = true
-	}
-	for name, set := range map[string]bool{"csv": fl.csv, "jsonl": fl.jsonl, "geojson": fl.geojson, "parquet": fl.parquet} {
+	// Cobra refuses two of these together (MarkFlagsMutuallyExclusive).
+	opts.Format = export.Format(fl.format)
+	for name, set := range map[export.Format]bool{export.CSV: fl.csv, export.JSONL: fl.jsonl, export.GeoJSON: fl.geojson, export.Parquet: fl.parquet} {
 		if set {
-			formats[name] = true
+			opts.Format = name
 		}
 	}
-	switch len(formats) {
-	case 0:
+	if opts.Format == "" {
 		opts.Format = export.CSV
-	case 1:
-		for name := range formats {
-			opts.Format = export.Format(name)
-		}
-	default:
-		return fmt.Errorf("choose one output format, not several")
 	}
 	if !slices.Contains([]export.Format{export.CSV, export.JSONL, export.GeoJSON, export.Parquet}, opts.Format) {
 		return fmt.Errorf("unknown format %q: use csv, jsonl, geojson or parquet", opts.Format)

@@ -31,7 +31,6 @@ func TestExportParquetFlags(t *testing.T) {
 		{args: []string{"--parquet", "--table", "runs", "--partition", "day", "-o", "runs"}, tty: true, format: export.Parquet, partition: "day"},
 		{args: []string{"--parquet"}, tty: true, err: "binary Parquet to a terminal"},
 		{args: []string{"--parquet", "-o", "-"}, tty: true, err: "binary Parquet to a terminal"},
-		{args: []string{"--csv", "--parquet"}, err: "choose one output format"},
 		{args: []string{"--raw", "--no-raw"}, err: "choose --raw or --no-raw"},
 		{args: []string{"--raw", "--table", "runs"}, err: "runs table has no raw column"},
 		{args: []string{"--geojson", "--table", "runs"}, err: "runs table has no geometry"},

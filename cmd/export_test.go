@@ -38,7 +38,6 @@ func TestExportFlagsLandInTheFilter(t *testing.T) {
 		{args: []string{"--bbox", "1,2,3"}, err: "--bbox: "},
 		{args: []string{"--since", "yesterday"}, err: "--since: "},
 		{args: []string{"--since", "2026-11-02", "--until", "2026-11-01"}, err: "--since must be before --until"},
-		{args: []string{"--csv", "--geojson"}, err: "choose one output format"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

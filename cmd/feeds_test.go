@@ -306,7 +306,7 @@ func TestRunLocksArePerFeed(t *testing.T) {
 		bay, bc := feedServer(t, bayArea(t)...), feedServer(t, driveBC(t)...)
 		cfg := feedsConfig(t, bay.URL(), map[string]string{"bayarea": bay.URL(), "drivebc": bc.URL()}, "")
 		st := dbtest.Open(t, dbURL)
-		held, err := st.BeginFetch(context.Background(), "drivebc")
+		held, err := st.BeginRun(context.Background(), "drivebc")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -70,3 +70,16 @@ func TestJSONLogsEndWithAJSONError(t *testing.T) {
 		t.Errorf("last record %v", last)
 	}
 }
+
+// TestOneExportFormat: --format and its shorthands exclude each other
+// (cobra's flag group), as a usage error before anything is opened.
+func TestOneExportFormat(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:///" + filepath.Join(t.TempDir(), "x.db")
+	for _, args := range [][]string{{"--csv", "--geojson"}, {"--csv", "--parquet"}, {"--format", "jsonl", "--csv"}} {
+		code, _, errOut := run(t, time.Now(), append([]string{"export", "--database-url", db}, args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, "none of the others can be") {
+			t.Errorf("export %v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}

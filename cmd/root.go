@@ -78,6 +78,11 @@ Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or 
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			// Cobra checks flag groups (export's one format) only after
+			// this hook: checked here, a clash is a usage error (exit 2).
+			if err := c.ValidateFlagGroups(); err != nil {
+				return usageError{err}
+			}
 			if needsNoConfig(c) {
 				f.started = true
 				return nil

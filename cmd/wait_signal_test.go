@@ -24,7 +24,7 @@ func TestSIGINTWhileWaitingForSQLitesWriteLock(t *testing.T) {
 	defer srv.Close()
 	srv.SetEvents(snapshotOf(1, 2, 3), 4)
 	st := dbtest.Open(t, dbURL) // migrated: the fetch has nothing to apply
-	held, err := st.BeginFetch(context.Background(), "other")
+	held, err := st.BeginRun(context.Background(), "other")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func Seed(t testing.TB, s *store.Store, runs []Run) {
 			events, pages = Events(t, r.Fixtures...), len(r.Fixtures)
 		}
 		info.Pages, info.Received = pages, len(events)
-		f, err := s.BeginFetch(ctx, feed)
+		f, err := s.BeginRun(ctx, feed)
 		if err != nil {
 			t.Fatal(err)
 		}

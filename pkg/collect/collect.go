@@ -69,7 +69,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	if _, err := p.Store.Migrate(ctx); err != nil {
 		return finish(sum, err)
 	}
-	fetch, err := p.Store.BeginFetch(runCtx, p.FeedName)
+	fetch, err := p.Store.BeginRun(runCtx, p.FeedName)
 	if err != nil {
 		return finish(sum, err)
 	}

@@ -28,7 +28,7 @@ func seeded(t *testing.T, n int) *store.Store {
 		}
 		events = append(events, e)
 	}
-	f, err := st.BeginFetch(context.Background(), store.DefaultFeed)
+	f, err := st.BeginRun(context.Background(), store.DefaultFeed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func fidelityStore(t *testing.T, dbURL string) *store.Store {
 		}
 		events = append(events, e)
 	}
-	f, err := s.BeginFetch(ctx, store.DefaultFeed)
+	f, err := s.BeginRun(ctx, store.DefaultFeed)
 	if err != nil {
 		t.Fatal(err)
 	}

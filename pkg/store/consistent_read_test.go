@@ -79,7 +79,7 @@ func TestExportsAreConsistentWhileFetching(t *testing.T) {
 		go func() { // the fetch loop
 			defer wg.Done()
 			for k := int64(1); k <= maxRuns && time.Now().Before(stop) && !t.Failed(); k++ {
-				f, err := s.BeginFetch(ctx, store.DefaultFeed)
+				f, err := s.BeginRun(ctx, store.DefaultFeed)
 				if err != nil {
 					fetchErr = err
 					return

@@ -56,6 +56,28 @@ func (s *Store) addClosed(tx *gorm.DB, feed string, open, closed map[string]know
 			ID             string
 			CurrentVersion int
 		}
+		if s.dialect == Postgres {
+			// A join with the unnested ids (as startSpells does): with
+			// "id IN (…)" the planner, which knows nothing yet of a table
+			// filled in this run, chose a scan comparing every row with
+			// every id (a first fetch of 10,000 events: 200-300 ms a page,
+			// 2.9 s in all against 1.1).
+			rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context,
+				"SELECT e.id, e.current_version FROM unnest($1::text[]) AS u(id) JOIN events e ON e.feed = $2 AND e.id = u.id", ids, feed)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id string
+				var version int
+				if err := rows.Scan(&id, &version); err != nil {
+					return err
+				}
+				closed[id] = known{version: version}
+			}
+			return rows.Err()
+		}
 		if err := tx.Table(eventsTable).Select("id, current_version").Where("feed = ? AND id IN ?", feed, ids).Find(&found).Error; err != nil {
 			return err
 		}

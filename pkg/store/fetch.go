@@ -17,13 +17,13 @@ import (
 // ErrLocked is returned when another run of the same feed holds its lock.
 var ErrLocked = errors.New("another trafficctl fetch of this feed is running on this database")
 
-// Fetch is the write transaction of one fetch run. It holds the run lock
-// from BeginFetch until Finish commits or Rollback. A snapshot is written
+// RunTx is the write transaction of one run of a feed. It holds the run lock
+// from BeginRun until Finish commits or Rollback. A snapshot is written
 // page by page as it arrives (Start, Write for each page, Finish): the
 // database works while the next page is fetched, and no page stays in
 // memory once written. Nothing is visible to others before Finish
 // commits, and a run that fails is rolled back whole.
-type Fetch struct {
+type RunTx struct {
 	s     *Store
 	feed  string
 	lock  func()    // releases the feed's lock (SQLite)
@@ -41,7 +41,7 @@ type Fetch struct {
 	// seen is what the run did with each id it met; Finish starts the new
 	// spells (of those new or changed) in one statement, from their rows in
 	// events.
-	seen map[string]seen
+	seen map[string]outcome
 
 	// Changed events (usually a few per page) wait here to be written
 	// together, in a couple of statements instead of a couple per page; new
@@ -54,21 +54,21 @@ type Fetch struct {
 // flushAt is how many changed events may wait for flush.
 const flushAt = 500
 
-// seen is what this run did with an id it met.
-type seen struct {
+// outcome is what this run did with an id it met.
+type outcome struct {
 	hash   string
 	change change
 }
 
-// BeginFetch takes the feed's run lock and starts the run's transaction. On
+// BeginRun takes the feed's run lock and starts the run's transaction. On
 // PostgreSQL the lock is a transaction-level advisory try-lock, and runs of
 // different feeds go on side by side. On SQLite it is a lock file beside
 // the database; SQLite has one writer, so the transaction then waits for
 // the write lock for as long as ctx allows: a run of another feed ends
-// soon. If another run of the same feed holds its lock, BeginFetch returns
+// soon. If another run of the same feed holds its lock, BeginRun returns
 // ErrLocked at once.
-func (s *Store) BeginFetch(ctx context.Context, feed string) (*Fetch, error) {
-	f := &Fetch{s: s, feed: feed, closed: map[string]known{}}
+func (s *Store) BeginRun(ctx context.Context, feed string) (*RunTx, error) {
+	f := &RunTx{s: s, feed: feed, closed: map[string]known{}}
 	if s.dialect == SQLite {
 		unlock, err := lockFeed(s.path, feed)
 		if err != nil {
@@ -123,7 +123,7 @@ func (s *Store) BeginFetch(ctx context.Context, feed string) (*Fetch, error) {
 	load := func(db *gorm.DB) {
 		defer close(f.ready)
 		if f.open, f.openErr = s.loadOpen(db, feed, size); f.openErr == nil {
-			f.seen = make(map[string]seen, len(f.open)) // usually the same ids again
+			f.seen = make(map[string]outcome, len(f.open)) // usually the same ids again
 		}
 	}
 	if s.dialect != Postgres {
@@ -138,7 +138,7 @@ func (s *Store) BeginFetch(ctx context.Context, feed string) (*Fetch, error) {
 }
 
 // loaded waits for the open set and says whether it could be read.
-func (f *Fetch) loaded() error {
+func (f *RunTx) loaded() error {
 	<-f.ready
 	return f.openErr
 }
@@ -148,7 +148,7 @@ func (f *Fetch) loaded() error {
 // its id and hash. It may be called from other goroutines while Write runs
 // (it reads only the open set, which nothing changes once loaded), and
 // waits for the open set to be loaded.
-func (f *Fetch) Unchanged(id, contentHash string) bool {
+func (f *RunTx) Unchanged(id, contentHash string) bool {
 	if f.loaded() != nil {
 		return false
 	}
@@ -156,8 +156,8 @@ func (f *Fetch) Unchanged(id, contentHash string) bool {
 	return ok && k.hash == contentHash
 }
 
-// known is what was stored of id when the run began.
-func (f *Fetch) known(id string) (known, bool) {
+// lookup is what was stored of id when the run began.
+func (f *RunTx) lookup(id string) (known, bool) {
 	if k, ok := f.open[id]; ok {
 		return k, true
 	}
@@ -169,7 +169,7 @@ func (f *Fetch) known(id string) (known, bool) {
 // write lock (_txlock=immediate), which a run of another feed may hold: it
 // is tried again, in short waits so that a signal ends the wait at once,
 // for as long as ctx allows.
-func (f *Fetch) begin(ctx context.Context) error {
+func (f *RunTx) begin(ctx context.Context) error {
 	on := f.s.db.WithContext(ctx)
 	on.Statement.ConnPool = f.conn
 	if f.s.dialect == Postgres {
@@ -207,7 +207,7 @@ func isBusy(err error) bool {
 }
 
 // Rollback abandons the run: nothing of it is written. Safe after Finish.
-func (f *Fetch) Rollback() {
+func (f *RunTx) Rollback() {
 	if f.ready != nil {
 		<-f.ready // the open set's reader is done with its connection
 	}
@@ -228,7 +228,7 @@ func (f *Fetch) Rollback() {
 // Apply writes a complete snapshot and its ledger row, then commits: Start,
 // one Write and Finish. On any error nothing is written and the caller
 // records a failed run.
-func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []traffic.Event) (FetchRun, error) {
+func (f *RunTx) Apply(ctx context.Context, run RunInfo, events []traffic.Event) (FetchRun, error) {
 	if err := f.Start(ctx, run); err != nil {
 		return FetchRun{}, err
 	}
@@ -240,11 +240,11 @@ func (f *Fetch) Apply(ctx context.Context, run RunInfo, events []traffic.Event) 
 
 // RunID is the id of the run's ledger row once Start wrote it, else 0.
 // After a rollback it is free to record the failed run under (RunInfo.ID).
-func (f *Fetch) RunID() int64 { return f.rec.ID }
+func (f *RunTx) RunID() int64 { return f.rec.ID }
 
 // Start writes the run's ledger row (in the transaction: it is only seen if
 // the run succeeds).
-func (f *Fetch) Start(ctx context.Context, run RunInfo) error {
+func (f *RunTx) Start(ctx context.Context, run RunInfo) error {
 	if f.tx == nil {
 		return errors.New("the run's transaction is already finished")
 	}
@@ -257,7 +257,7 @@ func (f *Fetch) Start(ctx context.Context, run RunInfo) error {
 // Write applies one page of the snapshot, in feed order. An id met again
 // later in the snapshot (pagination that shifted under us) takes the later
 // content: what was written for it is redone.
-func (f *Fetch) Write(ctx context.Context, events []traffic.Event) error {
+func (f *RunTx) Write(ctx context.Context, events []traffic.Event) error {
 	if f.tx == nil || f.rec.ID == 0 {
 		return errors.New("the run is not started")
 	}
@@ -283,7 +283,7 @@ func (f *Fetch) Write(ctx context.Context, events []traffic.Event) error {
 			again = append(again, e) // after this page's writes, in order
 			continue
 		}
-		k, stored := f.known(e.ID)
+		k, stored := f.lookup(e.ID)
 		ch := classify(k, stored, e.ContentHash)
 		switch ch {
 		case isNew:
@@ -294,7 +294,7 @@ func (f *Fetch) Write(ctx context.Context, events []traffic.Event) error {
 				f.ending = append(f.ending, e.ID)
 			}
 		}
-		f.seen[e.ID] = seen{hash: e.ContentHash, change: ch}
+		f.seen[e.ID] = outcome{hash: e.ContentHash, change: ch}
 	}
 	if err := f.s.writeEvents(tx, f.conn, f.feed, f.at, fresh, ones); err != nil {
 		return err
@@ -314,7 +314,7 @@ func (f *Fetch) Write(ctx context.Context, events []traffic.Event) error {
 
 // flush ends the spells of the changed events waiting to be written and
 // writes them.
-func (f *Fetch) flush(tx *gorm.DB) error {
+func (f *RunTx) flush(tx *gorm.DB) error {
 	if err := f.endSpells(tx, f.ending); err != nil {
 		return err
 	}
@@ -327,7 +327,7 @@ func (f *Fetch) flush(tx *gorm.DB) error {
 
 // redo makes e, met again with other content, the event's content in this
 // run. Rare (a feed whose pages shifted while being read), so done one by one.
-func (f *Fetch) redo(tx *gorm.DB, e traffic.Event) error {
+func (f *RunTx) redo(tx *gorm.DB, e traffic.Event) error {
 	prev := f.seen[e.ID]
 	if prev.hash == e.ContentHash {
 		return nil
@@ -337,8 +337,8 @@ func (f *Fetch) redo(tx *gorm.DB, e traffic.Event) error {
 			return f.s.dbError("redo a repeated event", err)
 		}
 	}
-	k, stored := f.known(e.ID)
-	now := seen{hash: e.ContentHash, change: classify(k, stored, e.ContentHash)}
+	k, stored := f.lookup(e.ID)
+	now := outcome{hash: e.ContentHash, change: classify(k, stored, e.ContentHash)}
 	switch {
 	case now.change == isUnchanged:
 		// Back to the stored content (the caller kept only its id and
@@ -367,7 +367,7 @@ func (f *Fetch) redo(tx *gorm.DB, e traffic.Event) error {
 }
 
 // endSpells ends the open spells of ids at the previous successful run.
-func (f *Fetch) endSpells(tx *gorm.DB, ids []string) error {
+func (f *RunTx) endSpells(tx *gorm.DB, ids []string) error {
 	err := inBatches(ids, f.s.maxParams()-4, func(ids []string) error {
 		return tx.Table(versionsTable).Where("feed = ? AND last_run_id IS NULL AND first_run_id < ? AND event_id IN ?", f.feed, f.rec.ID, ids).
 			Updates(map[string]any{"last_run_id": f.prev.ID, "valid_to": f.prev.Started}).Error
@@ -377,7 +377,7 @@ func (f *Fetch) endSpells(tx *gorm.DB, ids []string) error {
 
 // Finish closes the open events the snapshot did not list, completes the
 // ledger row with run's counts and commits.
-func (f *Fetch) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
+func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	if f.tx == nil || f.rec.ID == 0 {
 		return FetchRun{}, errors.New("the run is not started")
 	}

@@ -17,7 +17,7 @@ func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 type RunInfo struct {
 	// ID, if not zero, is the id a failed run's ledger row takes on
 	// PostgreSQL: the one its rolled-back transaction had drawn
-	// (Fetch.RunID), so that the sequence does not skip a number for every
+	// (RunTx.RunID), so that the sequence does not skip a number for every
 	// failed run.
 	ID        int64
 	Feed      string

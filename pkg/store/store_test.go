@@ -244,14 +244,14 @@ func TestSecondFetchIsLockedOut(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		a := dbtest.Open(t, dbURL)
 		b := dbtest.Open(t, dbURL)
-		fa, err := a.BeginFetch(ctx, store.DefaultFeed)
+		fa, err := a.BeginRun(ctx, store.DefaultFeed)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer fa.Rollback()
 		start := time.Now()
-		if _, err := b.BeginFetch(ctx, store.DefaultFeed); err != store.ErrLocked {
-			t.Fatalf("second BeginFetch: %v, want ErrLocked", err)
+		if _, err := b.BeginRun(ctx, store.DefaultFeed); err != store.ErrLocked {
+			t.Fatalf("second BeginRun: %v, want ErrLocked", err)
 		}
 		t.Logf("second fetch gave up after %s", time.Since(start).Round(time.Millisecond))
 	})
@@ -329,7 +329,7 @@ func TestNewSQLiteDatabaseUsesLargePagesAndWAL(t *testing.T) {
 // writeInPages applies a snapshot page by page, as a fetch does.
 func writeInPages(t testing.TB, s *store.Store, at time.Time, pages [][]traffic.Event) store.FetchRun {
 	t.Helper()
-	f, err := s.BeginFetch(ctx, store.DefaultFeed)
+	f, err := s.BeginRun(ctx, store.DefaultFeed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,6 +95,7 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 		go func() {
 			var events []decoded
 			page.decode(stored, f.Location, func(d decoded) { events = append(events, d) })
+			f.Source.Release(page.body) // decoded events hold copies, not the body
 			done <- events
 		}()
 		select {
@@ -149,6 +150,7 @@ func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snap
 			if page, err = readPage(body); err != nil {
 				return err
 			}
+			page.body = body
 			following, err = nextURL(next, page.next)
 			return err
 		})
@@ -227,6 +229,7 @@ func nextURL(current *url.URL, next string) (*url.URL, error) {
 }
 
 type pageInfo struct {
+	body []byte // what decode reads; released to the client after it
 	next string // pagination.next_url
 	// decode hands the page's events to emit, in order; those that stored
 	// (if not nil) reports as stored unchanged carry only their ID and

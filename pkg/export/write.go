@@ -121,6 +121,9 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 // folder and renames it into place only when everything was written, so a
 // failed export never leaves a half-written file.
 func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (int64, error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return toSpecial(ctx, st, opts, path)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -142,6 +145,24 @@ func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (in
 	if err != nil {
 		os.Remove(tmp.Name())
 		return n, fmt.Errorf("export to %s: %w", path, unwrapPath(err))
+	}
+	return n, nil
+}
+
+// toSpecial writes to a path that exists and is not a regular file (a
+// device such as /dev/null, a named pipe) as it is: renaming a temporary
+// file over it would replace it, and as root /dev/null would become a file.
+func toSpecial(ctx context.Context, st *store.Store, opts Options, path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("export to %s: %w", path, unwrapPath(err))
+	}
+	n, err := Write(ctx, st, opts, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("export to %s: %w", path, err)
 	}
 	return n, nil
 }

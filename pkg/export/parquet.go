@@ -63,7 +63,7 @@ const (
 // optional, so NULL stays NULL and "" stays "".
 type parquetWriter struct {
 	out   io.Writer
-	w     *parquet.Writer
+	w     *parquet.GenericWriter[any]
 	leaf  []int     // parquet column of each input column
 	geom  int       // input column of the geometry, or -1
 	batch *rowBatch // being filled
@@ -178,7 +178,7 @@ func (p *parquetWriter) header(cols []Column) error {
 		// per value.
 		options = append(options, parquet.SkipPageBounds(name))
 	}
-	p.w = parquet.NewWriter(p.out, options...)
+	p.w = parquet.NewGenericWriter[any](p.out, options...)
 	p.text = make([]int, len(fields))
 	// Rows are read and turned into values on one goroutine and encoded
 	// and compressed on another, so an export uses two cores: alone, the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
@@ -51,9 +52,9 @@ const (
 	// dictionary to 100 MB before it fell back to plain.
 	pageBytes = 1 << 20
 	// Rows go to parquet-go a batch at a time, column by column, so that
-	// it takes each column's values in one call (it would cut longer
-	// batches into 64 rows, a page being flushed only between rows).
-	batchRows = 64
+	// it takes each column's values in one call; a page can end only
+	// between batches.
+	batchRows = 256
 )
 
 // parquetWriter writes the cells of each row as a Parquet row. The
@@ -63,13 +64,20 @@ const (
 type parquetWriter struct {
 	out   io.Writer
 	w     *parquet.GenericWriter[any]
-	leaf  []int             // parquet column of each input column
-	geom  int               // input column of the geometry, or -1
-	batch [][]parquet.Value // per Parquet column, the values of rows not yet written
-	text  []int             // per Parquet column, text bytes since its page began
-	n     int               // rows in batch
-	rows  int               // rows in the row group so far
-	bytes int               // cell bytes in the row group so far
+	leaf  []int     // parquet column of each input column
+	geom  int       // input column of the geometry, or -1
+	batch *rowBatch // being filled
+
+	// The encoder goroutine takes full batches from work, writes them with
+	// w and gives them back on free; it owns w, text, rows and bytes
+	// until done says it has finished, with its error.
+	work, free chan *rowBatch
+	done       chan error
+	failed     atomic.Bool
+	text       []int // per Parquet column, text bytes since its page began
+	rows       int   // rows in the row group so far
+	bytes      int   // cell bytes in the row group so far
+
 	geo   geoStats
 	json  fastjson.Parser
 	cache map[string]geometry
@@ -79,6 +87,22 @@ type parquetWriter struct {
 
 func newParquetWriter(out io.Writer) *parquetWriter {
 	return &parquetWriter{out: out, geom: -1}
+}
+
+// rowBatch is rows on their way to the encoder.
+type rowBatch struct {
+	vals  [][]parquet.Value // per Parquet column
+	text  []int             // per Parquet column, bytes of text
+	n     int               // rows
+	bytes int               // cell bytes
+}
+
+func newRowBatch(columns int) *rowBatch {
+	b := &rowBatch{vals: make([][]parquet.Value, columns), text: make([]int, columns)}
+	for j := range b.vals {
+		b.vals[j] = make([]parquet.Value, 0, batchRows)
+	}
+	return b
 }
 
 // columnNode is a Parquet group whose fields keep the order given:
@@ -158,19 +182,58 @@ func (p *parquetWriter) header(cols []Column) error {
 	}
 	p.w = parquet.NewGenericWriter[any](p.out, options...)
 	p.text = make([]int, len(fields))
-	p.batch = make([][]parquet.Value, len(fields))
-	for j := range p.batch {
-		p.batch[j] = make([]parquet.Value, 0, batchRows)
-	}
+	// Rows are read and turned into values on one goroutine and encoded
+	// and compressed on another, so an export uses two cores: alone, the
+	// encoding takes more time than reading the rows.
+	p.batch = newRowBatch(len(fields))
+	// Three batches: one filling, one encoding, one waiting between them.
+	// free holds them all, so the encoder never waits to give one back.
+	p.work, p.free, p.done = make(chan *rowBatch, 1), make(chan *rowBatch, 3), make(chan error, 1)
+	p.free <- newRowBatch(len(fields))
+	p.free <- newRowBatch(len(fields))
+	go p.encode(p.work)
 	return nil
 }
+
+func (p *parquetWriter) encode(work <-chan *rowBatch) {
+	var err error
+	for b := range work {
+		if err == nil {
+			if err = p.writeBatch(b); err != nil {
+				p.failed.Store(true)
+			}
+		}
+		for j := range b.vals {
+			clear(b.vals[j]) // let the strings go
+			b.vals[j] = b.vals[j][:0]
+		}
+		clear(b.text)
+		b.n, b.bytes = 0, 0
+		p.free <- b
+	}
+	p.done <- err
+}
+
+// stop ends the encoder and returns its error.
+func (p *parquetWriter) stop() error {
+	if p.work == nil {
+		return nil
+	}
+	close(p.work)
+	p.work = nil
+	return <-p.done
+}
+
+// abort ends the encoder of a failed export.
+func (p *parquetWriter) abort() { p.stop() }
 
 // bytesOf is s without a copy: parquet-go copies values into its own
 // buffers in WriteRowValues and never writes to them.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (p *parquetWriter) row(cols []Column, cells []Cell) error {
-	b := p.batch
+	rb := p.batch
+	b, text := rb.vals, rb.text
 	size := 0
 	for i := range cells {
 		c, j := &cells[i], p.leaf[i]
@@ -188,8 +251,8 @@ func (p *parquetWriter) row(cols []Column, cells []Cell) error {
 			}
 			b[j] = append(b[j], parquet.ByteArrayValue(g.wkb).Level(0, 1, j))
 			b[j+1] = append(b[j+1], parquet.ByteArrayValue(bytesOf(c.S)).Level(0, 1, j+1))
-			p.text[j] += len(g.wkb)
-			p.text[j+1] += len(c.S)
+			text[j] += len(g.wkb)
+			text[j+1] += len(c.S)
 			size += len(g.wkb) + len(c.S)
 		case c.Null, k == JSON && c.S == "": // as in JSON Lines: no JSON is null
 			b[j] = append(b[j], parquet.NullValue().Level(0, 0, j))
@@ -203,29 +266,30 @@ func (p *parquetWriter) row(cols []Column, cells []Cell) error {
 			b[j] = append(b[j], parquet.BooleanValue(c.B).Level(0, 1, j))
 		default:
 			b[j] = append(b[j], parquet.ByteArrayValue(bytesOf(c.S)).Level(0, 1, j))
-			p.text[j] += len(c.S)
+			text[j] += len(c.S)
 			size += len(c.S)
 		}
 		size += 8
 	}
-	p.n++
-	p.bytes += size
-	if p.n == batchRows {
-		return p.writeBatch()
+	rb.n++
+	rb.bytes += size
+	if rb.n == batchRows {
+		if p.failed.Load() {
+			return p.stop() // the encoder's error
+		}
+		p.work <- rb
+		p.batch = <-p.free
 	}
 	return nil
 }
 
-// writeBatch gives the batched rows to the Parquet writer.
-func (p *parquetWriter) writeBatch() error {
-	if p.n == 0 {
-		return nil
-	}
+// writeBatch gives a batch of rows to the Parquet writer (on the encoder).
+func (p *parquetWriter) writeBatch(b *rowBatch) error {
 	for j, cw := range p.w.ColumnWriters() {
-		if _, err := cw.WriteRowValues(p.batch[j]); err != nil {
+		if _, err := cw.WriteRowValues(b.vals[j]); err != nil {
 			return err
 		}
-		p.batch[j] = p.batch[j][:0]
+		p.text[j] += b.text[j]
 		if p.text[j] >= pageBytes {
 			p.text[j] = 0
 			if err := cw.Flush(); err != nil {
@@ -233,8 +297,8 @@ func (p *parquetWriter) writeBatch() error {
 			}
 		}
 	}
-	p.rows += p.n
-	p.n = 0
+	p.rows += b.n
+	p.bytes += b.bytes
 	if p.rows >= rowGroupRows || p.bytes >= rowGroupBytes {
 		// Long text (raw, descriptions) fills memory before the row count
 		// does.
@@ -276,7 +340,11 @@ func (p *parquetWriter) geometry(text string) (geometry, error) {
 }
 
 func (p *parquetWriter) end() error {
-	if err := p.writeBatch(); err != nil {
+	if p.batch.n > 0 {
+		p.work <- p.batch
+		p.batch = nil
+	}
+	if err := p.stop(); err != nil {
 		return err
 	}
 	if p.geom >= 0 {

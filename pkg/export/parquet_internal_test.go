@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,8 +23,8 @@ func TestParquetRowGroups(t *testing.T) {
 		rows, bytes int
 		want        int // row groups
 	}{
-		{"by rows", 300, 1 << 30, 4},    // 300 rows, rounded up to batches of 64
-		{"by bytes", 1 << 20, 20000, 6}, // 1000 rows of about 100 bytes
+		{"by rows", 100, 1 << 30, 4},    // 100 rows, rounded up to batches of 256
+		{"by bytes", 1 << 20, 20000, 4}, // a batch of 256 rows holds about 25 KB
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			defer func(r, b int) { rowGroupRows, rowGroupBytes = r, b }(rowGroupRows, rowGroupBytes)
@@ -112,5 +115,43 @@ func TestParquetDictionaryStaysSmall(t *testing.T) {
 	}
 	if limit := (dictionaryMaxBytes + pageBytes) / size * 11 / 10; d.Len() > limit {
 		t.Errorf("the dictionary holds %d values of %d bytes, want at most %d", d.Len(), size, limit)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// TestParquetWriteErrorStopsTheExport: when the encoder cannot write (a
+// full disk), rows are refused soon after, and its goroutine ends.
+func TestParquetWriteErrorStopsTheExport(t *testing.T) {
+	defer func(b int) { rowGroupBytes = b }(rowGroupBytes)
+	rowGroupBytes = 1 << 16
+	before := runtime.NumGoroutine()
+	cols := []Column{{"text", Text}}
+	w := newParquetWriter(failingWriter{})
+	if err := w.header(cols); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	cells := make([]Cell, 1)
+	var err error
+	rows := 0
+	for ; rows < 100000 && err == nil; rows++ {
+		cells[0].S = fmt.Sprintf("%x%x%x%x", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64()) // incompressible enough
+		err = w.row(cols, cells)
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("after %d rows: err %v, want ENOSPC", rows, err)
+	}
+	if rows > 10000 {
+		t.Errorf("the error came after %d rows", rows)
+	}
+	w.abort()
+	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines, %d before", n, before)
 	}
 }

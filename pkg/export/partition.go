@@ -56,7 +56,7 @@ func ToDays(ctx context.Context, st *store.Store, opts Options, dir string) (int
 		err = dw.commit(dir)
 	}
 	if err != nil {
-		dw.close()
+		dw.abort()
 		return n, fmt.Errorf("export to %s: %w", dir, unwrapPath(err))
 	}
 	return n, nil
@@ -141,12 +141,15 @@ func (d *dayWriter) finish() error {
 	return err
 }
 
-// close closes the open file after a failure.
-func (d *dayWriter) close() {
+// abort closes the open file after a failure.
+func (d *dayWriter) abort() {
+	if d.pw != nil {
+		d.pw.abort()
+	}
 	if d.f != nil {
 		d.f.Close()
-		d.pw, d.f = nil, nil
 	}
+	d.pw, d.f = nil, nil
 }
 
 func (d *dayWriter) end() error { return d.finish() }

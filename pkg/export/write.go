@@ -114,6 +114,9 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 		return nil
 	})
 	if err != nil {
+		if a, ok := rw.(interface{ abort() }); ok {
+			a.abort() // a writer with a goroutine of its own stops it
+		}
 		return n, err
 	}
 	if err := rw.end(); err != nil {

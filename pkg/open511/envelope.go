@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 	"github.com/valyala/fastjson"
 )
 
@@ -29,21 +30,21 @@ type envelope struct {
 // of a whole page's tree afresh every run. docs/benchmarks.md has the
 // figures.
 func readEnvelope(data []byte) (env envelope, ok bool) {
-	i := skipSpace(data, 0)
+	i := traffic.SkipSpace(data, 0)
 	if i == len(data) || data[i] != '{' {
 		return env, false
 	}
 	lists := 0
-	for i = skipSpace(data, i+1); data[i] != '}'; {
-		keyEnd := skipValue(data, i)
+	for i = traffic.SkipSpace(data, i+1); data[i] != '}'; {
+		keyEnd := traffic.SkipValue(data, i)
 		key := data[i+1 : keyEnd-1]
 		if bytes.IndexByte(key, '\\') >= 0 { // an escaped key: unescape it
 			var k string
 			json.Unmarshal(data[i:keyEnd], &k)
 			key = []byte(k)
 		}
-		start := skipSpace(data, skipSpace(data, keyEnd)+1) // past the colon
-		end := skipValue(data, start)
+		start := traffic.SkipSpace(data, traffic.SkipSpace(data, keyEnd)+1) // past the colon
+		end := traffic.SkipValue(data, start)
 		switch string(key) {
 		case "events":
 			lists++
@@ -63,8 +64,8 @@ func readEnvelope(data []byte) (env envelope, ok bool) {
 				}
 			}
 		}
-		if i = skipSpace(data, end); data[i] == ',' {
-			i = skipSpace(data, i+1)
+		if i = traffic.SkipSpace(data, end); data[i] == ',' {
+			i = traffic.SkipSpace(data, i+1)
 		}
 	}
 	return env, lists == 1
@@ -76,53 +77,12 @@ func elements(list []byte) ([][]byte, bool) {
 		return nil, false
 	}
 	var out [][]byte
-	for i := skipSpace(list, 1); list[i] != ']'; {
-		end := skipValue(list, i)
+	for i := traffic.SkipSpace(list, 1); list[i] != ']'; {
+		end := traffic.SkipValue(list, i)
 		out = append(out, list[i:end])
-		if i = skipSpace(list, end); list[i] == ',' {
-			i = skipSpace(list, i+1)
+		if i = traffic.SkipSpace(list, end); list[i] == ',' {
+			i = traffic.SkipSpace(list, i+1)
 		}
 	}
 	return out, true
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
-}
-
-// skipValue returns the end of the valid JSON value that starts at i.
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		for i++; i < len(b); i++ {
-			switch b[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = skipValue(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-	default: // a number, true, false or null
-		for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ' ' && b[i] != '\n' && b[i] != '\r' && b[i] != '\t' {
-			i++
-		}
-	}
-	return i
 }

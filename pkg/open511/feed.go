@@ -323,7 +323,7 @@ func decodePage(data []byte) (pageInfo, error) {
 	// One value and white space: a second document after the first (or
 	// garbage) means the body is not what it seems, and its first part
 	// is no snapshot to store.
-	if rest := skipSpace(data, int(dec.InputOffset())); rest < len(data) {
+	if rest := traffic.SkipSpace(data, int(dec.InputOffset())); rest < len(data) {
 		return page, fmt.Errorf("the response is not valid JSON at byte %d: more follows the end of the JSON value", rest+1)
 	}
 	if !sawEvents {

@@ -25,33 +25,33 @@ func readDocument(body []byte) ([][]byte, error) {
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, invalid(body)
 	}
-	i := skipSpace(body, 0)
+	i := traffic.SkipSpace(body, 0)
 	if body[i] != '{' {
 		return nil, fmt.Errorf("the response is a JSON %s, not a WZDx FeatureCollection", kind(body[i]))
 	}
 	// Of repeated members the last counts, as in traffic.Canonical.
 	var typ, features []byte
 	var list [][]byte
-	for i = skipSpace(body, i+1); body[i] != '}'; {
-		keyEnd := skipValue(body, i)
-		start := skipSpace(body, skipSpace(body, keyEnd)+1) // past the colon
+	for i = traffic.SkipSpace(body, i+1); body[i] != '}'; {
+		keyEnd := traffic.SkipValue(body, i)
+		start := traffic.SkipSpace(body, traffic.SkipSpace(body, keyEnd)+1) // past the colon
 		var end int
 		switch unquote(body[i:keyEnd]) {
 		case "type":
-			end = skipValue(body, start)
+			end = traffic.SkipValue(body, start)
 			typ = body[start:end]
 		case "features":
 			if body[start] == '[' {
 				list, end = elements(body, start)
 			} else {
-				end = skipValue(body, start)
+				end = traffic.SkipValue(body, start)
 			}
 			features = body[start:end]
 		default:
-			end = skipValue(body, start)
+			end = traffic.SkipValue(body, start)
 		}
-		if i = skipSpace(body, end); body[i] == ',' {
-			i = skipSpace(body, i+1)
+		if i = traffic.SkipSpace(body, end); body[i] == ',' {
+			i = traffic.SkipSpace(body, i+1)
 		}
 	}
 	switch {
@@ -143,68 +143,13 @@ func clip(s string) string {
 // b[start], each as it lies in b, and the end of the array.
 func elements(b []byte, start int) ([][]byte, int) {
 	var list [][]byte
-	i := skipSpace(b, start+1)
+	i := traffic.SkipSpace(b, start+1)
 	for b[i] != ']' {
-		end := skipValue(b, i)
+		end := traffic.SkipValue(b, i)
 		list = append(list, b[i:end])
-		if i = skipSpace(b, end); b[i] == ',' {
-			i = skipSpace(b, i+1)
+		if i = traffic.SkipSpace(b, end); b[i] == ',' {
+			i = traffic.SkipSpace(b, i+1)
 		}
 	}
 	return list, i + 1
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
-}
-
-// skipValue returns the end of the valid JSON value that starts at i.
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-	default: // a number, true, false or null
-		for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ' ' && b[i] != '\n' && b[i] != '\r' && b[i] != '\t' {
-			i++
-		}
-	}
-	return i
-}
-
-// skipString returns the end of the valid JSON string that starts at i. It
-// jumps from quote to quote: most of a feature's bytes are in strings.
-func skipString(b []byte, i int) int {
-	for i++; ; i++ {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return len(b)
-		}
-		i += j
-		// The quote ends the string unless an odd number of backslashes
-		// escapes it (the opening quote stops the count).
-		k := i
-		for b[k-1] == '\\' {
-			k--
-		}
-		if (i-k)%2 == 0 {
-			return i + 1
-		}
-	}
 }

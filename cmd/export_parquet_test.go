@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"context"
-	"io"
 	"strings"
 	"testing"
 
@@ -42,24 +40,9 @@ func TestExportParquetFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var got *ExportOptions
-			f := &Factory{IO: IOStreams{OutTTY: tt.tty}}
-			c := NewCmdExport(f, func(_ context.Context, o *ExportOptions) error { got = o; return nil })
-			c.SetArgs(tt.args)
-			c.SetOut(io.Discard)
-			c.SetErr(io.Discard)
-			err := c.Execute()
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want one containing %q", err, tt.err)
-				}
-				if _, ok := err.(usageError); !ok {
-					t.Errorf("%v is not a usage error (exit status 2)", err)
-				}
+			got := parseExportFlags(t, tt.args, tt.tty, tt.err)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Format != tt.format || got.Partition != tt.partition || (got.Raw == nil) != (tt.raw == nil) || got.Raw != nil && *got.Raw != *tt.raw {
 				t.Errorf("format %s raw %v partition %q, want %s %v %q", got.Format, got.Raw, got.Partition, tt.format, tt.raw, tt.partition)

@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -35,23 +33,9 @@ func TestExportSeriesFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var got *ExportOptions
-			c := NewCmdExport(&Factory{}, func(_ context.Context, o *ExportOptions) error { got = o; return nil })
-			c.SetArgs(tt.args)
-			c.SetOut(io.Discard)
-			c.SetErr(io.Discard)
-			err := c.Execute()
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want one containing %q", err, tt.err)
-				}
-				if _, ok := err.(usageError); !ok {
-					t.Errorf("%v is not a usage error (exit status 2)", err)
-				}
+			got := parseExportFlags(t, tt.args, false, tt.err)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Series != tt.series {
 				t.Errorf("series %+v, want %+v", got.Series, tt.series)

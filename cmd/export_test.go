@@ -41,27 +41,40 @@ func TestExportFlagsLandInTheFilter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var got *ExportOptions
-			c := NewCmdExport(&Factory{}, func(_ context.Context, o *ExportOptions) error { got = o; return nil })
-			c.SetArgs(append([]string{}, tt.args...)) // never nil: cobra would read the test binary's own arguments
-			c.SetOut(io.Discard)
-			c.SetErr(io.Discard)
-			err := c.Execute()
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want one containing %q", err, tt.err)
-				}
-				if _, ok := err.(usageError); !ok {
-					t.Errorf("%v is not a usage error (exit status 2)", err)
-				}
+			got := parseExportFlags(t, tt.args, false, tt.err)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Format != tt.format || !reflect.DeepEqual(got.Filter, tt.filter) {
 				t.Errorf("format %s filter %+v, want %s %+v", got.Format, got.Filter, tt.format, tt.filter)
 			}
 		})
 	}
+}
+
+// parseExportFlags runs "trafficctl export" with args (and a terminal on
+// stdout if tty) up to its run function and returns the options it got;
+// when wantErr is not empty, it checks that the flags were refused with a
+// usage error containing it, and returns nil.
+func parseExportFlags(t *testing.T, args []string, tty bool, wantErr string) *ExportOptions {
+	t.Helper()
+	var got *ExportOptions
+	c := NewCmdExport(&Factory{IO: IOStreams{OutTTY: tty}}, func(_ context.Context, o *ExportOptions) error { got = o; return nil })
+	c.SetArgs(append([]string{}, args...)) // never nil: cobra would read the test binary's own arguments
+	c.SetOut(io.Discard)
+	c.SetErr(io.Discard)
+	err := c.Execute()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		if _, ok := err.(usageError); !ok {
+			t.Errorf("%v is not a usage error (exit status 2)", err)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

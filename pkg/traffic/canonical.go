@@ -125,7 +125,11 @@ var errNumberRange = errors.New("a number beyond PostgreSQL's numeric range (131
 // there.
 func numericFits(num []byte) bool {
 	mant, exp := num, []byte(nil)
-	if i := bytes.IndexAny(num, "eE"); i >= 0 {
+	i := 0
+	for i < len(num) && num[i] != 'e' && num[i] != 'E' {
+		i++
+	}
+	if i < len(num) {
 		mant, exp = num[:i], num[i+1:]
 	} else if len(num) <= 16383 {
 		return true // nearly every number: too short to have too many digits
@@ -179,7 +183,14 @@ func appendString(dst, s []byte) []byte {
 }
 
 // isClean reports whether CleanText would return s unchanged.
-func isClean(s []byte) bool { return utf8.Valid(s) && bytes.IndexByte(s, 0) < 0 }
+func isClean(s []byte) bool {
+	for _, c := range s {
+		if c == 0 || c >= utf8.RuneSelf {
+			return utf8.Valid(s) && bytes.IndexByte(s, 0) < 0
+		}
+	}
+	return true // ASCII without NUL: nearly every key and value of a feed
+}
 
 // CleanText is s as text every database stores alike: each invalid UTF-8
 // byte becomes U+FFFD (as encoding/json's decoder does), and NUL, which

@@ -29,6 +29,8 @@ func (s *Store) migrateFeeds(tx *gorm.DB) error {
 		// Each fetch and status read a feed's latest successful run.
 		`CREATE INDEX fetch_runs_feed_status_id ON fetch_runs (feed, status, id)`,
 	}
+	// The content columns of 0001, fixed history: not traffic.Fields, which
+	// has grown since.
 	oldFields := "headline, event_type, severity, lat, lon, status, event_subtypes, description, roads, areas, created, updated, geometry_type, geometry"
 	if s.dialect == Postgres {
 		stmts = append(stmts,

@@ -29,38 +29,22 @@ func DecodeEvent(obj []byte, loc *time.Location) (traffic.Event, []string, error
 	if err != nil {
 		return traffic.Event{}, nil, fmt.Errorf("event is not valid JSON: %v", err)
 	}
-	return decodeEvent(v, &scratch{}, nil, loc)
-}
-
-// scratch is the reusable working memory of one decoding goroutine: the
-// canonical form is written into buf, and only copied out for an event
-// that is kept whole.
-type scratch struct {
-	buf []byte
-	traffic.Scratch
+	return decodeEvent(v, &traffic.Scratch{}, nil, loc)
 }
 
 // decodeEvent reads an event from its parsed tree. If stored reports that
 // the event is already stored with this content, only its ID and
 // ContentHash are filled in: nothing else of it is needed, and nothing
 // else is allocated.
-func decodeEvent(v *fastjson.Value, sc *scratch, stored func(id, contentHash string) bool, loc *time.Location) (traffic.Event, []string, error) {
+func decodeEvent(v *fastjson.Value, sc *traffic.Scratch, stored func(id, contentHash string) bool, loc *time.Location) (traffic.Event, []string, error) {
 	if v.Type() != fastjson.TypeObject {
 		return traffic.Event{}, nil, fmt.Errorf("event is a JSON %s, not an object", v.Type())
 	}
 	id := strings.TrimSpace(traffic.CleanText(v.GetStringBytes("id")))
-	if id == "" {
-		return traffic.Event{}, nil, traffic.ErrNoID
-	}
-	if len(id) > traffic.MaxIDBytes {
-		return traffic.Event{}, nil, fmt.Errorf("event id of %d bytes is longer than %d", len(id), traffic.MaxIDBytes)
-	}
-	raw, err := sc.AppendCanonical(sc.buf[:0], v)
+	raw, hash, err := sc.Identify("event", id, v)
 	if err != nil {
-		return traffic.Event{}, nil, fmt.Errorf("event %s: %w", id, err)
+		return traffic.Event{}, nil, err
 	}
-	sc.buf = raw
-	hash := traffic.Hash(raw)
 	if stored != nil && stored(id, hash) {
 		return traffic.Event{ID: id, ContentHash: hash}, nil, nil
 	}

@@ -252,7 +252,7 @@ func readPage(data []byte) (pageInfo, error) {
 	if fastjson.ValidateBytes(data) == nil {
 		if env, ok := readEnvelope(data); ok {
 			page := pageInfo{next: env.next, decode: func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
-				p, sc := parsers.Get(), scratches.Get().(*scratch)
+				p, sc := parsers.Get(), scratches.Get().(*traffic.Scratch)
 				defer parsers.Put(p)
 				defer scratches.Put(sc)
 				for _, obj := range env.events {
@@ -273,7 +273,7 @@ func readPage(data []byte) (pageInfo, error) {
 	return decodePage(data)
 }
 
-var scratches = sync.Pool{New: func() any { return new(scratch) }}
+var scratches = sync.Pool{New: func() any { return new(traffic.Scratch) }}
 
 // decodePage reads a body that readEnvelope did not take, with
 // encoding/json, to say what is wrong with it: the body must be an object

@@ -21,6 +21,26 @@ var parsers fastjson.ParserPool
 // Scratch is the reusable working memory of one decoding goroutine.
 type Scratch struct {
 	members []member // a stack of the objects being canonicalised
+	buf     []byte   // the last canonical event, copied out only if kept
+}
+
+// Identify checks a decoded event's id and writes the canonical form of
+// its object v into the scratch's buffer: raw is valid until the next
+// call, and hash is its content hash. An empty id is ErrNoID; an id longer
+// than MaxIDBytes, or an object that is no valid JSON for every database,
+// fails the event, named in errors as what ("event", "feature").
+func (sc *Scratch) Identify(what, id string, v *fastjson.Value) (raw []byte, hash string, err error) {
+	if id == "" {
+		return nil, "", ErrNoID
+	}
+	if len(id) > MaxIDBytes {
+		return nil, "", fmt.Errorf("%s id of %d bytes is longer than %d", what, len(id), MaxIDBytes)
+	}
+	if raw, err = sc.AppendCanonical(sc.buf[:0], v); err != nil {
+		return nil, "", fmt.Errorf("%s %s: %w", what, id, err)
+	}
+	sc.buf = raw
+	return raw, Hash(raw), nil
 }
 
 type member struct {

@@ -13,11 +13,10 @@ import (
 var parsers fastjson.ParserPool
 
 // decoder is the reusable working memory of the goroutine that decodes a
-// document's features: the canonical form is written into buf, and only
-// copied out for an event that is kept whole.
+// document's features (the canonical form is written into the Scratch's
+// buffer, and only copied out for an event that is kept whole).
 type decoder struct {
-	p   *fastjson.Parser
-	buf []byte
+	p *fastjson.Parser
 	traffic.Scratch
 	loc *time.Location // for times without an offset; nil is UTC
 }
@@ -41,18 +40,10 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 	if id == "" {
 		id = idText(props.Get("road_event_id")) // WZDx 3.0; deprecated in 3.1
 	}
-	if id == "" {
-		return traffic.Event{}, nil, traffic.ErrNoID
-	}
-	if len(id) > traffic.MaxIDBytes {
-		return traffic.Event{}, nil, fmt.Errorf("feature id of %d bytes is longer than %d", len(id), traffic.MaxIDBytes)
-	}
-	raw, err := d.AppendCanonical(d.buf[:0], v)
+	raw, hash, err := d.Identify("feature", id, v)
 	if err != nil {
-		return traffic.Event{}, nil, fmt.Errorf("feature %s: %w", id, err)
+		return traffic.Event{}, nil, err
 	}
-	d.buf = raw
-	hash := traffic.Hash(raw)
 	if stored != nil && stored(id, hash) {
 		return traffic.Event{ID: id, ContentHash: hash}, nil, nil
 	}

@@ -31,6 +31,24 @@ func process(env map[string]string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	return c, &stderr
 }
 
+// sigtermWhenHung starts c, waits until the feed reports on hung that it
+// holds a request (what it is, for the failure message), sends SIGTERM and
+// returns the exit status.
+func sigtermWhenHung(t *testing.T, c *exec.Cmd, stderr *bytes.Buffer, hung <-chan struct{}, what string) int {
+	t.Helper()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-hung:
+	case <-time.After(10 * time.Second):
+		c.Process.Kill()
+		t.Fatalf("%s was never requested: %s", what, stderr)
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	return exitCode(c.Wait())
+}
+
 func exitCode(err error) int {
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -154,17 +172,7 @@ func TestSIGTERMDuringASlowPage(t *testing.T) {
 			return true
 		})
 		c, stderr := process(env, "fetch")
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-slow:
-		case <-time.After(10 * time.Second):
-			c.Process.Kill()
-			t.Fatalf("page 2 was never requested: %s", stderr)
-		}
-		c.Process.Signal(syscall.SIGTERM)
-		code := exitCode(c.Wait())
+		code := sigtermWhenHung(t, c, stderr, slow, "page 2")
 		if code != 143 || !strings.Contains(stderr.String(), "interrupted by SIGTERM") {
 			t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 		}
@@ -199,17 +207,7 @@ func TestSIGTERMStopsTheFeedsAfterTheOneRunning(t *testing.T) {
 	})
 	cfg := feedsConfig(t, slowSrv.URL(), map[string]string{"a-slow": slowSrv.URL(), "b-next": next.URL()}, "")
 	c, stderr := process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "fetch", "--config", cfg)
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-slow:
-	case <-time.After(10 * time.Second):
-		c.Process.Kill()
-		t.Fatalf("the first feed was never requested: %s", stderr)
-	}
-	c.Process.Signal(syscall.SIGTERM)
-	if code := exitCode(c.Wait()); code != 143 {
+	if code := sigtermWhenHung(t, c, stderr, slow, "the first feed"); code != 143 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 	if runs := ledger(t, dbURL); !reflect.DeepEqual(runs, []string{"a-slow failed"}) {

@@ -333,7 +333,7 @@ func decodePage(data []byte) (pageInfo, error) {
 		for _, obj := range objs {
 			ev, warnings, err := DecodeEvent(obj, loc)
 			if err == nil && stored != nil && stored(ev.ID, ev.ContentHash) {
-				ev = traffic.Event{ID: ev.ID, ContentHash: ev.ContentHash}
+				ev = traffic.Event{ID: ev.ID, ContentHash: ev.ContentHash, HashOnly: true}
 			}
 			emit(decoded{ev, warnings, err})
 		}

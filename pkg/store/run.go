@@ -39,6 +39,11 @@ type RunTx struct {
 	openErr error
 	plan    *planner // made once the open set is loaded
 
+	// The spells planned but not yet written (with the ids whose open spell
+	// they end): flush writes them.
+	ending  []string
+	waiting []spell
+
 	rec  FetchRun  // the ledger row, once Start wrote it
 	prev RunStart  // the previous successful run: spells that end, end there
 	at   time.Time // this run's started_at
@@ -249,15 +254,45 @@ func (f *RunTx) Write(ctx context.Context, events []traffic.Event) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range plan.undo {
-		if err := f.s.undoSpell(tx, f.feed, u); err != nil {
+	if len(plan.undo) > 0 {
+		if err := f.flush(tx); err != nil { // what is undone must be written first
 			return err
 		}
+		for _, u := range plan.undo {
+			if err := f.s.undoSpell(tx, f.feed, u); err != nil {
+				return err
+			}
+		}
 	}
-	if err := f.s.endSpells(tx, f.feed, f.prev, plan.ending); err != nil {
+	f.ending = append(f.ending, plan.ending...)
+	for _, sp := range plan.begin {
+		e := *sp.event // the caller may reuse its page
+		sp.event = &e
+		f.waiting = append(f.waiting, sp)
+	}
+	if len(f.waiting) < flushAt {
+		return nil
+	}
+	return f.flush(tx)
+}
+
+// flushAt is how many spells may wait to be written. A page of a first
+// fetch is written as it comes; a few changed events a page wait, and are
+// written in a couple of statements for many pages instead of a couple a
+// page.
+const flushAt = 500
+
+// flush ends the spells of the changed events waiting to be written and
+// writes their new spells, with their events' rows.
+func (f *RunTx) flush(tx *gorm.DB) error {
+	if err := f.s.endSpells(tx, f.feed, f.prev, f.ending); err != nil {
 		return err
 	}
-	return f.s.beginSpells(tx, f.conn, f.feed, f.rec.ID, f.at, plan.begin)
+	if err := f.s.beginSpells(tx, f.conn, f.feed, f.rec.ID, f.at, f.waiting); err != nil {
+		return err
+	}
+	f.ending, f.waiting = f.ending[:0], f.waiting[:0]
+	return nil
 }
 
 // Finish closes the open events the snapshot did not list (their spells
@@ -272,6 +307,9 @@ func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	}
 	tx := f.tx.WithContext(ctx)
 	defer f.Rollback()
+	if err := f.flush(tx); err != nil {
+		return FetchRun{}, err
+	}
 	counts := f.plan.counts()
 	gone := f.plan.closing()
 	if err := f.s.endSpells(tx, f.feed, f.prev, gone); err != nil {

@@ -44,11 +44,10 @@ func (s *Store) addClosed(tx *gorm.DB, feed string, stored map[string]known, ids
 			CurrentVersion int
 		}
 		if s.dialect == Postgres {
-			// A join with the unnested ids (as startSpells does): with
+			// A join with the unnested ids (as endSpells does): with
 			// "id IN (…)" the planner, which knows nothing yet of a table
 			// filled in this run, chose a scan comparing every row with
-			// every id (a first fetch of 10,000 events: 200-300 ms a page,
-			// 2.9 s in all against 1.1).
+			// every id (docs/benchmarks.md).
 			rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context,
 				"SELECT e.id, e.current_version FROM unnest($1::text[]) AS u(id) JOIN events e ON e.feed = $2 AND e.id = u.id", ids, feed)
 			if err != nil {

@@ -34,10 +34,10 @@ func (s *Store) loadOpen(tx *gorm.DB, feed string, size int) (map[string]known, 
 	return state, s.dbError("read open events", rows.Err())
 }
 
-// addClosed adds to stored those of ids that exist as closed events, in
+// addClosed adds to closed those of ids that exist as closed events, in
 // batches: the number of statements grows with ids / batch size, never
 // with ids. ids are neither open nor looked up before.
-func (s *Store) addClosed(tx *gorm.DB, feed string, stored map[string]known, ids []string) error {
+func (s *Store) addClosed(tx *gorm.DB, feed string, closed map[string]known, ids []string) error {
 	err := inBatches(ids, s.maxParams()-1, func(ids []string) error {
 		var found []struct {
 			ID             string
@@ -60,7 +60,7 @@ func (s *Store) addClosed(tx *gorm.DB, feed string, stored map[string]known, ids
 				if err := rows.Scan(&id, &version); err != nil {
 					return err
 				}
-				stored[id] = known{version: version}
+				closed[id] = known{version: version}
 			}
 			return rows.Err()
 		}
@@ -68,7 +68,7 @@ func (s *Store) addClosed(tx *gorm.DB, feed string, stored map[string]known, ids
 			return err
 		}
 		for _, f := range found {
-			stored[f.ID] = known{version: f.CurrentVersion}
+			closed[f.ID] = known{version: f.CurrentVersion}
 		}
 		return nil
 	})
@@ -83,7 +83,7 @@ func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (
 		return Counts{}, err
 	}
 	if len(st.Applied) == 0 {
-		return planCounts(map[string]known{}, events)
+		return newPlanner(nil).planCounts(events)
 	}
 	if len(st.Pending) > 0 {
 		// A dry run writes nothing, not even a migration, and an older
@@ -96,15 +96,15 @@ func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (
 	if err != nil {
 		return Counts{}, err
 	}
-	if err := s.addClosed(db, feed, state, newPlanner(state).unknown(events)); err != nil {
+	p := newPlanner(state)
+	if err := s.addClosed(db, feed, p.closed, p.unknown(events)); err != nil {
 		return Counts{}, err
 	}
-	return planCounts(state, events)
+	return p.planCounts(events)
 }
 
 // planCounts counts what a snapshot would change.
-func planCounts(stored map[string]known, events []traffic.Event) (Counts, error) {
-	p := newPlanner(stored)
+func (p *planner) planCounts(events []traffic.Event) (Counts, error) {
 	if _, err := p.page(events); err != nil {
 		return Counts{}, err
 	}

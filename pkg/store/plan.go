@@ -70,14 +70,24 @@ type pagePlan struct {
 // planner decides what a run does, a page at a time, from what was stored
 // when the run began and what the run met so far. It reads and writes no
 // database: the run looks up the closed events a page names and adds them
-// to stored before planning the page.
+// to closed before planning the page.
 type planner struct {
-	stored map[string]known // the open events, and the closed ones met
+	open   map[string]known // the open events; never written (RunTx.Unchanged reads it meanwhile)
+	closed map[string]known // the closed events met
 	seen   map[string]met   // what the run did with each id it met
 }
 
 func newPlanner(open map[string]known) *planner {
-	return &planner{stored: open, seen: make(map[string]met, len(open))}
+	return &planner{open: open, closed: map[string]known{}, seen: make(map[string]met, len(open))}
+}
+
+// stored is what was stored of id when the run began.
+func (p *planner) stored(id string) (known, bool) {
+	if k, ok := p.open[id]; ok {
+		return k, true
+	}
+	k, ok := p.closed[id]
+	return k, ok
 }
 
 // unknown are the ids of page neither stored as open nor looked up yet nor
@@ -86,7 +96,7 @@ func (p *planner) unknown(page []traffic.Event) []string {
 	var ids []string
 	for i := range page {
 		id := page[i].ID
-		_, stored := p.stored[id]
+		_, stored := p.stored(id)
 		_, seen := p.seen[id]
 		if !stored && !seen {
 			ids = append(ids, id)
@@ -113,7 +123,7 @@ func (p *planner) page(page []traffic.Event) (pagePlan, error) {
 			continue // a later copy in this page counts
 		}
 		prev, metBefore := p.seen[e.ID]
-		k, stored := p.stored[e.ID]
+		k, stored := p.stored(e.ID)
 		if metBefore {
 			if prev.hash == e.ContentHash {
 				continue // the same content again: nothing to do
@@ -144,8 +154,8 @@ func (p *planner) page(page []traffic.Event) (pagePlan, error) {
 // is planned.
 func (p *planner) closing() []string {
 	var gone []string
-	for id, k := range p.stored {
-		if _, met := p.seen[id]; k.open && !met {
+	for id := range p.open {
+		if _, met := p.seen[id]; !met {
 			gone = append(gone, id)
 		}
 	}

@@ -247,7 +247,7 @@ func (f *RunTx) Write(ctx context.Context, events []traffic.Event) error {
 		return err
 	}
 	tx := f.tx.WithContext(ctx)
-	if err := f.s.addClosed(tx, f.feed, f.plan.stored, f.plan.unknown(events)); err != nil {
+	if err := f.s.addClosed(tx, f.feed, f.plan.closed, f.plan.unknown(events)); err != nil {
 		return err
 	}
 	plan, err := f.plan.page(events)

@@ -58,12 +58,30 @@ type undo struct {
 	version int    // its stored current spell (0 if it was new)
 }
 
+// spellKey names one spell of the run's feed.
+type spellKey struct {
+	id      string
+	version int
+}
+
+// ids are the event ids of keys.
+func ids(keys []spellKey) []string {
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.id
+	}
+	return out
+}
+
 // pagePlan is what one page of a snapshot writes, in the order the run
 // applies it: undo, end the spells of changed events, then begin spells
 // (with their events' rows).
 type pagePlan struct {
 	undo   []undo
-	ending []string // ids whose open spell ends: changed
+	ending []spellKey // the open spells that end: of changed events
 	begin  []spell  // new, changed and returning events
 }
 
@@ -140,7 +158,7 @@ func (p *planner) page(page []traffic.Event) (pagePlan, error) {
 		case isNew:
 			plan.begin = append(plan.begin, spell{event: e, version: 1, change: ch})
 		case isChanged:
-			plan.ending = append(plan.ending, e.ID)
+			plan.ending = append(plan.ending, spellKey{e.ID, k.version})
 			plan.begin = append(plan.begin, spell{event: e, version: k.version + 1, change: ch})
 		case isReturning:
 			plan.begin = append(plan.begin, spell{event: e, version: k.version + 1, change: ch})
@@ -150,13 +168,13 @@ func (p *planner) page(page []traffic.Event) (pagePlan, error) {
 	return plan, nil
 }
 
-// closing are the open events the snapshot did not list, once every page
-// is planned.
-func (p *planner) closing() []string {
-	var gone []string
-	for id := range p.open {
+// closing are the open spells of the events the snapshot did not list,
+// once every page is planned.
+func (p *planner) closing() []spellKey {
+	var gone []spellKey
+	for id, k := range p.open {
 		if _, met := p.seen[id]; !met {
-			gone = append(gone, id)
+			gone = append(gone, spellKey{id, k.version})
 		}
 	}
 	return gone

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"testing"
@@ -16,7 +17,10 @@ type planned struct {
 }
 
 func said(p pagePlan) planned {
-	out := planned{Undo: p.undo, Ending: p.ending}
+	out := planned{Undo: p.undo}
+	for _, k := range p.ending {
+		out.Ending = append(out.Ending, fmt.Sprintf("%s@%d", k.id, k.version))
+	}
 	if len(p.begin) > 0 {
 		out.Begin = map[string]int{}
 		for _, sp := range p.begin {
@@ -48,7 +52,7 @@ func TestPlanDecidesEachEventOfAPage(t *testing.T) {
 		{
 			name:  "new, changed, unchanged, returning and closing in one page",
 			pages: [][]traffic.Event{{ev("same", "h1"), ev("edited", "h2"), ev("closed", "h9"), ev("fresh", "h1")}},
-			last: planned{Ending: []string{"edited"},
+			last: planned{Ending: []string{"edited@2"},
 				Begin: map[string]int{"edited": 3, "closed": 5, "fresh": 1}},
 			counts:  Counts{New: 1, Changed: 2, Unchanged: 1, Closed: 1},
 			closing: []string{"absent"},
@@ -79,7 +83,7 @@ func TestPlanDecidesEachEventOfAPage(t *testing.T) {
 			pages: [][]traffic.Event{{ev("fresh", "a"), ev("edited", "h2"), ev("same", "h1"), ev("closed", "x")}, {ev("fresh", "b"), ev("edited", "h1"), ev("same", "h3"), ev("closed", "y")}},
 			last: planned{
 				Undo:   []undo{{id: "fresh", was: isNew}, {id: "edited", was: isChanged, version: 2}, {id: "closed", was: isReturning, version: 4}},
-				Ending: []string{"same"},
+				Ending: []string{"same@3"},
 				Begin:  map[string]int{"fresh": 1, "same": 4, "closed": 5},
 			},
 			counts:  Counts{New: 1, Changed: 2, Unchanged: 1, Closed: 1},
@@ -109,7 +113,7 @@ func TestPlanDecidesEachEventOfAPage(t *testing.T) {
 			if got := p.counts(); got != tt.counts {
 				t.Errorf("counts %+v, want %+v", got, tt.counts)
 			}
-			closing := p.closing()
+			closing := ids(p.closing())
 			sort.Strings(closing)
 			if !reflect.DeepEqual(closing, tt.closing) {
 				t.Errorf("closing %v, want %v", closing, tt.closing)

@@ -41,7 +41,7 @@ type RunTx struct {
 
 	// The spells planned but not yet written (with the ids whose open spell
 	// they end): flush writes them.
-	ending  []string
+	ending  []spellKey
 	waiting []spell
 
 	rec  FetchRun  // the ledger row, once Start wrote it
@@ -247,8 +247,13 @@ func (f *RunTx) Write(ctx context.Context, events []traffic.Event) error {
 		return err
 	}
 	tx := f.tx.WithContext(ctx)
-	if err := f.s.addClosed(tx, f.feed, f.plan.closed, f.plan.unknown(events)); err != nil {
-		return err
+	// Closed events are looked up among the ids the run does not know; a
+	// feed's first successful run has none to find (events are written by
+	// successful runs only).
+	if f.prev.ID != 0 {
+		if err := f.s.addClosed(tx, f.feed, f.plan.closed, f.plan.unknown(events)); err != nil {
+			return err
+		}
 	}
 	plan, err := f.plan.page(events)
 	if err != nil {
@@ -315,7 +320,7 @@ func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	if err := f.s.endSpells(tx, f.feed, f.prev, gone); err != nil {
 		return FetchRun{}, err
 	}
-	if err := f.s.closeEvents(tx, f.feed, f.at, f.prev, gone); err != nil {
+	if err := f.s.closeEvents(tx, f.feed, f.at, f.prev, ids(gone)); err != nil {
 		return FetchRun{}, err
 	}
 	rec := f.rec

@@ -102,20 +102,25 @@ func rows(n, cols int) string {
 	return row + strings.Repeat(", "+row, n-1)
 }
 
-// endSpells ends the open spells of ids at the previous successful run.
-func (s *Store) endSpells(tx *gorm.DB, feed string, prev RunStart, ids []string) error {
-	if len(ids) == 0 {
+// endSpells ends the given open spells at the previous successful run.
+func (s *Store) endSpells(tx *gorm.DB, feed string, prev RunStart, spells []spellKey) error {
+	if len(spells) == 0 {
 		return nil
 	}
 	ctx, db := tx.Statement.Context, tx.Statement.ConnPool
 	if s.dialect == Postgres {
-		// A join with the unnested ids, not "event_id = ANY($4)", which
-		// would compare every row with every id.
-		_, err := db.ExecContext(ctx, "UPDATE event_versions v SET last_run_id = $1, valid_to = $2 FROM unnest($4::text[]) AS u(id) WHERE v.feed = $3 AND v.event_id = u.id AND v.last_run_id IS NULL",
-			prev.ID, prev.Started, feed, ids)
+		// Each spell by its whole primary key, joined with the unnested
+		// keys: matched on the open spells instead, the planner scanned
+		// them all (docs/benchmarks.md).
+		versions := make([]int, len(spells))
+		for i, sp := range spells {
+			versions[i] = sp.version
+		}
+		_, err := db.ExecContext(ctx, "UPDATE event_versions v SET last_run_id = $1, valid_to = $2 FROM unnest($4::text[], $5::int[]) AS u(id, version) WHERE v.feed = $3 AND v.event_id = u.id AND v.version = u.version",
+			prev.ID, prev.Started, feed, ids(spells), versions)
 		return s.dbError("end spells", err)
 	}
-	err := inBatches(ids, s.maxParams()-3, func(batch []string) error {
+	err := inBatches(ids(spells), s.maxParams()-3, func(batch []string) error {
 		_, err := db.ExecContext(ctx, "UPDATE event_versions SET last_run_id = ?, valid_to = ? WHERE feed = ? AND last_run_id IS NULL AND event_id IN "+rows(1, len(batch)),
 			append([]any{prev.ID, prev.Started, feed}, anys(batch)...)...)
 		return err

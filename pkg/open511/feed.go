@@ -72,6 +72,7 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 		return f.fetchPages(ctx, next, &snap.Pages, func(n int, p pageInfo) error {
 			var events []decoded
 			p.decode(stored, f.Location, func(d decoded) { events = append(events, d) })
+			f.Source.Release(p.body) // decoded events hold copies, not the body
 			select {
 			case pages <- page{n, events}:
 				return nil
@@ -137,6 +138,7 @@ func (f *Feed) fetchPages(ctx context.Context, next *url.URL, pages *int, got fu
 			if page, err = readPage(body); err != nil {
 				return err
 			}
+			page.body = body
 			following, err = nextURL(next, page.next)
 			return err
 		})
@@ -215,6 +217,7 @@ func nextURL(current *url.URL, next string) (*url.URL, error) {
 }
 
 type pageInfo struct {
+	body []byte // what decode reads; released to the client after it
 	next string // pagination.next_url
 	// decode hands the page's events to emit, in order; those that stored
 	// (if not nil) reports as stored unchanged carry only their ID and

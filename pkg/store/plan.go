@@ -82,7 +82,7 @@ func ids(keys []spellKey) []string {
 type pagePlan struct {
 	undo   []undo
 	ending []spellKey // the open spells that end: of changed events
-	begin  []spell  // new, changed and returning events
+	begin  []spell    // new, changed and returning events
 }
 
 // planner decides what a run does, a page at a time, from what was stored

@@ -177,14 +177,12 @@ func Load(opts Options) (*Config, error) {
 		}
 	}
 	if file != "" {
-		v.SetConfigFile(file)
-		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
-			var notFound *fs.PathError
-			if errors.As(err, &notFound) {
-				return nil, fmt.Errorf("%w: config file %s: %v", ErrConfig, file, notFound.Err)
-			}
-			return nil, fmt.Errorf("%w: config file %s is not valid YAML", ErrConfig, file)
+		settings, err := readFile(file)
+		if err != nil {
+			return nil, err
+		}
+		if err := v.MergeConfigMap(settings); err != nil {
+			return nil, fmt.Errorf("%w: config file %s: %v", ErrConfig, file, err)
 		}
 		warnUnknownKeys(v, file, log)
 		warnReadableKey(v, file, log)

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxAliasValues is how many values the aliases of a config file may add
+// to it when they are expanded: a few kilobytes of nested aliases (an
+// "alias bomb") would otherwise expand to billions.
+const MaxAliasValues = 10000
+
+// readFile reads the config file as the settings it holds. It is parsed
+// here rather than by viper so that an error says the line and the reason
+// (viper says only that the file is not valid YAML).
+func readFile(file string) (map[string]any, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fileError(file, err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if err := checkAliases(&doc); err != nil {
+		return nil, fmt.Errorf("%w: config file %s: %v", ErrConfig, file, err)
+	}
+	settings := map[string]any{}
+	if len(doc.Content) == 0 {
+		return settings, nil // empty, or comments only
+	}
+	if top := doc.Content[0]; top.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%w: config file %s: line %d: the file must be a mapping of sections such as source: and feeds:", ErrConfig, file, top.Line)
+	}
+	if err := doc.Decode(&settings); err != nil {
+		return nil, yamlError(file, err)
+	}
+	return settings, nil
+}
+
+// fileError says why a config file could not be read, without Go's
+// "open NAME:" prefix, since the message names the file already.
+func fileError(file string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%w: config file %s: %v", ErrConfig, file, err)
+}
+
+// yamlError is the YAML library's own reason, with its line, on one line:
+// "line 4: mapping key "url" already defined at line 3".
+func yamlError(file string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msg = strings.Join(te.Errors, "; ")
+	}
+	return fmt.Errorf("%w: config file %s is not valid YAML: %s", ErrConfig, file, msg)
+}
+
+// checkAliases refuses a document whose aliases would add more than
+// MaxAliasValues values when expanded. The walk stops as soon as they do,
+// so it takes no longer than reading that many values.
+func checkAliases(doc *yaml.Node) error {
+	added := 0
+	var walk func(n *yaml.Node, aliased bool) *yaml.Node
+	walk = func(n *yaml.Node, aliased bool) *yaml.Node {
+		if aliased {
+			if added++; added > MaxAliasValues {
+				return n
+			}
+		}
+		if n.Kind == yaml.AliasNode {
+			if over := walk(n.Alias, true); over != nil {
+				return n // the line of the outermost alias, the one written
+			}
+			return nil
+		}
+		for _, c := range n.Content {
+			if over := walk(c, aliased); over != nil {
+				return over
+			}
+		}
+		return nil
+	}
+	if over := walk(doc, false); over != nil {
+		return fmt.Errorf("line %d: the aliases add more than %d values to the file once expanded (an alias bomb?)", over.Line, MaxAliasValues)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// aliasBomb is the "billion laughs" in YAML: 9 levels of 9 aliases each,
+// 9^9 (387 million) strings once expanded, in 400 bytes.
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("source:\n  url: https://example.org/events\n")
+	b.WriteString(`l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` + "\n")
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d [", i, i)
+		for j := 0; j < 9; j++ {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
+}
+
+// A config file that is not what it should be is refused with the line
+// and the reason, in the YAML library's words.
+func TestBadYAMLSaysLineAndReason(t *testing.T) {
+	tests := []struct {
+		name, file string
+		want       []string
+	}{
+		{"duplicate key", "source:\n  url: https://a.example/events\n  url: https://b.example/events\n",
+			[]string{`line 3: mapping key "url" already defined at line 2`}},
+		{"syntax", "source:\n  url: [unclosed\n", []string{"line 1: did not find expected"}},
+		{"alias bomb", aliasBomb(), []string{"line 7: the aliases add more than 10000 values"}},
+		{"not a mapping", "- source\n- feeds\n", []string{"line 1: the file must be a mapping"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inDir(t)
+			write(t, "trafficctl.yaml", tt.file)
+			_, err := Load(Options{})
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want a configuration error", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want %q in it", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("err spans lines: %q", err)
+			}
+		})
+	}
+}
+
+// Aliases that add a few values, as a shared block of settings does, are
+// read as before.
+func TestModestAliasesAreRead(t *testing.T) {
+	inDir(t)
+	write(t, "trafficctl.yaml", `common: &common
+  timeout: 7s
+  retries: 1
+feeds:
+  one:
+    url: https://a.example/events
+    <<: *common
+  two:
+    url: https://b.example/events
+    <<: *common
+`)
+	c, err := Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range c.Feeds {
+		if f.Timeout.String() != "7s" || f.Retries != 1 {
+			t.Errorf("feed %s: timeout %v retries %d, want the aliased 7s and 1", f.Name, f.Timeout, f.Retries)
+		}
+	}
+}

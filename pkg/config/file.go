@@ -29,6 +29,9 @@ func readFile(file string) (map[string]any, error) {
 	if err := checkAliases(&doc); err != nil {
 		return nil, fmt.Errorf("%w: config file %s: %v", ErrConfig, file, err)
 	}
+	if err := checkCase(&doc, ""); err != nil {
+		return nil, fmt.Errorf("%w: config file %s: %v", ErrConfig, file, err)
+	}
 	settings := map[string]any{}
 	if len(doc.Content) == 0 {
 		return settings, nil // empty, or comments only
@@ -90,6 +93,35 @@ func checkAliases(doc *yaml.Node) error {
 	}
 	if over := walk(doc, false); over != nil {
 		return fmt.Errorf("line %d: the aliases add more than %d values to the file once expanded (an alias bomb?)", over.Line, MaxAliasValues)
+	}
+	return nil
+}
+
+// checkCase refuses two keys of one mapping that differ only in case
+// (feeds Bay and bay): viper folds keys to lower case, and one of them
+// would silently replace the other. Aliases are not followed: what they
+// point to is checked where it is written.
+func checkCase(n *yaml.Node, path string) error {
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			folded := strings.ToLower(key.Value)
+			if first, ok := seen[folded]; ok && first.Value != key.Value {
+				return fmt.Errorf("%s%s (line %d) and %s%s (line %d) differ only in case, and keys are not case-sensitive: rename or remove one",
+					path, first.Value, first.Line, path, key.Value, key.Line)
+			}
+			seen[folded] = key
+			if err := checkCase(n.Content[i+1], path+key.Value+"."); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, c := range n.Content {
+		if err := checkCase(c, path); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -84,3 +84,24 @@ feeds:
 		}
 	}
 }
+
+// Feed names, and any two keys of one mapping, that differ only in case
+// are refused: one of them was silently dropped.
+func TestKeysThatDifferOnlyInCaseAreRefused(t *testing.T) {
+	tests := []struct{ name, file, want string }{
+		{"feeds", "feeds:\n  Bay:\n    url: https://a.example/events\n  bay:\n    url: https://b.example/events\n",
+			"feeds.Bay (line 2) and feeds.bay (line 4) differ only in case"},
+		{"settings", "source:\n  url: https://a.example/events\n  Timeout: 5s\n  timeout: 9s\n",
+			"source.Timeout (line 3) and source.timeout (line 4) differ only in case"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inDir(t)
+			write(t, "trafficctl.yaml", tt.file)
+			_, err := Load(Options{})
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want a configuration error saying %q", err, tt.want)
+			}
+		})
+	}
+}

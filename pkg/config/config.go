@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net/url"
 	"os"
@@ -228,10 +229,18 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 	}
 	globalURL, _ := url.Parse(global.URL)
 	var feeds []Feed
-	for name, raw := range section {
+	envOf := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(section)) {
+		raw := section[name]
 		if !feedName.MatchString(name) {
 			return nil, bad("feed name %q must be 1 to 32 characters of a-z, 0-9, - and _, starting with a letter or digit", name)
 		}
+		// a-b and a_b would share their environment variables: one
+		// TRAFFICCTL_FEEDS_A_B_URL would re-point both.
+		if other, ok := envOf[feedEnv(name)]; ok {
+			return nil, bad("feeds %s and %s differ only in - and _, and would share the variables %s*: rename one", other, name, feedEnv(name))
+		}
+		envOf[feedEnv(name)] = name
 		keys, ok := raw.(map[string]any)
 		if !ok && raw != nil {
 			return nil, bad("feeds.%s must be a map of settings such as url and format", name)
@@ -243,7 +252,7 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 			}
 			set[k] = val
 		}
-		prefix := "TRAFFICCTL_FEEDS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
+		prefix := feedEnv(name)
 		for _, k := range feedKeys {
 			if val, ok := os.LookupEnv(prefix + strings.ToUpper(k)); ok {
 				set[k] = val
@@ -277,6 +286,12 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 	}
 	slices.SortFunc(feeds, func(a, b Feed) int { return strings.Compare(a.Name, b.Name) })
 	return feeds, nil
+}
+
+// feedEnv is the prefix of a feed's environment variables:
+// TRAFFICCTL_FEEDS_<NAME>_, with - written as _.
+func feedEnv(name string) string {
+	return "TRAFFICCTL_FEEDS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
 }
 
 // FeedNames are the configured feeds' names, in order.
@@ -525,7 +540,7 @@ func (c *Config) Validate() error {
 }
 
 func (f Feed) validate() error {
-	return f.Source.validate("feeds."+f.Name, "TRAFFICCTL_FEEDS_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))+"_API_KEY")
+	return f.Source.validate("feeds."+f.Name, feedEnv(f.Name)+"API_KEY")
 }
 
 // validate checks one feed's settings; section names them in errors, and
@@ -575,7 +590,7 @@ func (f Feed) RequireKey() error {
 	if f.APIKey == "" && strings.EqualFold(u.Hostname(), "api.511.org") {
 		where := "TRAFFICCTL_API_KEY (in the environment or in .env)"
 		if f.Name != DefaultFeed {
-			where = "TRAFFICCTL_API_KEY, or the feed's own api_key (TRAFFICCTL_FEEDS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) + "_API_KEY)"
+			where = "TRAFFICCTL_API_KEY, or the feed's own api_key (" + feedEnv(f.Name) + "API_KEY)"
 		}
 		return fmt.Errorf("%w: feed %s: 511.org needs an API key: set %s; get a free key at %s", ErrConfig, f.Name, where, KeyURL)
 	}

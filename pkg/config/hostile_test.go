@@ -105,3 +105,15 @@ func TestKeysThatDifferOnlyInCaseAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// Feeds a-b and a_b would share TRAFFICCTL_FEEDS_A_B_URL, which re-pointed
+// both: such a pair is refused, whether or not the variable is set.
+func TestFeedsSharingEnvironmentNamesAreRefused(t *testing.T) {
+	inDir(t)
+	write(t, "trafficctl.yaml", "feeds:\n  a-b:\n    url: https://a.example/events\n  a_b:\n    url: https://b.example/events\n")
+	_, err := Load(Options{})
+	want := "feeds a-b and a_b differ only in - and _, and would share the variables TRAFFICCTL_FEEDS_A_B_*"
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want a configuration error saying %q", err, want)
+	}
+}

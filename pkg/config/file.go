@@ -3,11 +3,18 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
+
+// MaxFileBytes is the largest config file read. The YAML library checks
+// each mapping for repeated keys in time that grows with the square of its
+// keys (a 1 MB mapping took 12 s); a config file is a few kilobytes, and at
+// this size the worst case is read in about a tenth of a second.
+const MaxFileBytes = 64 << 10
 
 // MaxAliasValues is how many values the aliases of a config file may add
 // to it when they are expanded: a few kilobytes of nested aliases (an
@@ -18,9 +25,17 @@ const MaxAliasValues = 10000
 // here rather than by viper so that an error says the line and the reason
 // (viper says only that the file is not valid YAML).
 func readFile(file string) (map[string]any, error) {
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, fileError(file, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fileError(file, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%w: config file %s is larger than %d KiB, which no configuration needs", ErrConfig, file, MaxFileBytes>>10)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {

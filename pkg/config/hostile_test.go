@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -115,5 +116,40 @@ func TestFeedsSharingEnvironmentNamesAreRefused(t *testing.T) {
 	want := "feeds a-b and a_b differ only in - and _, and would share the variables TRAFFICCTL_FEEDS_A_B_*"
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want a configuration error saying %q", err, want)
+	}
+}
+
+// A config file over MaxFileBytes is refused before it is parsed: the YAML
+// library takes time that grows with the square of a mapping's keys.
+func TestOversizedConfigFileIsRefused(t *testing.T) {
+	inDir(t)
+	var b strings.Builder
+	b.WriteString("source:\n  params:\n")
+	for i := 0; b.Len() <= MaxFileBytes; i++ {
+		fmt.Fprintf(&b, "    k%d: v\n", i)
+	}
+	write(t, "trafficctl.yaml", b.String())
+	_, err := Load(Options{})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "config file trafficctl.yaml is larger than 64 KiB") {
+		t.Fatalf("err = %v, want a configuration error saying the file is too large", err)
+	}
+}
+
+// BenchmarkLoadLargestConfig loads the slowest config file there can be:
+// one mapping with as many keys as fit in MaxFileBytes.
+func BenchmarkLoadLargestConfig(b *testing.B) {
+	var f strings.Builder
+	f.WriteString("source:\n  params:\n")
+	for i := 0; f.Len() < MaxFileBytes-20; i++ {
+		fmt.Fprintf(&f, "    %x: v\n", i)
+	}
+	b.Chdir(b.TempDir())
+	if err := os.WriteFile("trafficctl.yaml", []byte(f.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Load(Options{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -144,8 +145,8 @@ func Load(opts Options) (*Config, error) {
 		dotenv = ".env"
 	}
 	// Like python-dotenv: variables already set win over the file.
-	if err := gotenv.Load(dotenv); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, dotenv, dotenvError(dotenv, err))
+	if err := loadDotEnv(dotenv); err != nil {
+		return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, dotenv, err)
 	}
 
 	v := viper.New()
@@ -431,18 +432,31 @@ func decodeMessage(err error) string {
 	return strings.Join(parts, "; ")
 }
 
+// loadDotEnv sets the variables of a .env file that are not set already.
+// A file that does not exist is no error.
+func loadDotEnv(file string) error {
+	f, err := openRegular(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	if err := gotenv.Apply(bytes.NewReader(data)); err != nil {
+		return dotenvError(data, err)
+	}
+	return nil
+}
+
 // dotenvError says which line of a .env file does not parse, by its number
 // only: gotenv's message quotes the line, and the line most likely holds
 // the API key.
-func dotenvError(file string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return err // could not be read: the message holds no content
-	}
-	data, rerr := os.ReadFile(file)
-	if rerr != nil {
-		return rerr
-	}
+func dotenvError(data []byte, err error) error {
 	what := "is not of the form NAME=value"
 	if err.Error() == "missing quotes" {
 		what = "opens a quote that is never closed"

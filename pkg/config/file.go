@@ -25,7 +25,7 @@ const MaxAliasValues = 10000
 // here rather than by viper so that an error says the line and the reason
 // (viper says only that the file is not valid YAML).
 func readFile(file string) (map[string]any, error) {
-	f, err := os.Open(file)
+	f, err := openRegular(file)
 	if err != nil {
 		return nil, fileError(file, err)
 	}
@@ -139,4 +139,21 @@ func checkCase(n *yaml.Node, path string) error {
 		}
 	}
 	return nil
+}
+
+// errNotRegular is a config or .env file that is a named pipe, a device or
+// a folder: reading a pipe with no writer would wait for ever.
+var errNotRegular = errors.New("is not a regular file (a named pipe, device or folder); only regular files are read")
+
+// openRegular opens a file to read only if it is a regular file (or a
+// symbolic link to one).
+func openRegular(file string) (*os.File, error) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	return os.Open(file)
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/trafficctl/trafficctl/pkg/redact"
 )
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
@@ -18,4 +20,24 @@ func dsnPassword(dsn string) string {
 	}
 	p, _ := u.User.Password()
 	return p
+}
+
+// urlSecrets are the values of the query parameters of a feed's URL and
+// params whose names look like secrets (a token= or subscription-key=),
+// to be masked wherever they might appear.
+func urlSecrets(rawURL string, params map[string]string) []string {
+	var out []string
+	if u, err := url.Parse(rawURL); err == nil {
+		for name, values := range u.Query() {
+			if redact.SecretName(name) {
+				out = append(out, values...)
+			}
+		}
+	}
+	for name, value := range params {
+		if redact.SecretName(name) {
+			out = append(out, value)
+		}
+	}
+	return out
 }

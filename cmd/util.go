@@ -12,14 +12,17 @@ import (
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // dsnPassword returns the password in a URL-form DSN, to be masked
-// wherever it might appear.
+// wherever it might appear: in its user part, or in its query (where a
+// key=value string without a user puts it).
 func dsnPassword(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
+	if err != nil {
 		return ""
 	}
-	p, _ := u.User.Password()
-	return p
+	if p, ok := u.User.Password(); ok {
+		return p
+	}
+	return u.Query().Get("password")
 }
 
 // urlSecrets are the values of the query parameters of a feed's URL and

@@ -79,8 +79,11 @@ func maskQuery(s string) string {
 // userinfo matches the password part of scheme://user:password@host.
 var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s"']*:)[^@\s"'/]*@`)
 
-// libpqPassword matches password=... in key/value DSNs.
-var libpqPassword = regexp.MustCompile(`(?i)(password=)('[^']*'|[^\s"]*)`)
+// libpqPassword matches password=... in key/value DSNs, where it starts
+// the text or follows white space or a quote (in a URL's query, where it
+// follows ? or &, maskQuery masks it up to the next &). A quoted value
+// may hold \' and spaces.
+var libpqPassword = regexp.MustCompile(`(?i)((?:^|[\s"'(])password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s"]*)`)
 
 // Text removes query-string keys and the values of query parameters whose
 // names look like secrets (see SecretName), URL passwords and key/value

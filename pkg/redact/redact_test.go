@@ -16,6 +16,9 @@ func TestTextRemovesSecrets(t *testing.T) {
 		{"encoded", `url=%2Fevents%3Fapi_key%3DSECRETKEY123%26x`, "SECRETKEY123"},
 		{"dsn password", `postgres://alice:hunter2pass@db.example.com:5432/app`, "hunter2pass"},
 		{"kv dsn", `host=x user=alice password=hunter2pass dbname=app`, "hunter2pass"},
+		{"kv dsn first", `password = hunter2pass host=x`, "hunter2pass"},
+		{"kv dsn quoted", `host=x password='it\'s hunter2pass' dbname=app`, "hunter2pass"},
+		{"query password", `postgres:///app?host=x&password=hunter2pass&sslmode=require`, "hunter2pass"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

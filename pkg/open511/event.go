@@ -25,7 +25,7 @@ var parsers fastjson.ParserPool
 func DecodeEvent(obj []byte, loc *time.Location) (traffic.Event, []string, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
-	v, err := p.ParseBytes(obj)
+	v, err := traffic.Parse(p, obj)
 	if err != nil {
 		return traffic.Event{}, nil, fmt.Errorf("event is not valid JSON: %v", err)
 	}

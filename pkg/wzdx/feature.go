@@ -28,7 +28,7 @@ type decoder struct {
 // feature without an id, or one that is not an object, returns an error
 // and is to be skipped.
 func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (traffic.Event, []string, error) {
-	v, err := d.p.ParseBytes(obj)
+	v, err := traffic.Parse(d.p, obj)
 	if err != nil {
 		return traffic.Event{}, nil, fmt.Errorf("feature is not valid JSON: %v", err)
 	}

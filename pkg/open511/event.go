@@ -25,9 +25,9 @@ var parsers fastjson.ParserPool
 func DecodeEvent(obj []byte, loc *time.Location) (traffic.Event, []string, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
-	v, err := traffic.Parse(p, obj)
+	v, err := traffic.Parse(p, "event", obj)
 	if err != nil {
-		return traffic.Event{}, nil, fmt.Errorf("event is not valid JSON: %v", err)
+		return traffic.Event{}, nil, err
 	}
 	return decodeEvent(v, &traffic.Scratch{}, nil, loc)
 }

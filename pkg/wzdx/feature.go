@@ -28,9 +28,9 @@ type decoder struct {
 // feature without an id, or one that is not an object, returns an error
 // and is to be skipped.
 func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (traffic.Event, []string, error) {
-	v, err := traffic.Parse(d.p, obj)
+	v, err := traffic.Parse(d.p, "feature", obj)
 	if err != nil {
-		return traffic.Event{}, nil, fmt.Errorf("feature is not valid JSON: %v", err)
+		return traffic.Event{}, nil, err
 	}
 	if v.Type() != fastjson.TypeObject {
 		return traffic.Event{}, nil, fmt.Errorf("feature is a JSON %s, not an object", v.Type())

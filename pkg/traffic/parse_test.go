@@ -2,6 +2,8 @@ package traffic
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fastjson"
@@ -20,12 +22,27 @@ func TestParseReadsLoneSurrogatesAsEncodingJSONDoes(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 		var p fastjson.Parser
-		v, err := Parse(&p, []byte(s))
+		v, err := Parse(&p, "event", []byte(s))
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 		if got := string(v.GetStringBytes()); got != want {
 			t.Errorf("%s read as %q, want %q", s, got, want)
 		}
+	}
+}
+
+// An event nested deeper than fastjson reads is said to be so, in a short
+// sentence; fastjson's own message named every level (14 KB at 400).
+func TestParseSaysAnEventIsNestedTooDeep(t *testing.T) {
+	deep := `{"id":"deep","x":` + strings.Repeat("[", 400) + strings.Repeat("]", 400) + `}`
+	var p fastjson.Parser
+	_, err := Parse(&p, "feature", []byte(deep))
+	if err == nil || err.Error() != "feature is nested deeper than 300 levels" {
+		t.Errorf("err = %v, want: feature is nested deeper than 300 levels", err)
+	}
+	_, err = Parse(&p, "event", []byte(`{"id":"bad","x":[`+strings.Repeat(`"long text",`, 1000)+`}`))
+	if err == nil || !strings.HasPrefix(err.Error(), "event is not valid JSON: ") || len(err.Error()) > 300 {
+		t.Errorf("err = %v (%d bytes), want a short one", err, len(fmt.Sprint(err)))
 	}
 }

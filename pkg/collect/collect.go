@@ -92,6 +92,9 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	info.Pages, info.Received, info.Skipped = snap.Pages, snap.Received, snap.Skipped
 	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
 	if err == nil {
+		err = noneRead(snap)
+	}
+	if err == nil {
 		log.Debug("snapshot read", "feed", p.FeedName, "pages", snap.Pages, "events", snap.Received, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 		if snap.Received == snap.Skipped {
 			log.Warn("the snapshot is empty: every open event will be closed", "feed", p.FeedName, "pages", snap.Pages)
@@ -134,6 +137,9 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, error) (Summary, error), log *slog.Logger) (Summary, error) {
 	events, snap, err := traffic.ReadAll(ctx, p.Feed)
 	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
+	if err == nil {
+		err = noneRead(snap)
+	}
 	if err != nil {
 		return finish(sum, err)
 	}
@@ -149,6 +155,16 @@ func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, err
 		sum.Status = "dry-run"
 	}
 	return finish(sum, err)
+}
+
+// noneRead fails a snapshot that had events and none that could be read:
+// taken as it is, it would close every open event of the feed, when what
+// changed is most likely the feed's format, not the roads.
+func noneRead(snap traffic.Snapshot) error {
+	if snap.Received > 0 && snap.Skipped == snap.Received {
+		return fmt.Errorf("none of the snapshot's %d events could be read (the warnings say why): a run that reads none fails and closes no event", snap.Received)
+	}
+	return nil
 }
 
 // IsTemporary reports whether err means "try again later": another run holds

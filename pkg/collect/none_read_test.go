@@ -3,15 +3,9 @@ package collect_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
-	"github.com/trafficctl/trafficctl/pkg/collect"
-	"github.com/trafficctl/trafficctl/pkg/open511"
-	"github.com/trafficctl/trafficctl/pkg/source"
 	"github.com/trafficctl/trafficctl/pkg/store"
-	"github.com/trafficctl/trafficctl/pkg/traffic"
-	"github.com/trafficctl/trafficctl/pkg/wzdx"
 )
 
 // A snapshot that has events and none that can be read fails the run and
@@ -29,22 +23,11 @@ func TestSnapshotWithNoReadableEventFailsAndClosesNothing(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		for _, format := range []string{"open511", "wzdx"} {
 			h := newHarness(t, dbURL)
-			run := func(body string, dryRun bool) (collect.Summary, error) {
-				h.srv.SetBodies([]byte(body))
-				var feed traffic.Feed = &open511.Feed{URL: h.srv.URL(), Source: &source.Client{Timeout: 5 * time.Second}}
-				if format == "wzdx" {
-					feed = &wzdx.Feed{URL: h.srv.URL(), Source: &source.Client{Timeout: 5 * time.Second}}
-				}
-				h.clock = h.clock.Add(10 * time.Minute)
-				now := h.clock
-				return collect.Run(ctx, collect.Params{Feed: feed, FeedName: format, Store: h.st, Now: func() time.Time { return now },
-					Version: "test", SourceURL: h.srv.URL(), Deadline: time.Minute, DryRun: dryRun})
-			}
-			if _, err := run(bodies[format][0], false); err != nil {
+			if _, err := h.runFormat(format, bodies[format][0], false); err != nil {
 				t.Fatalf("%s: first run: %v", format, err)
 			}
 			for _, dryRun := range []bool{true, false} {
-				sum, err := run(bodies[format][1], dryRun)
+				sum, err := h.runFormat(format, bodies[format][1], dryRun)
 				if err == nil || !strings.Contains(err.Error(), "none of the snapshot's 3 events could be read") {
 					t.Errorf("%s (dry run %v): err = %v, want none of 3 events read", format, dryRun, err)
 				}

@@ -3,15 +3,10 @@ package collect_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
-	"github.com/trafficctl/trafficctl/pkg/collect"
-	"github.com/trafficctl/trafficctl/pkg/open511"
-	"github.com/trafficctl/trafficctl/pkg/source"
 	"github.com/trafficctl/trafficctl/pkg/store"
 	"github.com/trafficctl/trafficctl/pkg/traffic"
-	"github.com/trafficctl/trafficctl/pkg/wzdx"
 )
 
 // A lone UTF-16 surrogate escape ("a\ud800b") is stored as U+FFFD, as
@@ -29,18 +24,8 @@ func TestLoneSurrogatesAreStoredAsReplacementCharacters(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		for _, format := range []string{"open511", "wzdx"} {
 			h := newHarness(t, dbURL)
-			var feed traffic.Feed
-			client := &source.Client{Timeout: 5 * time.Second}
-			if format == "open511" {
-				h.srv.SetBodies([]byte(open511Page))
-				feed = &open511.Feed{URL: h.srv.URL(), Source: client}
-			} else {
-				h.srv.SetBodies([]byte(wzdxDoc))
-				feed = &wzdx.Feed{URL: h.srv.URL(), Source: client}
-			}
-			now := h.clock
-			if _, err := collect.Run(ctx, collect.Params{Feed: feed, FeedName: format, Store: h.st, Now: func() time.Time { return now },
-				Version: "test", SourceURL: h.srv.URL(), Deadline: time.Minute}); err != nil {
+			body := map[string]string{"open511": open511Page, "wzdx": wzdxDoc}[format]
+			if _, err := h.runFormat(format, body, false); err != nil {
 				t.Fatalf("%s: %v", format, err)
 			}
 			n := 0

@@ -13,9 +13,17 @@ import (
 // string, "host=db.example.com dbname=traffic ...", which pgx reads too.
 var looksKeyValue = regexp.MustCompile(`^[A-Za-z_]+\s*=`)
 
-// connectionKeywords are the libpq keywords one of which a keyword/value
-// string must set to be taken as one: a file named "a=b.db" is a file.
-var connectionKeywords = []string{"host", "hostaddr", "port", "dbname", "user", "password", "service"}
+// connectionKeywords are libpq's keywords (its documentation's list of
+// parameter key words), one of which a keyword/value string must set to be
+// taken as one: a file named "a=b.db" is a file.
+var connectionKeywords = []string{"host", "hostaddr", "port", "dbname", "user", "password", "passfile",
+	"channel_binding", "connect_timeout", "client_encoding", "options", "application_name",
+	"fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+	"tcp_user_timeout", "replication", "gssencmode", "sslmode", "requiressl", "sslnegotiation", "sslcompression",
+	"sslcert", "sslkey", "sslpassword", "sslcertmode", "sslrootcert", "sslcrl", "sslcrldir", "sslsni",
+	"requirepeer", "require_auth", "ssl_min_protocol_version", "ssl_max_protocol_version", "min_protocol_version",
+	"max_protocol_version", "krbsrvname", "gsslib", "gssdelegation", "service", "target_session_attrs",
+	"load_balance_hosts"}
 
 // keyValueURL turns a libpq keyword/value connection string into the
 // postgres:// URL with the same settings, so that the rest (sslmode

@@ -60,6 +60,10 @@ func TestBadKeyValueConnectionStringIsNotShown(t *testing.T) {
 			t.Errorf("ParseURL(%q): err = %v, want a bad URL that does not show it", in, err)
 		}
 	}
+	// Any libpq keyword makes it one, also alone.
+	if got, err := store.ParseURL("sslmode=disable"); err != nil || got.Dialect != store.Postgres {
+		t.Errorf("ParseURL(sslmode=disable) = %+v, %v; want PostgreSQL", got, err)
+	}
 	// A file whose name merely has = in it is still a file.
 	if got, err := store.ParseURL("run=1.db"); err != nil || got.Dialect != store.SQLite {
 		t.Errorf("ParseURL(run=1.db) = %+v, %v; want a SQLite file", got, err)

@@ -52,7 +52,7 @@ func readFile(file string) (map[string]any, error) {
 		return settings, nil // empty, or comments only
 	}
 	if top := doc.Content[0]; top.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%w: config file %s: line %d: the file must be a mapping of sections such as source: and feeds:", ErrConfig, file, top.Line)
+		return nil, fmt.Errorf("%w: config file %s: line %d: the file must be a mapping of sections such as \"source\" and \"feeds\"", ErrConfig, file, top.Line)
 	}
 	if err := doc.Decode(&settings); err != nil {
 		return nil, yamlError(file, err)

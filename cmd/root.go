@@ -102,8 +102,12 @@ Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or 
 	pf.Bool("quiet", false, "log errors only")
 
 	fetch, status, export := NewCmdFetch(f, nil), NewCmdStatus(f, nil), NewCmdExport(f, nil)
-	root.AddCommand(fetch, NewCmdMigrate(f, nil), export, status, NewCmdVersion(f))
+	report := NewCmdReport(f, nil)
+	root.AddCommand(fetch, NewCmdMigrate(f, nil), export, status, report, NewCmdVersion(f))
 	registerCompletions(f, root, fetch, status, export)
+	if feeds, ok := export.GetFlagCompletionFunc("feed"); ok {
+		report.RegisterFlagCompletionFunc("feed", feeds)
+	}
 	return root
 }
 

@@ -34,6 +34,13 @@
   function el(id) { return document.getElementById(id); }
   function width(id) { return Math.max(320, el(id).clientWidth || 800); }
   function tzDate(ts) { return uPlot.tzDate(new Date(ts * 1000), TZ); }
+  // A time axis spans at least an interval either side: runs in one
+  // second would otherwise be spread over years.
+  function timeScale(ts) {
+    var lo = ts[0], hi = ts[ts.length - 1], pad = Math.max(D.every || 0, 3600);
+    if (lo === hi) { lo -= pad; hi += pad; }
+    return { time: true, auto: false, range: [lo, hi] };
+  }
 
   function empty(id, text) {
     el(id).innerHTML = '<p class="empty">' + esc(text) + '</p>';
@@ -65,7 +72,7 @@
     series.push({ label: 'failed run', stroke: '#d62728', width: 0, paths: function () { return null; },
       points: { show: true, size: 9, fill: '#d62728', stroke: '#d62728' } });
     plot('health-chart', {
-      tzDate: tzDate, series: series, scales: { x: { time: true } },
+      tzDate: tzDate, series: series, scales: { x: timeScale(r.t) },
       axes: [{}, { label: 'events received' }],
       hooks: { drawClear: [function (u) { shade(u, sc.gaps); }] }
     }, data);
@@ -109,10 +116,10 @@
       data.push(s.open[c]);
       series.push({ label: c, stroke: color(c), width: 1.5, points: { show: showPoints, size: 4 } });
     });
-    plot('active-chart', { tzDate: tzDate, series: series, scales: { x: { time: true } }, axes: [{}, { label: 'events present' }] }, data);
+    plot('active-chart', { tzDate: tzDate, series: series, scales: { x: timeScale(s.t) }, axes: [{}, { label: 'events present' }] }, data);
     var bars = uPlot.paths.bars({ size: [0.7, 40] });
     plot('flow-chart', {
-      tzDate: tzDate, height: 200, scales: { x: { time: true } }, axes: [{}, { label: 'events' }],
+      tzDate: tzDate, height: 200, scales: { x: timeScale(s.t) }, axes: [{}, { label: 'events' }],
       series: [{}, { label: 'new', stroke: '#2ca02c', fill: 'rgba(44,160,44,0.5)', paths: bars, points: { show: false } },
         { label: 'closed (below zero)', stroke: '#d62728', fill: 'rgba(214,39,40,0.5)', paths: bars, points: { show: false } }]
     }, [s.t, s.new, s.closed.map(function (v) { return v == null ? null : -v; })]);
@@ -155,7 +162,7 @@
         spanGaps: true, points: { show: false } });
     });
     plot('km-chart', {
-      height: 300, series: series, scales: { x: { time: false }, y: { range: [0, 1.02] } },
+      height: 300, series: series, scales: { x: { time: false, range: function (u, min, max) { return [0, max > 0 ? max : 1]; } }, y: { range: [0, 1.02] } },
       axes: [{ label: 'duration (' + unit + ')' }, { label: 'still open' }],
       bands: [{ series: [2, 1], fill: 'rgba(0,0,0,0.07)' }],
       hooks: {

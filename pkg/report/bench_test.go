@@ -24,7 +24,7 @@ const (
 	benchDays   = 30
 )
 
-func benchStart(i int) int64        { return 1 + int64(i*37)%125 }
+func benchStart(i int) int64         { return 1 + int64(i*37)%125 }
 func benchEnd(i int, runs int) int64 { return int64(runs) - int64(i*53)%125 }
 
 // seedMonth writes the ledger, events and spells that runs fetches spread

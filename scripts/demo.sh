@@ -58,8 +58,6 @@ head -n 6 demo/snapshots.csv | cut -c 1-160
 echo "... one row per (run, event) in demo/snapshots.csv"
 
 "$BIN" export --geojson -o demo/events.geojson
-"$BIN" report -o demo/report.html
 echo
-echo "== also written: demo/events.geojson (open it in geojson.io or QGIS) and demo/report.html"
-echo "   (charts and a map in one file: open it in a browser); try:"
+echo "== also written: demo/events.geojson (open it in geojson.io or QGIS); try:"
 echo "   TRAFFICCTL_DATABASE_URL=sqlite:///$db $BIN export --jsonl --table versions"

@@ -34,10 +34,10 @@ type ExportOptions struct {
 }
 
 type exportFlags struct {
-	format, since, until, bbox string
-	csv, jsonl, geojson        bool
-	seriesSet                  bool // --every or --by was given
-	parquet, raw, noRaw        bool
+	format, since, until, bbox, tz string
+	csv, jsonl, geojson            bool
+	seriesSet                      bool // --every, --by or --tz was given
+	parquet, raw, noRaw            bool
 }
 
 // NewCmdExport builds "trafficctl export".
@@ -73,7 +73,7 @@ per interval; an interval without a successful run has empty counts).`,
 			if f.Config != nil { // nil in tests that only check the flags
 				opts.DatabaseURL = f.Config.Database.URL
 			}
-			fl.seriesSet = c.Flags().Changed("every") || c.Flags().Changed("by")
+			fl.seriesSet = c.Flags().Changed("every") || c.Flags().Changed("by") || c.Flags().Changed("tz")
 			if err := fl.apply(opts); err != nil {
 				return usageError{err}
 			}
@@ -103,8 +103,9 @@ per interval; an interval without a successful run has empty counts).`,
 	fs.StringVar(&fl.bbox, "bbox", "", "only events whose position is inside minlon,minlat,maxlon,maxlat")
 	// One format: --format or one of its shorthands.
 	c.MarkFlagsMutuallyExclusive("format", "csv", "jsonl", "geojson", "parquet")
-	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC")
+	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC, or to local midnight with --tz")
 	fs.StringVar(&opts.Series.By, "by", store.ByNone, "counts: group each interval by event_type, severity, feed or none")
+	fs.StringVar(&fl.tz, "tz", "", "counts: align the intervals to midnight in this time zone (America/Los_Angeles), and read --since/--until dates in it (default UTC)")
 	return c
 }
 
@@ -132,10 +133,10 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return err
 	}
 	var err error
-	if opts.Filter.Since, err = parseWhen(fl.since, false); err != nil {
+	if opts.Filter.Since, err = parseWhen(fl.since, false, opts.Series.Location); err != nil {
 		return fmt.Errorf("--since: %w", err)
 	}
-	if opts.Filter.Until, err = parseWhen(fl.until, true); err != nil {
+	if opts.Filter.Until, err = parseWhen(fl.until, true, opts.Series.Location); err != nil {
 		return fmt.Errorf("--until: %w", err)
 	}
 	if !opts.Filter.Since.IsZero() && !opts.Filter.Until.IsZero() && !opts.Filter.Since.Before(opts.Filter.Until) {
@@ -153,16 +154,26 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 	return nil
 }
 
-// applySeries checks --every and --by, which only counts takes.
+// applySeries checks --every, --by and --tz, which only counts takes.
 func (fl *exportFlags) applySeries(opts *ExportOptions) error {
 	if opts.Table != export.Counts {
 		if fl.seriesSet {
-			return fmt.Errorf("--every and --by are for --table counts")
+			return fmt.Errorf("--every, --by and --tz are for --table counts")
 		}
 		return nil
 	}
 	if opts.Series.Every < time.Second {
 		return fmt.Errorf("--every %s: the interval must be at least 1s", opts.Series.Every)
+	}
+	if fl.tz != "" {
+		loc, err := loadZone(fl.tz)
+		if err != nil {
+			return err
+		}
+		opts.Series.Location = loc
+		if err := opts.Series.Grid().Check(); err != nil {
+			return fmt.Errorf("--every %s: %w", opts.Series.Every, err)
+		}
 	}
 	if !slices.Contains(store.GroupBys, opts.Series.By) {
 		return fmt.Errorf("--by %q: use event_type, severity, feed or none", opts.Series.By)
@@ -207,20 +218,38 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 // onDay says whether t is unset or a midnight UTC.
 func onDay(t time.Time) bool { return t.IsZero() || t.Equal(t.Truncate(24*time.Hour)) }
 
-// parseWhen reads an RFC 3339 time or a date (UTC). For an upper bound a
-// date means the end of that day, so --until 2026-11-01 includes the 1st.
-func parseWhen(s string, upper bool) (time.Time, error) {
+// loadZone reads --tz: an IANA zone name.
+func loadZone(name string) (*time.Location, error) {
+	if strings.EqualFold(name, "local") {
+		// time.LoadLocation("Local") is whatever the machine is set to: a
+		// series would change with the host.
+		return nil, fmt.Errorf("--tz %q: name the zone, such as America/Los_Angeles", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("--tz %q is not a time zone name such as America/Los_Angeles or UTC", name)
+	}
+	return loc, nil
+}
+
+// parseWhen reads an RFC 3339 time or a date (in loc; nil is UTC). For an
+// upper bound a date means the end of that day, so --until 2026-11-01
+// includes the 1st.
+func parseWhen(s string, upper bool, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if d, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
 		if upper {
 			d = d.AddDate(0, 0, 1)
 		}
-		return d, nil
+		return store.Grid{Every: 24 * time.Hour, Loc: loc}.Floor(d).UTC(), nil // local midnight, also on a day that skips it
 	}
 	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-01T08:00:00Z) nor a date (2026-11-01)", s)
 }

@@ -60,11 +60,18 @@ Two tables for analysis: lifetimes (one row per event: first and last seen,
 closed, duration, spells, runs present, and whether it was open at the start
 or still is: censored) and counts (a regular time series per feed: --every
 an interval, 1h by default, --by a group; runs, open, new and closed events
-per interval; an interval without a successful run has empty counts).`,
+per interval; an interval without a successful run has empty counts; --tz
+aligns the intervals to local midnight).
+
+changes has one row per typed field that changed between consecutive versions
+of an event: feed, id, version, changed_at, field, old and new (as text).
+--id keeps the given events (repeatable) in every table but runs.`,
 		Example: `  trafficctl export --csv > events.csv
   trafficctl export --table snapshots --since 2026-11-01 -o snapshots.csv
   trafficctl export --geojson --event-type INCIDENT --bbox -122.6,37.2,-121.7,38.0 -o incidents.geojson
   trafficctl export --table counts --every 1h --by event_type -o hourly.csv
+  trafficctl export --table counts --every 24h --tz America/Los_Angeles -o daily.csv
+  trafficctl export --table changes --id 511.org/762714 --id 511.org/763104
   trafficctl export --parquet --table versions -o versions.parquet
   trafficctl export --parquet --table snapshots --partition day --since 2026-11-01 -o snapshots/`,
 		Args: cobra.NoArgs,
@@ -84,7 +91,7 @@ per interval; an interval without a successful run has empty counts).`,
 		},
 	}
 	fs := c.Flags()
-	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs, snapshots, lifetimes or counts")
+	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs, snapshots, lifetimes, counts or changes")
 	fs.StringVar(&fl.format, "format", "", "format: csv, jsonl, geojson or parquet (default csv)")
 	fs.BoolVar(&fl.csv, "csv", false, "shorthand for --format csv")
 	fs.BoolVar(&fl.jsonl, "jsonl", false, "shorthand for --format jsonl")
@@ -97,6 +104,7 @@ per interval; an interval without a successful run has empty counts).`,
 	fs.StringVar(&fl.since, "since", "", "from this time: RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, UTC)")
 	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
 	fs.StringSliceVar(&opts.Filter.Feeds, "feed", nil, "only these feeds (repeatable, or comma-separated)")
+	fs.StringArrayVar(&opts.Filter.IDs, "id", nil, "only the event with this id (repeatable; ids may hold commas)")
 	fs.StringSliceVar(&opts.Filter.EventTypes, "event-type", nil, "only these event types (repeatable), e.g. INCIDENT")
 	fs.StringSliceVar(&opts.Filter.Severities, "severity", nil, "only these severities as received (repeatable), e.g. Major")
 	fs.StringSliceVar(&opts.Filter.Statuses, "status", nil, "only these event statuses (repeatable), e.g. ACTIVE")
@@ -124,7 +132,10 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return fmt.Errorf("unknown format %q: use csv, jsonl, geojson or parquet", opts.Format)
 	}
 	if !slices.Contains(export.Tables, opts.Table) {
-		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes or counts", opts.Table)
+		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes, counts or changes", opts.Table)
+	}
+	if opts.Table == export.Runs && len(opts.Filter.IDs) > 0 {
+		return fmt.Errorf("--id: the runs table has no event id (see --table snapshots --id)")
 	}
 	if err := fl.applySeries(opts); err != nil {
 		return err
@@ -187,7 +198,7 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 	switch {
 	case fl.raw && fl.noRaw:
 		return fmt.Errorf("choose --raw or --no-raw, not both")
-	case fl.raw && (opts.Table == export.Runs || opts.Table == export.Lifetimes || opts.Table == export.Counts):
+	case fl.raw && !slices.Contains([]string{export.Events, export.Versions, export.Snapshots}, opts.Table):
 		return fmt.Errorf("--raw: the %s table has no raw column", opts.Table)
 	case fl.raw || fl.noRaw:
 		raw := fl.raw

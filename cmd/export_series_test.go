@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,4 +67,16 @@ func TestExportTZDates(t *testing.T) {
 	if want := time.Date(2021, 3, 14, 0, 0, 0, 0, time.UTC); !got.Filter.Since.Equal(want) {
 		t.Errorf("since %s, want %s", got.Filter.Since, want)
 	}
+}
+
+// TestExportIDFlag: --id is repeatable, keeps commas inside an id, and is
+// refused for the runs table, which has no event id.
+func TestExportIDFlag(t *testing.T) {
+	got := parseExportFlags(t, []string{"--table", "changes", "--id", "511.org/1", "--id", "a,b"}, false, "")
+	if want := []string{"511.org/1", "a,b"}; !slices.Equal(got.Filter.IDs, want) {
+		t.Errorf("ids %q, want %q", got.Filter.IDs, want)
+	}
+	parseExportFlags(t, []string{"--table", "runs", "--id", "511.org/1"}, false, "the runs table has no event id")
+	parseExportFlags(t, []string{"--table", "changes", "--geojson"}, false, "no geometry")
+	parseExportFlags(t, []string{"--table", "changes", "--raw"}, false, "no raw column")
 }

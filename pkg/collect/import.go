@@ -77,9 +77,13 @@ func (a *Archive) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		body, closer = bufio.NewReader(zr), multiCloser{zr, f}
 	}
-	if a.Open511 && startsList(body.(*bufio.Reader)) {
+	if br := body.(*bufio.Reader); a.Open511 && startsList(br) {
 		// The list is the page's events; the decoder still checks it all.
-		body = io.MultiReader(bytes.NewReader([]byte(`{"events":`)), body, bytes.NewReader([]byte("}")))
+		// A byte-order mark would end up inside the page: it goes.
+		if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+			br.Discard(3)
+		}
+		body = io.MultiReader(bytes.NewReader([]byte(`{"events":`)), br, bytes.NewReader([]byte("}")))
 	}
 	return &http.Response{
 		StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

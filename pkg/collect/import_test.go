@@ -68,7 +68,8 @@ func exports(t *testing.T, st *store.Store) map[string]string {
 }
 
 // TestImportIsFetchingThen: importing the 20 real snapshots with their
-// manifest (bare lists of events, one of them gzipped) stores exactly
+// manifest (bare lists of events, one of them gzipped, one with a
+// byte-order mark) stores exactly
 // what fetching them one by one at those times does, on both dialects.
 func TestImportIsFetchingThen(t *testing.T) {
 	archives, err := collect.ReadManifest(realSnapshots)
@@ -90,6 +91,15 @@ func TestImportIsFetchingThen(t *testing.T) {
 	zw.Close()
 	archives[7].Path = filepath.Join(dir, "snap_07.json.gz")
 	if err := os.WriteFile(archives[7].Path, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Another with a byte-order mark, as 511.org sends them.
+	raw, err = os.ReadFile(archives[8].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archives[8].Path = filepath.Join(dir, "snap_08.json")
+	if err := os.WriteFile(archives[8].Path, append([]byte("\xef\xbb\xbf"), raw...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var steps []replaytest.Step

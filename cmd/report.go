@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 	_ "time/tzdata" // --tz works on hosts and images without a zone database
 
@@ -83,38 +82,33 @@ func applyReportFlags(opts *ReportOptions, since, until, tz string, noBasemap bo
 	loc := time.UTC
 	if tz != "" {
 		var err error
-		if loc, err = time.LoadLocation(tz); err != nil || strings.EqualFold(tz, "local") {
-			return fmt.Errorf("--tz %q is not a time zone name such as America/Los_Angeles or UTC", tz)
+		if loc, err = loadZone(tz); err != nil {
+			return err
 		}
 	}
 	opts.Report.Location = loc
 	var err error
-	if opts.Report.Since, err = parseLocalWhen(since, false, loc); err != nil {
+	if opts.Report.Since, err = parseWhen(since, false, loc); err != nil {
 		return fmt.Errorf("--since: %w", err)
 	}
-	if opts.Report.Until, err = parseLocalWhen(until, true, loc); err != nil {
+	if opts.Report.Until, err = parseWhen(until, true, loc); err != nil {
 		return fmt.Errorf("--until: %w", err)
 	}
 	if !opts.Report.Since.IsZero() && !opts.Report.Until.IsZero() && !opts.Report.Since.Before(opts.Report.Until) {
 		return fmt.Errorf("--since must be before --until")
 	}
-	if opts.Report.Every != 0 && opts.Report.Every < time.Minute {
-		return fmt.Errorf("--every %s: the interval must be at least 1m", opts.Report.Every)
+	if every := opts.Report.Every; every != 0 {
+		if every < time.Minute {
+			return fmt.Errorf("--every %s: the interval must be at least 1m", every)
+		}
+		if err := (store.Grid{Every: every, Loc: loc}).Check(); err != nil {
+			return fmt.Errorf("--every %s: %w", every, err)
+		}
 	}
 	if opts.Output == "" {
 		return fmt.Errorf(`-o: give a file name, or "-" for stdout`)
 	}
 	return nil
-}
-
-// parseLocalWhen is parseWhen with a date read as midnight in loc.
-func parseLocalWhen(s string, upper bool, loc *time.Location) (time.Time, error) {
-	t, err := parseWhen(s, upper)
-	if err != nil || t.IsZero() || len(s) != len(time.DateOnly) {
-		return t, err
-	}
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC(), nil
 }
 
 func runHTMLReport(ctx context.Context, opts *ReportOptions) error {

@@ -57,8 +57,11 @@ func Load(ctx context.Context, src Source, opts Options) (*Data, error) {
 	if d.Every == 0 {
 		d.Every = chooseEvery(d.Runs, opts.Since, opts.Until)
 	}
-	q := store.Series{Every: d.Every, By: categoryGroup}
-	d.Aligned = "UTC"
+	q := store.Series{Every: d.Every, By: categoryGroup, Location: opts.Location}
+	d.Aligned = "the Unix epoch (UTC)"
+	if opts.Location != nil && opts.Location.String() != "UTC" {
+		d.Aligned = "midnight in " + opts.Location.String()
+	}
 	err = src.Counts(ctx, f, q, func(c *store.IntervalCount) error {
 		x := *c
 		if c.Group != nil {

@@ -146,6 +146,29 @@ func TestReportOfTwoFeeds(t *testing.T) {
 	})
 }
 
+// TestReportIntervalsInZone: with a time zone, the report's daily
+// intervals start at local midnight, as export --table counts --tz does.
+func TestReportIntervalsInZone(t *testing.T) {
+	st := seedHistory(t, dbtest.SQLite(t))
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, p := renderHistory(t, st, report.Options{Every: 24 * time.Hour, Location: la, Now: historyStart})
+	starts := p.Scopes[0].Series.T
+	if len(starts) < 10 {
+		t.Fatalf("%d intervals, want a day each for 11 days", len(starts))
+	}
+	for _, s := range starts {
+		if local := time.Unix(s, 0).In(la); local.Hour() != 0 || local.Minute() != 0 {
+			t.Errorf("an interval starts at %s, not at midnight in Los Angeles", local)
+		}
+	}
+	if !bytes.Contains(page, []byte(`"tz":"America/Los_Angeles"`)) || !bytes.Contains(page, []byte(`"aligned":"midnight in America/Los_Angeles"`)) {
+		t.Error("the page does not say its zone and alignment")
+	}
+}
+
 // TestReportEscapesFeedText renders text a feed controls: it must stay
 // data, never end the data's script element or become markup.
 func TestReportEscapesFeedText(t *testing.T) {

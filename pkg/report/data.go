@@ -287,7 +287,7 @@ func buildScope(d *Data, p *page, name string, feed int) scope {
 		}
 	}
 
-	sc.Series = buildSeries(d.Counts, p.Categories, in)
+	sc.Series = buildSeries(d.Counts, d.Every, p.Categories, in)
 	sc.KM, sc.Summary.SeenAtStart = buildCurves(d.Lifetimes, d.Events, p.Categories, in)
 
 	// Top roads and the longest-open events.
@@ -333,10 +333,10 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 }
 
 // buildSeries adds up the counts of the feeds in scope, interval by
-// interval. An interval is missing (nil) when a feed whose series covers
+// interval (of length every, or a day's 23 or 25 hours). An interval is missing (nil) when a feed whose series covers
 // it had no run in it: its events are unknown, and a sum without them
 // would look like a drop.
-func buildSeries(counts []store.IntervalCount, categories []string, in func(string) bool) series {
+func buildSeries(counts []store.IntervalCount, every time.Duration, categories []string, in func(string) bool) series {
 	type cell struct {
 		open, new, closed map[string]int
 		missing, known    bool
@@ -366,17 +366,26 @@ func buildSeries(counts []store.IntervalCount, categories []string, in func(stri
 		x.closed[g] += c.Closed
 	}
 	s := series{Open: map[string][]*int{}}
-	ts := slices.Sorted(mapKeys(cells))
-	for _, t := range ts {
-		x := cells[t]
+	missing := func(t int64) {
 		s.T = append(s.T, t)
+		s.Total, s.New, s.Closed = append(s.Total, nil), append(s.New, nil), append(s.Closed, nil)
+		for _, c := range categories {
+			s.Open[c] = append(s.Open[c], nil)
+		}
+	}
+	ts := slices.Sorted(mapKeys(cells))
+	for i, t := range ts {
+		// Between feeds' series (collected at different times) there are
+		// no intervals at all: a missing one breaks the line there.
+		if i > 0 && t-ts[i-1] > int64((every+time.Hour)/time.Second) {
+			missing(ts[i-1] + int64(every/time.Second))
+		}
+		x := cells[t]
 		if x.missing || !x.known {
-			s.Total, s.New, s.Closed = append(s.Total, nil), append(s.New, nil), append(s.Closed, nil)
-			for _, c := range categories {
-				s.Open[c] = append(s.Open[c], nil)
-			}
+			missing(t)
 			continue
 		}
+		s.T = append(s.T, t)
 		total, nw, cl := 0, 0, 0
 		for _, c := range categories {
 			total += x.open[c]

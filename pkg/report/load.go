@@ -132,37 +132,37 @@ var intervals = []time.Duration{
 // maxIntervals bounds the points of a series, and so the page's size.
 const maxIntervals = 1500
 
-// chooseEvery picks the shortest interval that holds a run or two of the
-// slowest feed (shorter ones would be mostly gaps) and gives at most
-// maxIntervals points over the window.
+// chooseEvery picks the shortest interval that holds a run or two of
+// each feed on average (shorter ones would be mostly gaps) and gives at most
+// maxIntervals points over each feed's runs in the window: a feed's series
+// covers its own runs only, so feeds collected in different years do not
+// stretch each other's.
 func chooseEvery(runs []store.FetchRun, since, until time.Time) time.Duration {
 	perFeed := map[string][]store.RunStart{}
-	var first, last time.Time
 	for _, r := range runs {
-		if r.Status != store.RunSucceeded {
-			continue
-		}
-		perFeed[r.Feed] = append(perFeed[r.Feed], store.RunStart{ID: r.ID, Feed: r.Feed, Started: r.StartedAt})
-		if first.IsZero() || r.StartedAt.Before(first) {
-			first = r.StartedAt
-		}
-		if r.StartedAt.After(last) {
-			last = r.StartedAt
+		if r.Status == store.RunSucceeded {
+			perFeed[r.Feed] = append(perFeed[r.Feed], store.RunStart{ID: r.ID, Feed: r.Feed, Started: r.StartedAt})
 		}
 	}
-	var pace time.Duration
+	var want time.Duration
 	for _, rs := range perFeed {
 		slices.SortFunc(rs, func(a, b store.RunStart) int { return a.Started.Compare(b.Started) })
-		m, _ := store.FindGaps(rs)
-		pace = max(pace, m)
+		first, last := rs[0].Started, rs[len(rs)-1].Started
+		// The mean time between runs, not the median: runs in bursts
+		// (by hand, or archives of a tutorial) have a median of minutes
+		// and would leave most intervals without a run.
+		var pace time.Duration
+		if len(rs) > 1 {
+			pace = last.Sub(first) / time.Duration(len(rs)-1)
+		}
+		if !since.IsZero() {
+			first = since
+		}
+		if !until.IsZero() {
+			last = until
+		}
+		want = max(want, pace*3/2, last.Sub(first)/maxIntervals)
 	}
-	if !since.IsZero() {
-		first = since
-	}
-	if !until.IsZero() {
-		last = until
-	}
-	want := max(pace*3/2, last.Sub(first)/maxIntervals)
 	for _, every := range intervals {
 		if every >= want {
 			return every

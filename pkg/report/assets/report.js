@@ -39,7 +39,8 @@
   function timeScale(ts) {
     var lo = ts[0], hi = ts[ts.length - 1], pad = Math.max(D.every || 0, 3600);
     if (lo === hi) { lo -= pad; hi += pad; }
-    return { time: true, auto: false, range: [lo, hi] };
+    var margin = (hi - lo) * 0.02; // the first and last points stay inside
+    return { time: true, auto: false, range: [lo - margin, hi + margin] };
   }
 
   function empty(id, text) {
@@ -66,7 +67,9 @@
     var series = [{}];
     feeds.forEach(function (f) {
       data.push(r.t.map(function (_, i) { return r.feed[i] === f && r.ok[i] ? r.n[i] : null; }));
-      series.push({ label: D.feeds[f] + ': events received', stroke: feedColor(f), width: 1.5, spanGaps: true, points: { show: true, size: 4 } });
+      // Points, not a line: a line would join runs across the gaps.
+      series.push({ label: D.feeds[f] + ': events received', stroke: feedColor(f), fill: feedColor(f), paths: function () { return null; },
+        points: { show: true, size: 5, fill: feedColor(f) } });
     });
     data.push(r.t.map(function (_, i) { return r.ok[i] ? null : 0; }));
     series.push({ label: 'failed run', stroke: '#d62728', width: 0, paths: function () { return null; },
@@ -109,12 +112,13 @@
       empty('active-chart', 'No intervals in this window.');
       return empty('flow-chart', 'No intervals in this window.');
     }
-    var showPoints = s.t.length < 300;
-    var data = [s.t, s.total], series = [{}, { label: 'all', stroke: '#000', width: 2, dash: [6, 4], points: { show: showPoints, size: 4 } }];
+    // Points too: a value between two gaps has no line to be part of.
+    var showPoints = true;
+    var data = [s.t, s.total], series = [{}, { label: 'all', stroke: '#000', width: 2, dash: [6, 4], points: { show: showPoints, size: 3 } }];
     D.categories.forEach(function (c) {
       if (!s.open[c]) return;
       data.push(s.open[c]);
-      series.push({ label: c, stroke: color(c), width: 1.5, points: { show: showPoints, size: 4 } });
+      series.push({ label: c, stroke: color(c), width: 1.5, points: { show: showPoints, size: 3 } });
     });
     plot('active-chart', { tzDate: tzDate, series: series, scales: { x: timeScale(s.t) }, axes: [{}, { label: 'events present' }] }, data);
     var bars = uPlot.paths.bars({ size: [0.7, 40] });

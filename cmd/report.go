@@ -102,7 +102,7 @@ func applyReportFlags(opts *ReportOptions, since, until, tz string, noBasemap bo
 			return fmt.Errorf("--every %s: the interval must be at least 1m", every)
 		}
 		if err := (store.Grid{Every: every, Loc: loc}).Check(); err != nil {
-			return fmt.Errorf("--every %s: %w", every, err)
+			return fmt.Errorf("--every: %w", err)
 		}
 	}
 	if opts.Output == "" {

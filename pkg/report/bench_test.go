@@ -10,10 +10,10 @@ import (
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/internal/feedtest"
+	"github.com/trafficctl/trafficctl/internal/ledgertest"
 	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/report"
 	"github.com/trafficctl/trafficctl/pkg/store"
-	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // A 30-day history of benchEvents events (a fifth of them lines). Event i
@@ -42,16 +42,6 @@ func seedMonth(tb testing.TB, dbURL string, runs int) (*store.Store, int) {
 		ledger[i] = store.FetchRun{ID: id, StartedAt: runAt(id), FinishedAt: runAt(id).Add(2 * time.Second), Status: store.RunSucceeded,
 			Feed: store.DefaultFeed, SourceURL: "http://127.0.0.1/traffic/events", Pages: 4, EventsReceived: benchEvents, Version: "bench"}
 	}
-	row := func(e *traffic.Event, extra map[string]any) map[string]any {
-		m := map[string]any{"feed": store.DefaultFeed, "content_hash": e.ContentHash, "raw": e.Raw}
-		for _, f := range traffic.Fields {
-			m[f.Name] = f.Value(e)
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return m
-	}
 	var events, versions []map[string]any
 	rows := 0
 	for i, o := range feedtest.GenerateEvents(benchEvents, 7) {
@@ -65,14 +55,14 @@ func seedMonth(tb testing.TB, dbURL string, runs int) (*store.Store, int) {
 		for from := first; from <= end; {
 			last := min((from/150+1)*150+int64(i%150), end)
 			version++
-			v := row(&e, map[string]any{"event_id": e.ID, "version": version, "first_run_id": from, "valid_from": runAt(from)})
+			v := ledgertest.BulkRow(&e, map[string]any{"event_id": e.ID, "version": version, "first_run_id": from, "valid_from": runAt(from)})
 			if last < int64(runs) { // the spell of an event in the last run stays open
 				v["last_run_id"], v["valid_to"] = last, runAt(last)
 			}
 			versions = append(versions, v)
 			from = last + 1
 		}
-		ev := row(&e, map[string]any{"id": e.ID, "first_seen_at": runAt(first), "current_version": version})
+		ev := ledgertest.BulkRow(&e, map[string]any{"id": e.ID, "first_seen_at": runAt(first), "current_version": version})
 		if end < int64(runs) {
 			ev["last_seen_at"], ev["closed_at"] = runAt(end), runAt(end+1)
 		}

@@ -218,6 +218,30 @@ func TestReportInBrowser(t *testing.T) {
 	if len(n) != 2 || n[1] == 0 || n[1] >= n[0] {
 		t.Errorf("map features: all %v, open only: want fewer but some", n)
 	}
+	// Seen at the last run: exactly the events open then.
+	atEnd, err := chromedp.Run(tab, chromedp.Evaluate[int](`(() => {
+		const f = document.getElementById('map-filter'), s = document.getElementById('map-time');
+		s.value = s.max; s.dispatchEvent(new Event('input'));
+		return f.value === 'at' ? window.__report.mapFeatures : -1;
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if atEnd != n[1] {
+		t.Errorf("map features seen at the last run: %d, want the %d open then", atEnd, n[1])
+	}
+	// A popup gives the headline, the times and a link.
+	popup, err := chromedp.Run(tab, chromedp.Evaluate[string](`(() => {
+		window.__report.mapLayer.getLayers()[0].openPopup();
+		const p = document.querySelector('.leaflet-popup-content');
+		return p ? p.innerHTML : '';
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(popup, "<b>") || !strings.Contains(popup, "first seen 2021-04-") || !strings.Contains(popup, `<a href="http`) {
+		t.Errorf("popup %q: want a headline, times and a link", popup)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, p := range problems {

@@ -219,13 +219,20 @@
     } else {
       noticeBasemap('No basemap in this report: the events are drawn on a plain background.');
     }
-    var ev = D.events;
-    var first = Math.min.apply(null, ev.first.length ? ev.first : [0]);
-    var last = Math.max.apply(null, ev.last.length ? ev.last : [0]);
-    var slider = el('map-time');
-    slider.min = first; slider.max = last; slider.step = Math.max(60, D.every || 60); slider.value = last;
     el('map-filter').addEventListener('change', drawMap);
-    slider.addEventListener('input', function () { el('map-filter').value = 'at'; drawMap(); });
+    el('map-time').addEventListener('input', function () { el('map-filter').value = 'at'; drawMap(); });
+  }
+  // The time slider spans the scope's events: first seen to last seen.
+  function setSlider(sc) {
+    var ev = D.events, first = Infinity, last = -Infinity;
+    for (var i = 0; i < ev.id.length; i++) {
+      if (sc.feed >= 0 && ev.feed[i] !== sc.feed) continue;
+      first = Math.min(first, ev.first[i]);
+      last = Math.max(last, ev.last[i]);
+    }
+    if (first > last) { first = last = 0; }
+    var slider = el('map-time');
+    slider.min = first; slider.max = last; slider.step = 60; slider.value = last;
   }
   function popup(i) {
     var ev = D.events;
@@ -259,6 +266,7 @@
       onEachFeature: function (f, l) { l.bindPopup(function () { return popup(f.properties.i); }); }
     }).addTo(map);
     window.__report.mapFeatures = features.length;
+    window.__report.mapLayer = layer;
     el('map-count').textContent = features.length + ' events shown';
     if (state.fitted !== state.scope && features.length) {
       state.fitted = state.scope;
@@ -293,6 +301,7 @@
     health(sc);
     active(sc);
     survival(sc);
+    setSlider(sc);
     drawMap();
     tables(sc);
     window.__report.charts = charts.length;

@@ -29,6 +29,9 @@ type Params struct {
 	DryRun    bool          // fetch and compare, write nothing
 	Logger    *slog.Logger
 	Secrets   *redact.Secrets // masked in the ledger's error text
+	// Locked, if set, is called once the run lock is held; its error
+	// ends the run with nothing recorded (an import's order check).
+	Locked func(context.Context) error
 }
 
 // Summary is what a run did.
@@ -75,6 +78,11 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 	log.Debug("run lock taken", "feed", p.FeedName, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 	defer fetch.Rollback()
+	if p.Locked != nil {
+		if err := p.Locked(runCtx); err != nil {
+			return finish(sum, err)
+		}
+	}
 
 	info := store.RunInfo{Feed: p.FeedName, StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
 	// Each page is written as it arrives, in the run's transaction: the

@@ -138,43 +138,54 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 // named pipe) is written in place: renaming over it would replace it with
 // a file. Errors name path as given, never the temporary file.
 func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (int64, error) {
-	fail := func(err error) error { return fmt.Errorf("export to %s: %w", path, unwrapPath(err)) }
+	var n int64
+	err := WriteFile(path, "export to", func(w io.Writer) (err error) {
+		n, err = Write(ctx, st, opts, w)
+		return err
+	})
+	return n, err
+}
+
+// WriteFile writes what write produces to path as ToFile writes an export:
+// into a temporary file renamed over path once complete (with an old
+// file's permissions), through symlinks, or in place into a device or a
+// FIFO. Errors begin with what, then path as given: "export to out.csv: ...".
+func WriteFile(path, what string, write func(io.Writer) error) error {
+	fail := func(err error) error { return fmt.Errorf("%s %s: %w", what, path, unwrapPath(err)) }
 	// Stat first, through the kernel: /dev/stdout's links through /proc
 	// end at a pipe or a terminal that no path names.
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():
-		return 0, fmt.Errorf("export to %s: it is a folder; give a file name", path)
+		return fmt.Errorf("%s %s: it is a folder; give a file name", what, path)
 	case err == nil && !fi.Mode().IsRegular():
-		n, err := toSpecialFile(ctx, st, opts, path)
-		if err != nil {
-			return n, fail(err)
+		if err := toSpecialFile(path, write); err != nil {
+			return fail(err)
 		}
-		return n, nil
+		return nil
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return 0, fail(err)
+		return fail(err)
 	}
 	target, err := linkTarget(path)
 	if err != nil {
-		return 0, fail(err)
+		return fail(err)
 	}
-	n, err := replaceFile(ctx, st, opts, target, fi)
-	if err != nil {
-		return n, fail(err)
+	if err := replaceFile(target, fi, write); err != nil {
+		return fail(err)
 	}
-	return n, nil
+	return nil
 }
 
-// replaceFile writes the export to a temporary file next to target and
-// renames it over target. The temporary file is created with mode 0666, so
-// the umask (and a folder's default ACL) applies as to any new file; when
-// there is an old file (nil for none), it gets that file's permissions.
-func replaceFile(ctx context.Context, st *store.Store, opts Options, target string, old fs.FileInfo) (int64, error) {
+// replaceFile writes to a temporary file next to target and renames it
+// over target. The temporary file is created with mode 0666, so the umask
+// (and a folder's default ACL) applies as to any new file; when there is
+// an old file (nil for none), it gets that file's permissions.
+func replaceFile(target string, old fs.FileInfo, write func(io.Writer) error) error {
 	tmp, err := createTemp(filepath.Dir(target), "."+filepath.Base(target)+".")
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n, err := Write(ctx, st, opts, tmp)
+	err = write(tmp)
 	if err == nil && old != nil {
 		err = tmp.Chmod(old.Mode().Perm())
 	}
@@ -189,9 +200,8 @@ func replaceFile(ctx context.Context, st *store.Store, opts Options, target stri
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return n, err
 	}
-	return n, nil
+	return err
 }
 
 // createTemp is os.CreateTemp with mode 0666 instead of 0600: an export is
@@ -207,20 +217,20 @@ func createTemp(dir, prefix string) (*os.File, error) {
 	}
 }
 
-// toSpecialFile writes the export into an existing file that is not a
-// regular one (a device, a FIFO), in place: opened for writing, without
-// creating, truncating, syncing or renaming anything. A FIFO's open waits
-// for its reader, as a shell's redirection does.
-func toSpecialFile(ctx context.Context, st *store.Store, opts Options, target string) (int64, error) {
+// toSpecialFile writes into an existing file that is not a regular one
+// (a device, a FIFO), in place: opened for writing, without creating,
+// truncating, syncing or renaming anything. A FIFO's open waits for its
+// reader, as a shell's redirection does.
+func toSpecialFile(target string, write func(io.Writer) error) error {
 	f, err := os.OpenFile(target, os.O_WRONLY, 0)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n, err := Write(ctx, st, opts, f)
+	err = write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return n, err
+	return err
 }
 
 // linkTarget is the file path names: path itself, or, for a symlink, the

@@ -120,9 +120,17 @@ func TestUpgradeFillsTheScheduleFromRaw(t *testing.T) {
 	})
 }
 
-// releaseDatabase is a database as the release left it: on SQLite a copy
-// of its file; on PostgreSQL the schema 0001 with the file's rows copied in.
+// releaseDatabase is a database as the release before feeds left it: on
+// SQLite a copy of its file; on PostgreSQL the schema 0001 with the file's
+// rows copied in.
 func releaseDatabase(t *testing.T, file, dbURL string) *store.Store {
+	t.Helper()
+	return releaseDatabaseAt(t, file, dbURL, "0001_initial")
+}
+
+// releaseDatabaseAt is releaseDatabase for a release whose last migration
+// is schema.
+func releaseDatabaseAt(t *testing.T, file, dbURL, schema string) *store.Store {
 	t.Helper()
 	if strings.HasPrefix(dbURL, "sqlite") {
 		copyFile(t, file, strings.TrimPrefix(dbURL, "sqlite:///"))
@@ -131,7 +139,7 @@ func releaseDatabase(t *testing.T, file, dbURL string) *store.Store {
 	src := dbtest.SQLite(t)
 	copyFile(t, file, strings.TrimPrefix(src, "sqlite:///"))
 	from, to := openStore(t, src), openStore(t, dbURL)
-	if _, err := to.MigrateTo(ctx, "0001_initial"); err != nil {
+	if _, err := to.MigrateTo(ctx, schema); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"fetch_runs", "events", "event_versions"} {

@@ -9,11 +9,16 @@
 #                        server down) and drivebc (Open511, every third run)
 #   daf2146/TABLE.FORMAT that release's own export of every table in every
 #                        format it writes, where two exports give the same bytes
+#   ../schema/daf2146.sqlite.txt, ../schema/daf2146.postgres.txt
+#                        the catalog (internal/dbtest.Catalog) of a database
+#                        the release made: daf2146.db, and a PostgreSQL
+#                        database it migrated
 #
-#   scripts/release-fixture.sh
-# Needs git, go and jq. The release is built from a temporary worktree.
+#   TRAFFICCTL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test scripts/release-fixture.sh
+# Needs git, go, jq and psql. The release is built from a temporary worktree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+pg=${TRAFFICCTL_TEST_DATABASE_URL:?set TRAFFICCTL_TEST_DATABASE_URL to a PostgreSQL server: the release migrates a database there for its catalog}
 release=daf2146
 out=testdata/upgrade
 tmp=$(mktemp -d)
@@ -21,6 +26,7 @@ servers=()
 cleanup() {
 	for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
 	git worktree remove --force "$tmp/src" 2>/dev/null || true
+	PGOPTIONS=--client-min-messages=warning psql -q "$pg" -c "DROP DATABASE IF EXISTS trafficctl_release_fixture" 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -91,6 +97,7 @@ YAML
 	sleep 1 # whole-second run times, as a scheduler's would be
 done
 
+rm -f "$db"-*.lock # the per-feed locks, empty
 rm -rf "${out:?}/$release"
 mkdir -p "$out/$release"
 for table in events versions runs snapshots lifetimes counts; do
@@ -108,4 +115,9 @@ for table in events versions runs snapshots lifetimes counts; do
 		fi
 	done
 done
-ls -l "$db" "$out/$release"
+go run ./internal/dbtest/catalog "sqlite:///$db" >testdata/schema/$release.sqlite.txt
+PGOPTIONS=--client-min-messages=warning psql -q "$pg" -c "DROP DATABASE IF EXISTS trafficctl_release_fixture" -c "CREATE DATABASE trafficctl_release_fixture"
+pgrelease=$(echo "$pg" | sed -E 's#/[^/?]*([?]|$)#/trafficctl_release_fixture\1#')
+TRAFFICCTL_DATABASE_URL=$pgrelease "$old" migrate >/dev/null
+go run ./internal/dbtest/catalog "$pgrelease" >testdata/schema/$release.postgres.txt
+ls -l "$db" "$out/$release" testdata/schema/$release.*

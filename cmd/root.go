@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -129,23 +131,54 @@ func registerCompletions(f *Factory, root, fetch, status, export *cobra.Command)
 	}
 	// Feed names come from the configuration, read on demand; a broken
 	// configuration completes nothing rather than failing.
-	feeds := func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	feedNames := func(c *cobra.Command) []string {
 		if f.Config == nil && f.load(c) != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
+			return nil
 		}
-		return f.Config.FeedNames(), cobra.ShellCompDirectiveNoFileComp
+		return f.Config.FeedNames()
+	}
+	// fetch and status take feeds as arguments: offer those not given yet.
+	feedArgs := func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		return without(feedNames(c), args), cobra.ShellCompDirectiveNoFileComp
+	}
+	// --feed is repeatable and comma-separated: after "a,b," offer the
+	// other feeds, each as the whole word ("a,b,c") the shell will put.
+	feedList := func(c *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		given := strings.Split(toComplete, ",")
+		prefix := strings.Join(given[:len(given)-1], ",")
+		var out []string
+		for _, name := range without(feedNames(c), given[:len(given)-1]) {
+			if prefix != "" {
+				name = prefix + "," + name
+			}
+			out = append(out, name)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	}
 	root.RegisterFlagCompletionFunc("log-level", fixed("debug", "info", "warn", "error"))
 	root.RegisterFlagCompletionFunc("log-format", fixed("text", "json"))
-	fetch.ValidArgsFunction = feeds
-	status.ValidArgsFunction = feeds
+	fetch.ValidArgsFunction = feedArgs
+	status.ValidArgsFunction = feedArgs
 	var formats []string
 	for _, format := range exportpkg.Formats {
 		formats = append(formats, string(format))
 	}
 	export.RegisterFlagCompletionFunc("table", fixed(exportpkg.Tables...))
 	export.RegisterFlagCompletionFunc("format", fixed(formats...))
-	export.RegisterFlagCompletionFunc("feed", feeds)
+	export.RegisterFlagCompletionFunc("feed", feedList)
+	export.RegisterFlagCompletionFunc("by", fixed(store.GroupBys...))
+	export.RegisterFlagCompletionFunc("partition", fixed(partitionDay))
+}
+
+// without is names less those in given.
+func without(names, given []string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(given, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // load reads the configuration and sets up logging.

@@ -40,7 +40,7 @@ type Summary struct {
 	Pages    int
 	Received int
 	Skipped  int
-	store.Counts
+	store.RunCounts
 	Duration time.Duration
 }
 
@@ -101,7 +101,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		rec, err = fetch.Finish(runCtx, info)
 		if err == nil {
 			sum.RunID, sum.Status = rec.ID, rec.Status
-			sum.Counts = store.Counts{New: rec.EventsNew, Changed: rec.EventsChanged, Unchanged: rec.EventsUnchanged, Closed: rec.EventsClosed}
+			sum.RunCounts = store.RunCounts{New: rec.EventsNew, Changed: rec.EventsChanged, Unchanged: rec.EventsUnchanged, Closed: rec.EventsClosed}
 			return finish(sum, nil)
 		}
 	}
@@ -141,10 +141,10 @@ func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, err
 		log.Warn("the snapshot is empty: every open event would be closed", "feed", p.FeedName, "pages", snap.Pages)
 	}
 	if p.Store == nil { // no database yet: everything would be new
-		sum.Counts, sum.Status = store.Counts{New: len(events)}, "dry-run"
+		sum.RunCounts, sum.Status = store.RunCounts{New: len(events)}, "dry-run"
 		return finish(sum, nil)
 	}
-	sum.Counts, err = p.Store.Plan(ctx, p.FeedName, events)
+	sum.RunCounts, err = p.Store.Plan(ctx, p.FeedName, events)
 	if err == nil {
 		sum.Status = "dry-run"
 	}

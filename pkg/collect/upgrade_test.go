@@ -159,7 +159,7 @@ func releaseDatabaseAt(t *testing.T, file, dbURL, schema string) *store.Store {
 
 // replay fetches snapshots [from, to) of the real 2021 set into st, ten
 // minutes apart after start, and returns each run's counts.
-func replay(t *testing.T, st *store.Store, from, to int, start time.Time) []store.Counts {
+func replay(t *testing.T, st *store.Store, from, to int, start time.Time) []store.RunCounts {
 	t.Helper()
 	files, _ := filepath.Glob("../../testdata/511-real-2021/snap_*.json")
 	slices.Sort(files)
@@ -174,7 +174,7 @@ func replay(t *testing.T, st *store.Store, from, to int, start time.Time) []stor
 	srv := feedtest.New()
 	t.Cleanup(srv.Close)
 	srv.Replay(snaps, 20)
-	var counts []store.Counts
+	var counts []store.RunCounts
 	for i := range snaps {
 		now := start.Add(time.Duration(i+1) * 10 * time.Minute)
 		sum, err := collect.Run(ctx, collect.Params{
@@ -185,7 +185,7 @@ func replay(t *testing.T, st *store.Store, from, to int, start time.Time) []stor
 		if err != nil {
 			t.Fatalf("snapshot %d: %v", from+i, err)
 		}
-		counts = append(counts, sum.Counts)
+		counts = append(counts, sum.RunCounts)
 	}
 	return counts
 }

@@ -1,6 +1,6 @@
-// Package cmd is trafficctl's command line: one file per subcommand, each a
-// constructor, an options struct and a run function that makes one call
-// into pkg/. No SQL and no HTTP here.
+// Package cmd is trafficctl's command line (fetch, export, status, migrate,
+// version): one file per subcommand, each a constructor, an options struct
+// and a run function that makes one call into pkg/. No SQL and no HTTP here.
 package cmd
 
 import (
@@ -71,11 +71,14 @@ func (f *Factory) OpenStore(ctx context.Context) (*store.Store, error) {
 func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "trafficctl",
-		Short: "Collect a time series of traffic events from an Open511 feed (511.org) into SQLite or PostgreSQL",
-		Long: `trafficctl fetches one complete snapshot of current traffic events from an Open511
-feed (511.org's Traffic Events API by default) and upserts it into a database,
-keeping every change as history. Run "trafficctl fetch" from cron or Heroku
-Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or GeoJSON.`,
+		Short: "Collect a time series of traffic events from Open511 and WZDx feeds into SQLite or PostgreSQL",
+		Long: `trafficctl collects traffic events from Open511 feeds (511.org's Traffic Events
+API by default, DriveBC and others) and WZDx work-zone feeds into SQLite or
+PostgreSQL, keeping every change as history; one database holds several feeds,
+each with its own history. Run "trafficctl fetch" from cron or Heroku Scheduler
+(it applies pending migrations first; "trafficctl migrate" applies them alone).
+"trafficctl export" writes what was collected as CSV, JSON Lines, GeoJSON or
+Parquet; "trafficctl status" reports each feed's last run, failures and gaps.`,
 		Version:       Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -58,20 +58,21 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		s.Duration = p.Now().Sub(start)
 		return s, err
 	}
-	// The deadline covers the wait for the run lock too: on SQLite a run of
-	// another feed may hold the database's one writer.
+	// The deadline covers migrating and the wait for the run lock too: on
+	// SQLite a run of another feed may hold the database's one writer, on
+	// PostgreSQL another trafficctl may be migrating.
 	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline,
 		fmt.Errorf("the run did not finish within source.deadline (%s)", p.Deadline))
 	defer cancel()
 	if p.DryRun {
 		return dryRun(runCtx, p, sum, finish, log)
 	}
-	if _, err := p.Store.Migrate(ctx); err != nil {
-		return finish(sum, err)
+	if _, err := p.Store.Migrate(runCtx); err != nil {
+		return finish(sum, withCause(runCtx, err))
 	}
 	fetch, err := p.Store.BeginRun(runCtx, p.FeedName)
 	if err != nil {
-		return finish(sum, err)
+		return finish(sum, withCause(runCtx, err))
 	}
 	log.Debug("run lock taken", "feed", p.FeedName, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 	defer fetch.Rollback()
@@ -107,12 +108,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 
 	fetch.Rollback()
-	if runCtx.Err() != nil && !errors.Is(err, runCtx.Err()) {
-		// A signal or the deadline ended the run while the database was
-		// working: the driver's own error ("bad connection", "canceling
-		// statement") would hide why.
-		err = fmt.Errorf("%w (%v)", context.Cause(runCtx), err)
-	}
+	err = withCause(runCtx, err)
 	// Record the failure even when the run was cancelled by a signal: the
 	// ledger row is short, and it is what tells a user about the hole. It
 	// takes the id the rolled-back run had (a PostgreSQL sequence does not
@@ -127,6 +123,16 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		sum.RunID = rec.ID
 	}
 	return finish(sum, err)
+}
+
+// withCause is err, led by why ctx ended if it did: when a signal or the
+// deadline ends the run while the database works, the driver's own error
+// ("bad connection", "canceling statement") would hide why.
+func withCause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%v)", cause, err)
+	}
+	return err
 }
 
 // dryRun fetches the whole snapshot and compares it with the database,

@@ -97,7 +97,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, fmt.Errorf("migrate %s: wait for the database's write lock (another run holds it): %w", s.display, context.Cause(ctx))
 		case <-time.After(wait):
 		}
 	}

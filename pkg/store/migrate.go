@@ -118,7 +118,26 @@ func (s *Store) migrateOnce(ctx context.Context, target string) ([]string, error
 	if len(before.Pending) == 0 {
 		return nil, nil
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	db := s.db.WithContext(ctx)
+	if s.dialect == SQLite {
+		// Wait for the write lock in Migrate's loop, which gives up when ctx
+		// ends, not in the driver's busy timeout (5 s), which does not.
+		sqlDB, err := s.db.DB()
+		if err != nil {
+			return nil, err
+		}
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			return nil, s.dbError("connect", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+			return nil, s.dbError("migrate", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000")
+		db.Statement.ConnPool = conn
+	}
+	err = db.Transaction(func(tx *gorm.DB) error {
 		if s.dialect == Postgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
 				return err

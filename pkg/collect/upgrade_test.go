@@ -213,12 +213,7 @@ func freshURL(t *testing.T, dbURL string) string {
 
 func openStore(t *testing.T, dbURL string) *store.Store {
 	t.Helper()
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return dbtest.OpenAsIs(t, dbURL)
 }
 
 func copyFile(t *testing.T, from, to string) {

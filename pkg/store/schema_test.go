@@ -28,13 +28,15 @@ const (
 // released never changes, so neither does its file; go test -update
 // writes the files of a new migration.
 func TestEachMigrationGivesItsGoldenCatalog(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) { checkMigrationCatalogs(t, dbURL, *update) })
 }
 
 // TestAFieldAddedToTrafficLeavesEveryMigrationAsItWas: migrations are
 // history, not built from traffic.Fields: a column added there changes
-// none of their catalogs. (Not parallel with other tests: it changes
-// traffic.Fields for as long as it runs, subtests included.)
+// none of their catalogs. (Not parallel: it changes traffic.Fields while
+// it runs, subtests included; go test starts parallel tests only after the
+// others have ended.)
 func TestAFieldAddedToTrafficLeavesEveryMigrationAsItWas(t *testing.T) {
 	saved := traffic.Fields
 	t.Cleanup(func() { traffic.Fields = saved })
@@ -43,7 +45,7 @@ func TestAFieldAddedToTrafficLeavesEveryMigrationAsItWas(t *testing.T) {
 }
 
 func checkMigrationCatalogs(t *testing.T, dbURL string, write bool) {
-	st := openUnmigrated(t, dbURL)
+	st := dbtest.OpenAsIs(t, dbURL)
 	status, err := st.Migrations(ctx)
 	if err != nil || len(status.Pending) < 3 {
 		t.Fatalf("migrations of a new database: %+v, %v", status, err)
@@ -62,6 +64,7 @@ func checkMigrationCatalogs(t *testing.T, dbURL string, write bool) {
 // release's last migration, whose catalog is first checked against that
 // of a database the release itself migrated.
 func TestFreshSchemaEqualsUpgradedRelease(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		var old *store.Store
 		if dialect(dbURL) == "sqlite" {
@@ -72,9 +75,9 @@ func TestFreshSchemaEqualsUpgradedRelease(t *testing.T) {
 			if err := os.WriteFile(strings.TrimPrefix(dbURL, "sqlite:///"), b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			old = openUnmigrated(t, dbURL)
+			old = dbtest.OpenAsIs(t, dbURL)
 		} else {
-			old = openUnmigrated(t, dbURL)
+			old = dbtest.OpenAsIs(t, dbURL)
 			if _, err := old.MigrateTo(ctx, releaseSchema); err != nil {
 				t.Fatal(err)
 			}
@@ -95,16 +98,6 @@ func TestFreshSchemaEqualsUpgradedRelease(t *testing.T) {
 			t.Errorf("the upgraded release's schema differs from a new database's:\n%s", lineDiff(got, want))
 		}
 	})
-}
-
-func openUnmigrated(t *testing.T, dbURL string) *store.Store {
-	t.Helper()
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
 }
 
 func dialect(dbURL string) string {

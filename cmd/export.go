@@ -33,6 +33,9 @@ type ExportOptions struct {
 	Partition   string // "day": a folder per day under Output (Parquet)
 }
 
+// partitionDay is --partition's one value: a folder per UTC day.
+const partitionDay = "day"
+
 type exportFlags struct {
 	format, since, until, bbox, tz string
 	csv, jsonl, geojson            bool
@@ -99,7 +102,7 @@ of an event: feed, id, version, changed_at, field, old and new (as text).
 	fs.BoolVar(&fl.parquet, "parquet", false, "shorthand for --format parquet")
 	fs.BoolVar(&fl.raw, "raw", false, "include the raw column, the event as the feed sent it (default: JSON Lines; Parquet of events and versions)")
 	fs.BoolVar(&fl.noRaw, "no-raw", false, "leave the raw column out")
-	fs.StringVar(&opts.Partition, "partition", "", `"day": Parquet of snapshots or runs as a folder per UTC day under -o DIR`)
+	fs.StringVar(&opts.Partition, "partition", "", `"`+partitionDay+`": Parquet of snapshots or runs as a folder per UTC day under -o DIR`)
 	fs.StringVarP(&opts.Output, "output", "o", "", "write to this file (atomically) instead of stdout")
 	fs.StringVar(&fl.since, "since", "", "from this time: RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, UTC)")
 	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
@@ -211,8 +214,8 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 	toStdout := opts.Output == "" || opts.Output == "-"
 	switch {
 	case opts.Partition == "":
-	case opts.Partition != "day":
-		return fmt.Errorf("--partition %q: the only partitioning is day", opts.Partition)
+	case opts.Partition != partitionDay:
+		return fmt.Errorf("--partition %q: the only partitioning is %s", opts.Partition, partitionDay)
 	case opts.Format != export.Parquet:
 		return fmt.Errorf("--partition day writes Parquet: add --parquet")
 	case export.PartitionKey(opts.Table) == "":

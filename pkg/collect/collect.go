@@ -43,7 +43,7 @@ type Summary struct {
 	Pages    int
 	Received int
 	Skipped  int
-	store.Counts
+	store.RunCounts
 	Duration time.Duration
 }
 
@@ -61,16 +61,17 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		s.Duration = p.Now().Sub(start)
 		return s, err
 	}
-	// The deadline covers the wait for the run lock too: on SQLite a run of
-	// another feed may hold the database's one writer.
+	// The deadline covers migrating and the wait for the run lock too: on
+	// SQLite a run of another feed may hold the database's one writer, on
+	// PostgreSQL another trafficctl may be migrating.
 	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline,
 		fmt.Errorf("the run did not finish within source.deadline (%s)", p.Deadline))
 	defer cancel()
 	if p.DryRun {
 		return dryRun(runCtx, p, sum, finish, log)
 	}
-	if _, err := p.Store.Migrate(ctx); err != nil {
-		return finish(sum, err)
+	if _, err := p.Store.Migrate(runCtx); err != nil {
+		return finish(sum, ended(runCtx, err))
 	}
 	fetch, err := p.Store.BeginRun(runCtx, p.FeedName)
 	if err != nil {
@@ -112,7 +113,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		rec, err = fetch.Finish(runCtx, info)
 		if err == nil {
 			sum.RunID, sum.Status = rec.ID, rec.Status
-			sum.Counts = store.Counts{New: rec.EventsNew, Changed: rec.EventsChanged, Unchanged: rec.EventsUnchanged, Closed: rec.EventsClosed}
+			sum.RunCounts = store.RunCounts{New: rec.EventsNew, Changed: rec.EventsChanged, Unchanged: rec.EventsUnchanged, Closed: rec.EventsClosed}
 			return finish(sum, nil)
 		}
 	}
@@ -150,10 +151,10 @@ func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, err
 		log.Warn("the snapshot is empty: every open event would be closed", "feed", p.FeedName, "pages", snap.Pages)
 	}
 	if p.Store == nil { // no database yet: everything would be new
-		sum.Counts, sum.Status = store.Counts{New: len(events)}, "dry-run"
+		sum.RunCounts, sum.Status = store.RunCounts{New: len(events)}, "dry-run"
 		return finish(sum, nil)
 	}
-	sum.Counts, err = p.Store.Plan(ctx, p.FeedName, events)
+	sum.RunCounts, err = p.Store.Plan(ctx, p.FeedName, events)
 	if err == nil {
 		sum.Status = "dry-run"
 	}

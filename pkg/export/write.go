@@ -30,7 +30,7 @@ const (
 )
 
 // Formats lists the output formats.
-var Formats = []Format{CSV, JSONL, GeoJSON}
+var Formats = []Format{CSV, JSONL, GeoJSON, Parquet}
 
 // Options select what to export and how.
 type Options struct {

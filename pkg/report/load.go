@@ -33,7 +33,7 @@ const DefaultTiles = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 // Source is what a report reads: the store's streaming queries.
 type Source interface {
 	Runs(ctx context.Context, f store.Filter, fn func(*store.FetchRun) error) error
-	Counts(ctx context.Context, f store.Filter, q store.Series, fn func(*store.IntervalCount) error) error
+	IntervalCounts(ctx context.Context, f store.Filter, q store.Series, fn func(*store.IntervalCount) error) error
 	Lifetimes(ctx context.Context, f store.Filter, fn func(*store.Lifetime) error) error
 	Events(ctx context.Context, f store.Filter, fn func(*store.Event) error) error
 }
@@ -62,7 +62,7 @@ func Load(ctx context.Context, src Source, opts Options) (*Data, error) {
 	if opts.Location != nil && opts.Location.String() != "UTC" {
 		d.Aligned = "midnight in " + opts.Location.String()
 	}
-	err = src.Counts(ctx, f, q, func(c *store.IntervalCount) error {
+	err = src.IntervalCounts(ctx, f, q, func(c *store.IntervalCount) error {
 		x := *c
 		if c.Group != nil {
 			x.Group = ptr(*c.Group)

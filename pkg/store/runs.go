@@ -32,8 +32,9 @@ type RunInfo struct {
 	Skipped    int
 }
 
-// Counts is what a snapshot changed.
-type Counts struct {
+// RunCounts are what one run did to its feed's events: how many were new,
+// changed, unchanged and closed. (IntervalCounts is the time series.)
+type RunCounts struct {
 	New       int // ids never stored before
 	Changed   int // open events whose content changed, and closed events that came back
 	Unchanged int

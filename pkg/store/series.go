@@ -92,7 +92,7 @@ type IntervalCount struct {
 // counts mean something.
 func (c *IntervalCount) HasData() bool { return c.Runs > 0 }
 
-// Counts streams a regular time series per feed, ordered by feed, interval
+// IntervalCounts streams a regular time series per feed, ordered by feed, interval
 // and group. For each feed with a successful run (among f.Feeds, if
 // given), the series covers the whole intervals that overlap
 // [f.Since, f.Until), or without them from the interval of the feed's
@@ -104,7 +104,7 @@ func (c *IntervalCount) HasData() bool { return c.Runs > 0 }
 // the successful run before the first interval (to tell which events the
 // first run in it closed): memory holds one snapshot's ids and the
 // current interval's.
-func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*IntervalCount) error) error {
+func (s *Store) IntervalCounts(ctx context.Context, f Filter, q Series, fn func(*IntervalCount) error) error {
 	if err := q.Check(); err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 // Package store keeps trafficctl's data in SQLite or PostgreSQL through
-// GORM: the current events, their history as spells of unchanged content,
-// and the ledger of runs. It knows nothing of HTTP.
+// GORM: for each feed, the current events, their history as spells of
+// unchanged content, and the ledger of runs; the per-feed run locks; the
+// versioned migrations (literal SQL per dialect, in migrations/); the
+// streaming queries that exports and status read, and SQL views of them.
+// It knows nothing of HTTP or of feed formats.
 package store
 
 import (

@@ -29,8 +29,11 @@ type ExportOptions struct {
 	// DatabaseURL is the configured database: a SQLite file that does not
 	// exist is reported, not created.
 	DatabaseURL string
-	Raw         *bool  // --raw or --no-raw; nil: the format's default
-	Partition   string // "day": a folder per day under Output (Parquet)
+	// ConfiguredFeeds are the names of the configured feeds: with the
+	// database's, what --feed may name.
+	ConfiguredFeeds []string
+	Raw             *bool  // --raw or --no-raw; nil: the format's default
+	Partition       string // "day": a folder per day under Output (Parquet)
 }
 
 type exportFlags struct {
@@ -71,7 +74,7 @@ per interval; an interval without a successful run has empty counts).`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.IO, opts.OpenStore = f.IO, f.OpenStore
 			if f.Config != nil { // nil in tests that only check the flags
-				opts.DatabaseURL = f.Config.Database.URL
+				opts.DatabaseURL, opts.ConfiguredFeeds = f.Config.Database.URL, f.Config.FeedNames()
 			}
 			fl.seriesSet = c.Flags().Changed("every") || c.Flags().Changed("by")
 			if err := fl.apply(opts); err != nil {
@@ -266,6 +269,16 @@ func runExport(ctx context.Context, opts *ExportOptions) error {
 	defer st.Close()
 	if err := requireSchema(ctx, st); err != nil {
 		return err
+	}
+	if len(opts.Filter.Feeds) > 0 {
+		// A mistyped name would export a header and nothing else.
+		stored, err := st.FeedNames(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := knownFeeds(opts.Filter.Feeds, opts.ConfiguredFeeds, stored); err != nil {
+			return err
+		}
 	}
 	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter, Raw: opts.Raw, Series: opts.Series}
 	if opts.Partition == "" && (opts.Output == "" || opts.Output == "-") {

@@ -189,20 +189,16 @@ func newStatusReport(st store.Status, feeds []config.Feed, names []string, now t
 	if r.Pending == nil {
 		r.Pending = []string{}
 	}
-	var all []string
+	var configured, stored []string
 	for _, f := range feeds {
-		all = append(all, f.Name)
+		configured = append(configured, f.Name)
 	}
 	for _, f := range st.Feeds {
-		if !slices.Contains(all, f.Feed) {
-			all = append(all, f.Feed)
-		}
+		stored = append(stored, f.Feed)
 	}
-	slices.Sort(all)
-	for _, name := range names {
-		if !slices.Contains(all, name) {
-			return nil, usageError{fmt.Errorf("no feed named %q; the feeds are %s", name, strings.Join(all, ", "))}
-		}
+	all, err := knownFeeds(names, configured, stored)
+	if err != nil {
+		return nil, err
 	}
 	if len(names) > 0 {
 		all = slices.DeleteFunc(all, func(n string) bool { return !slices.Contains(names, n) })

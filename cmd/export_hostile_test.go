@@ -33,3 +33,25 @@ func TestExportOfAnUnknownFeedNamesTheFeeds(t *testing.T) {
 		}
 	})
 }
+
+// TestExportUntilTheLastDayExportsEverything: --until 9999-12-31 means the
+// start of year 10000, which SQLite, comparing times as text, used to put
+// before every stored time; both databases export every row.
+func TestExportUntilTheLastDayExportsEverything(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		srv, settings := feed(t, dbURL)
+		srv.SetEvents(snapshotOf(1, 2, 3), 10)
+		cfg := configFile(t, settings)
+		if code, _, errOut := run(t, time.Now(), "fetch", "--config", cfg); code != 0 {
+			t.Fatalf("fetch: exit %d: %s", code, errOut)
+		}
+		for _, table := range []string{"events", "versions", "runs", "snapshots", "lifetimes"} {
+			_, all, _ := run(t, time.Now(), "export", "--table", table, "--config", cfg)
+			code, out, errOut := run(t, time.Now(), "export", "--table", table, "--until", "9999-12-31", "--config", cfg)
+			if code != 0 || out != all || strings.Count(out, "\n") < 2 {
+				t.Errorf("export --table %s --until 9999-12-31: exit %d, %s\n%q, want\n%q", table, code, errOut, out, all)
+			}
+		}
+	})
+}

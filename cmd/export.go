@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -281,6 +282,16 @@ func runExport(ctx context.Context, opts *ExportOptions) error {
 		}
 	}
 	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter, Raw: opts.Raw, Series: opts.Series}
+	err = writeExport(ctx, st, opts, eo)
+	var tooMany *store.TooManyIntervalsError
+	if errors.As(err, &tooMany) {
+		return usageError{fmt.Errorf("%w: give a longer --every, or a shorter range with --since and --until", tooMany)}
+	}
+	return err
+}
+
+// writeExport writes the export where opts says.
+func writeExport(ctx context.Context, st *store.Store, opts *ExportOptions, eo export.Options) error {
 	if opts.Partition == "" && (opts.Output == "" || opts.Output == "-") {
 		_, err := export.Write(ctx, st, eo, opts.IO.Out)
 		if err != nil {
@@ -301,6 +312,7 @@ func runExport(ctx context.Context, opts *ExportOptions) error {
 		eo.Progress = func(n int64) { bar.Set64(n) }
 		defer bar.Finish()
 	}
+	var err error
 	if opts.Partition != "" {
 		_, err = export.ToDays(ctx, st, eo, opts.Output)
 		return err

@@ -1,12 +1,16 @@
 package cmd
 
 import (
+	"fmt"
+	"io"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/internal/feedtest"
+	"github.com/trafficctl/trafficctl/pkg/store"
 )
 
 // TestExportOfAnUnknownFeedNamesTheFeeds: --feed with a name that is
@@ -54,4 +58,62 @@ func TestExportUntilTheLastDayExportsEverything(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestExportEndsAtSIGTERMAndSIGINT: a counts export (computed, not read,
+// so no database driver notices the signal) stops at SIGTERM with exit
+// status 143 and at SIGINT with 130. Its stdout is a pipe read slowly, so
+// the export is still writing when the signal comes.
+func TestExportEndsAtSIGTERMAndSIGINT(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.SQLite(t)
+	srv, settings := feed(t, dbURL)
+	srv.SetEvents(snapshotOf(1, 2, 3), 10)
+	if code, _, errOut := run(t, time.Now(), "fetch", "--config", configFile(t, settings)); code != 0 {
+		t.Fatalf("fetch: exit %d: %s", code, errOut)
+	}
+	// 900,000 one-second intervals: about 50 MB of CSV.
+	since := time.Now().UTC().Add(-900000 * time.Second).Format(time.RFC3339)
+	for sig, want := range map[syscall.Signal]int{syscall.SIGTERM: 143, syscall.SIGINT: ExitInterrupted} {
+		c, stderr := process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "export", "--table", "counts", "--every", "1s", "--since", since)
+		out, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(out, make([]byte, 4096)); err != nil {
+			t.Fatalf("reading the export: %v: %s", err, stderr)
+		}
+		c.Process.Signal(sig)
+		rest, _ := io.Copy(io.Discard, out)
+		if code := exitCode(c.Wait()); code != want || rest > 10<<20 {
+			t.Errorf("%v: exit %d after %d more bytes, want %d before the end; stderr: %s", sig, code, rest, want, stderr)
+		}
+	}
+}
+
+// TestCountsRefuseASeriesTooLong: counts of more than store.MaxIntervals
+// intervals per feed exit 2 naming the flags that set the range, before
+// writing anything.
+func TestCountsRefuseASeriesTooLong(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.SQLite(t)
+	srv, settings := feed(t, dbURL)
+	srv.SetEvents(snapshotOf(1, 2, 3), 10)
+	cfg := configFile(t, settings)
+	if code, _, errOut := run(t, time.Now(), "fetch", "--config", cfg); code != 0 {
+		t.Fatalf("fetch: exit %d: %s", code, errOut)
+	}
+	// One interval too many (not 1970 on, which without the limit would
+	// write for an hour).
+	since := time.Now().UTC().Truncate(time.Second).Add(-store.MaxIntervals * time.Second)
+	until := since.Add((store.MaxIntervals + 1) * time.Second)
+	code, out, errOut := run(t, time.Now(), "export", "--table", "counts", "--every", "1s", "--config", cfg,
+		"--since", since.Format(time.RFC3339), "--until", until.Format(time.RFC3339))
+	want := fmt.Sprintf("would be %d intervals of 1s, more than the %d an export may have: give a longer --every, or a shorter range with --since and --until\n", store.MaxIntervals+1, store.MaxIntervals)
+	if code != ExitUsage || out != "" || !strings.HasSuffix(errOut, want) {
+		t.Fatalf("exit %d, %d bytes on stdout, stderr %q; want exit 2 and %q", code, len(out), errOut, want)
+	}
 }

@@ -104,6 +104,11 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 	}
 	var n int64
 	err = stream(ctx, st, opts, f, func(cells []Cell) error {
+		// Some tables (counts) are computed rather than read: no driver
+		// would notice that SIGINT or SIGTERM cancelled ctx.
+		if n%1024 == 0 && ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		if err := rw.row(cols, cells[:len(cols)]); err != nil {
 			return err
 		}

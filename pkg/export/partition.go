@@ -66,7 +66,11 @@ func ToDays(ctx context.Context, st *store.Store, opts Options, dir string) (int
 	}
 	opts.Format = Parquet
 	fail := func(err error) error { return fmt.Errorf("export to %s: %w", dir, unwrapPath(err)) }
-	target := dir
+	// Through a symlink, dangling or not, to the folder it names.
+	target, err := linkTarget(dir)
+	if err != nil {
+		return 0, fail(err)
+	}
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return 0, fail(err)
 	}

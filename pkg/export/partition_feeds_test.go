@@ -190,3 +190,23 @@ func TestPartitionRemovesLeftovers(t *testing.T) {
 		t.Errorf("hidden folders after the export: %v, want only the locked one", hidden)
 	}
 }
+
+// TestPartitionThroughADanglingSymlink: -o naming a symlink to a folder
+// that does not exist yet creates that folder, as for a file.
+func TestPartitionThroughADanglingSymlink(t *testing.T) {
+	s := seedTwoFeeds(t, dbtest.SQLite(t))
+	base := t.TempDir()
+	link := filepath.Join(base, "latest")
+	if err := os.Symlink("datasets/2026", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := export.ToDays(ctx, s, export.Options{Table: export.Runs}, link); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Fatalf("the link is gone (%v)", err)
+	}
+	if got := parquetFiles(t, filepath.Join(base, "datasets", "2026")); len(got) != 3 {
+		t.Errorf("the link's target holds %v", got)
+	}
+}

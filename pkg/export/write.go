@@ -163,6 +163,10 @@ func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (in
 	if err != nil {
 		return 0, fail(err)
 	}
+	if _, err := os.Stat(filepath.Dir(target)); target != path && errors.Is(err, fs.ErrNotExist) {
+		// "no such file or directory" alone would puzzle: path's own folder is there.
+		return 0, fmt.Errorf("export to %s: it is a symlink to %s, whose folder does not exist", path, target)
+	}
 	n, err := replaceFile(ctx, st, opts, target, fi)
 	if err != nil {
 		return n, fail(err)

@@ -73,7 +73,7 @@ per interval; an interval without a successful run has empty counts).`,
   trafficctl export --parquet --table snapshots --partition day --since 2026-11-01 -o snapshots/`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.IO, opts.OpenStore = f.IO, f.OpenStore
+			opts.IO, opts.OpenStore = f.IO, f.OpenStoreForReading
 			if f.Config != nil { // nil in tests that only check the flags
 				opts.DatabaseURL, opts.ConfiguredFeeds = f.Config.Database.URL, f.Config.FeedNames()
 			}

@@ -58,7 +58,7 @@ status never creates or migrates a database.`,
   trafficctl status bayarea
   trafficctl status --max-age 30m || echo "trafficctl: no fresh data" | mail -s trafficctl me@example.com`,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.IO, opts.Now, opts.OpenStore = f.IO, f.Now, f.OpenStore
+			opts.IO, opts.Now, opts.OpenStore = f.IO, f.Now, f.OpenStoreForReading
 			opts.DatabaseURL, opts.Feeds, opts.Names = f.Config.Database.URL, f.Config.Feeds, args
 			if opts.MaxAge < 0 {
 				return usageError{fmt.Errorf("--max-age must not be negative")}

@@ -44,12 +44,7 @@ func TestExportOfAnUnknownFeedNamesTheFeeds(t *testing.T) {
 func TestExportUntilTheLastDayExportsEverything(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		srv, settings := feed(t, dbURL)
-		srv.SetEvents(snapshotOf(1, 2, 3), 10)
-		cfg := configFile(t, settings)
-		if code, _, errOut := run(t, time.Now(), "fetch", "--config", cfg); code != 0 {
-			t.Fatalf("fetch: exit %d: %s", code, errOut)
-		}
+		cfg := fetched(t, dbURL)
 		for _, table := range []string{"events", "versions", "runs", "snapshots", "lifetimes"} {
 			_, all, _ := run(t, time.Now(), "export", "--table", table, "--config", cfg)
 			code, out, errOut := run(t, time.Now(), "export", "--table", table, "--until", "9999-12-31", "--config", cfg)
@@ -67,11 +62,7 @@ func TestExportUntilTheLastDayExportsEverything(t *testing.T) {
 func TestExportEndsAtSIGTERMAndSIGINT(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.SQLite(t)
-	srv, settings := feed(t, dbURL)
-	srv.SetEvents(snapshotOf(1, 2, 3), 10)
-	if code, _, errOut := run(t, time.Now(), "fetch", "--config", configFile(t, settings)); code != 0 {
-		t.Fatalf("fetch: exit %d: %s", code, errOut)
-	}
+	fetched(t, dbURL)
 	// 900,000 one-second intervals: about 50 MB of CSV.
 	since := time.Now().UTC().Add(-900000 * time.Second).Format(time.RFC3339)
 	for sig, want := range map[syscall.Signal]int{syscall.SIGTERM: 143, syscall.SIGINT: ExitInterrupted} {
@@ -99,13 +90,7 @@ func TestExportEndsAtSIGTERMAndSIGINT(t *testing.T) {
 // writing anything.
 func TestCountsRefuseASeriesTooLong(t *testing.T) {
 	t.Parallel()
-	dbURL := dbtest.SQLite(t)
-	srv, settings := feed(t, dbURL)
-	srv.SetEvents(snapshotOf(1, 2, 3), 10)
-	cfg := configFile(t, settings)
-	if code, _, errOut := run(t, time.Now(), "fetch", "--config", cfg); code != 0 {
-		t.Fatalf("fetch: exit %d: %s", code, errOut)
-	}
+	cfg := fetched(t, dbtest.SQLite(t))
 	// One interval too many (not 1970 on, which without the limit would
 	// write for an hour).
 	since := time.Now().UTC().Truncate(time.Second).Add(-store.MaxIntervals * time.Second)
@@ -116,4 +101,17 @@ func TestCountsRefuseASeriesTooLong(t *testing.T) {
 	if code != ExitUsage || out != "" || !strings.HasSuffix(errOut, want) {
 		t.Fatalf("exit %d, %d bytes on stdout, stderr %q; want exit 2 and %q", code, len(out), errOut, want)
 	}
+}
+
+// fetched fetches three events into the database at dbURL and returns the
+// config file that names it.
+func fetched(t *testing.T, dbURL string) (config string) {
+	t.Helper()
+	srv, settings := feed(t, dbURL)
+	srv.SetEvents(snapshotOf(1, 2, 3), 10)
+	config = configFile(t, settings)
+	if code, _, errOut := run(t, time.Now(), "fetch", "--config", config); code != 0 {
+		t.Fatalf("fetch: exit %d: %s", code, errOut)
+	}
+	return config
 }

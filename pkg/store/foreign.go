@@ -1,11 +1,14 @@
 package store
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/gorm"
 )
 
@@ -42,4 +45,23 @@ func (s *Store) checkMigrationsTable(db *gorm.DB) error {
 	}
 	return fmt.Errorf("%s: its %w (its columns: %s): it looks like another program's database; give trafficctl a database of its own (nothing was changed)",
 		s.display, ErrForeignSchema, strings.Join(cols, ", "))
+}
+
+// anotherProgramsFile says whether the SQLite file c opened holds tables
+// but not trafficctl's ledger: it is then left in its journal mode rather
+// than switched to WAL, which would change the file before Migrations
+// refuses it.
+func anotherProgramsFile(c *sqlite3.SQLiteConn) (bool, error) {
+	rows, err := c.Query(`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')
+		AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fetch_runs')`, nil)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	if err := rows.Next(v); err != nil && err != io.EOF {
+		return false, err
+	}
+	n, _ := v[0].(int64)
+	return n == 1, nil
 }

@@ -201,6 +201,9 @@ func sqliteDriver() string {
 	const name = "sqlite3_trafficctl"
 	registerSQLite.Do(func() {
 		sql.Register(name, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			if foreign, err := anotherProgramsFile(c); err != nil || foreign {
+				return err // its journal mode is its owner's (Migrations refuses it)
+			}
 			if _, err := c.Exec(fmt.Sprintf("PRAGMA page_size = %d;", sqlitePageSize), nil); err != nil {
 				return err
 			}

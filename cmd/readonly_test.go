@@ -17,7 +17,8 @@ import (
 // one sentence why they cannot use it. Root writes whatever the modes
 // say, so as root the commands run as nobody.
 func TestReadOnlySQLiteIsReadNotWritten(t *testing.T) {
-	t.Parallel()
+	// Not parallel, as the other process tests: a child forked while an
+	// in-process run holds a feed's lock file holds it too until it execs.
 	dir := readableTempDir(t)
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o755); err != nil {

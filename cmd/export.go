@@ -96,7 +96,7 @@ per interval; an interval without a successful run has empty counts).`,
 	fs.BoolVar(&fl.parquet, "parquet", false, "shorthand for --format parquet")
 	fs.BoolVar(&fl.raw, "raw", false, "include the raw column, the event as the feed sent it (default: JSON Lines; Parquet of events and versions)")
 	fs.BoolVar(&fl.noRaw, "no-raw", false, "leave the raw column out")
-	fs.StringVar(&opts.Partition, "partition", "", `"day": Parquet of snapshots or runs as a folder per UTC day under -o DIR`)
+	fs.StringVar(&opts.Partition, "partition", "", `"day": Parquet of snapshots or runs as a folder per UTC day under -o DIR, a file per feed`)
 	fs.StringVarP(&opts.Output, "output", "o", "", "write to this file (atomically) instead of stdout")
 	fs.StringVar(&fl.since, "since", "", "from this time: RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, UTC)")
 	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
@@ -107,7 +107,7 @@ per interval; an interval without a successful run has empty counts).`,
 	fs.StringVar(&fl.bbox, "bbox", "", "only events whose position is inside minlon,minlat,maxlon,maxlat")
 	// One format: --format or one of its shorthands.
 	c.MarkFlagsMutuallyExclusive("format", "csv", "jsonl", "geojson", "parquet")
-	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC")
+	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC; at most 1,000,000 of them per feed")
 	fs.StringVar(&opts.Series.By, "by", store.ByNone, "counts: group each interval by event_type, severity, feed or none")
 	return c
 }

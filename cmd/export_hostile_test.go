@@ -116,3 +116,39 @@ func fetched(t *testing.T, dbURL string) (config string) {
 	}
 	return config
 }
+
+// TestExportEndsAtSIGTERMWhenItsReaderStalls: an export blocked writing to
+// a pipe nobody reads any more still ends at SIGTERM with exit status 143
+// (pkg/export's TestCancelledExportDoesNotWaitForItsReader shows the same
+// of a FIFO nobody opens, without depending on when the signal comes).
+func TestExportEndsAtSIGTERMWhenItsReaderStalls(t *testing.T) {
+	// Not parallel, as the other process tests: a child forked while an
+	// in-process run holds a feed's lock file holds it too until it execs.
+	dbURL := dbtest.SQLite(t)
+	fetched(t, dbURL)
+	since := time.Now().UTC().Add(-900000 * time.Second).Format(time.RFC3339)
+	c, stderr := process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "export", "--table", "counts", "--every", "1s", "--since", since)
+	out, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(out, make([]byte, 4096)); err != nil {
+		t.Fatalf("reading the export: %v: %s", err, stderr)
+	}
+	c.Process.Signal(syscall.SIGTERM) // and nothing is read any more
+	exited := make(chan int, 1)
+	go func() { exited <- exitCode(c.Wait()) }()
+	select {
+	case code := <-exited:
+		if code != 143 {
+			t.Errorf("exit %d, want 143; stderr: %s", code, stderr)
+		}
+	case <-time.After(10 * time.Second): // a sanity bound, not a timing
+		c.Process.Kill()
+		<-exited
+		t.Errorf("the export did not end at SIGTERM; stderr: %s", stderr)
+	}
+}

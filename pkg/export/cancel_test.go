@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,4 +73,56 @@ func TestCountsRefuseTooManyIntervals(t *testing.T) {
 	if n, err := export.Write(context.Background(), st, opts, &out); err != nil || n != store.MaxIntervals {
 		t.Fatalf("a series of MaxIntervals: %d rows, %v", n, err)
 	}
+}
+
+// stalled is a reader that stopped reading: its first Write says so on
+// blocked, and no Write ever returns.
+type stalled struct{ blocked chan struct{} }
+
+func (s stalled) Write([]byte) (int, error) {
+	close(s.blocked)
+	select {}
+}
+
+// TestCancelledExportDoesNotWaitForItsReader: an export blocked writing
+// to a reader that stopped reading, or opening a FIFO that no one opens,
+// returns when its context is cancelled (as SIGINT and SIGTERM do).
+func TestCancelledExportDoesNotWaitForItsReader(t *testing.T) {
+	st := seeded(t, 3)
+	opts := export.Options{Table: export.Counts, Format: export.CSV, Series: store.Series{Every: time.Second},
+		Filter: store.Filter{Since: time.Now().Add(-500000 * time.Second)}}
+	returns := func(what string, write func(ctx context.Context) error, cancelWhen <-chan struct{}) {
+		t.Helper()
+		ctx, cancel := context.WithCancelCause(context.Background())
+		stop := errors.New("stop")
+		done := make(chan error, 1)
+		go func() { done <- write(ctx) }()
+		<-cancelWhen
+		cancel(stop)
+		select {
+		case err := <-done:
+			if !errors.Is(err, stop) {
+				t.Errorf("%s: err = %v, want the cancel's cause", what, err)
+			}
+		case <-time.After(10 * time.Second): // a sanity bound, not a timing
+			t.Errorf("%s: still blocked after the context was cancelled", what)
+		}
+	}
+
+	w := stalled{make(chan struct{})}
+	returns("a stalled reader", func(ctx context.Context) error {
+		_, err := export.Write(ctx, st, opts, w)
+		return err
+	}, w.blocked)
+
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := make(chan struct{})
+	close(now) // cancelled at once: whether before the open or during it, it must not wait
+	returns("a FIFO no one opens", func(ctx context.Context) error {
+		_, err := export.ToFile(ctx, st, opts, fifo)
+		return err
+	}, now)
 }

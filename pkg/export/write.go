@@ -54,7 +54,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	if err := checkOptions(opts); err != nil {
 		return 0, err
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
+	bw := bufio.NewWriterSize(ctxWriter{ctx, w}, 256<<10)
 	var rw rowWriter
 	switch opts.Format {
 	case CSV, "":
@@ -73,6 +73,33 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 		return n, err
 	}
 	return n, bw.Flush()
+}
+
+// ctxWriter gives up a write when ctx ends: a pipe whose reader stopped
+// reading, or a FIFO, would otherwise block an export that SIGINT or
+// SIGTERM cancelled. The write itself goes on in its goroutine until the
+// process ends; w is not written to again.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.w.Write(p)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-c.ctx.Done():
+		return 0, context.Cause(c.ctx)
+	}
 }
 
 // columns are the columns of an export and the filter that reads them.
@@ -221,9 +248,31 @@ func createTemp(dir, prefix string) (*os.File, error) {
 // creating, truncating, syncing or renaming anything. A FIFO's open waits
 // for its reader, as a shell's redirection does.
 func toSpecialFile(ctx context.Context, st *store.Store, opts Options, target string) (int64, error) {
-	f, err := os.OpenFile(target, os.O_WRONLY, 0)
-	if err != nil {
-		return 0, err
+	// A FIFO's open waits for a reader, which may never come: ctx ends
+	// the wait (the open goes on in its goroutine until the process ends).
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.OpenFile(target, os.O_WRONLY, 0)
+		done <- opened{f, err}
+	}()
+	var f *os.File
+	select {
+	case o := <-done:
+		if o.err != nil {
+			return 0, o.err
+		}
+		f = o.f
+	case <-ctx.Done():
+		go func() { // should the reader come after all
+			if o := <-done; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return 0, context.Cause(ctx)
 	}
 	n, err := Write(ctx, st, opts, f)
 	if cerr := f.Close(); err == nil {

@@ -101,7 +101,7 @@ func TestRunPastItsDeadlineWaitingForSQLitesWriteLockIsRecorded(t *testing.T) {
 		kill() // gone before the lock frees
 		<-exited
 		held.Rollback()
-		code, out, errOut := run(t, time.Now(), "fetch", "--config", configFile(t, map[string]string{"database.url": dbURL, "source.url": srv.URL()}))
+		code, _, errOut := run(t, time.Now(), "fetch", "--config", configFile(t, map[string]string{"database.url": dbURL, "source.url": srv.URL()}))
 		if code != 0 {
 			t.Fatalf("the next fetch: exit %d: %s", code, errOut)
 		}
@@ -110,7 +110,7 @@ func TestRunPastItsDeadlineWaitingForSQLitesWriteLockIsRecorded(t *testing.T) {
 			t.Fatalf("%d failed runs in the ledger, want 2", len(runs))
 		}
 		checkRow(t, runs[1], started)
-		code, out, errOut = run(t, time.Now(), "status", "--database-url", dbURL)
+		code, out, errOut := run(t, time.Now(), "status", "--database-url", dbURL)
 		if code != 0 || !strings.Contains(out, "runs:          3 (1 succeeded, 2 failed)") {
 			t.Errorf("status: exit %d, %s\n%s", code, errOut, out)
 		}

@@ -47,12 +47,12 @@ func (s *Store) checkMigrationsTable(db *gorm.DB) error {
 		s.display, ErrForeignSchema, strings.Join(cols, ", "))
 }
 
-// anotherProgramsFile says whether the SQLite file c opened holds tables
-// but not trafficctl's ledger: it is then left in its journal mode rather
-// than switched to WAL, which would change the file before Migrations
-// refuses it.
+// anotherProgramsFile says whether the SQLite file c opened has a
+// schema_migrations table but not trafficctl's ledger: another program
+// migrated it, and Migrations will refuse it. It is then left in its
+// journal mode rather than switched to WAL, which would change the file.
 func anotherProgramsFile(c *sqlite3.SQLiteConn) (bool, error) {
-	rows, err := c.Query(`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')
+	rows, err := c.Query(`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '`+migrationsTable+`')
 		AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fetch_runs')`, nil)
 	if err != nil {
 		return false, err

@@ -1,4 +1,4 @@
-# trafficctl: make build | test | lint | bench | bench-cli | demo | dist
+# trafficctl: make build | test | lint | bench | bench-cli | demo | recipes | dist
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/trafficctl/trafficctl/cmd.version=$(VERSION)
@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X github.com/trafficctl/trafficctl/cmd.version=$(VERSION)
 BUILDFLAGS = -trimpath -ldflags '$(LDFLAGS)'
 PKGS     := ./...
 
-.PHONY: build test test-short lint bench bench-cli demo dist clean
+.PHONY: build test test-short lint bench bench-cli demo recipes dist clean
 
 build:
 	$(GO) build $(BUILDFLAGS) -o bin/trafficctl .
@@ -36,6 +36,10 @@ bench-cli: build
 
 demo: build
 	scripts/demo.sh
+
+# The README's pandas and DuckDB recipes, run as written and checked.
+recipes: build
+	scripts/recipes.sh
 
 # Release archives in dist/: trafficctl_VERSION_OS_ARCH.tar.gz (the binary,
 # README.md, LICENSE if there is one) per target, and SHA256SUMS. cgo needs a C

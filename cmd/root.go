@@ -108,8 +108,11 @@ Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or 
 	pf.Bool("quiet", false, "log errors only")
 
 	fetch, status, export := NewCmdFetch(f, nil), NewCmdStatus(f, nil), NewCmdExport(f, nil)
-	root.AddCommand(fetch, NewCmdMigrate(f, nil), export, status, NewCmdVersion(f))
+	imp, report := NewCmdImport(f, nil), NewCmdReport(f, nil)
+	root.AddCommand(fetch, imp, NewCmdMigrate(f, nil), export, status, report, NewCmdVersion(f))
 	registerCompletions(f, root, fetch, status, export)
+	imp.RegisterFlagCompletionFunc("feed", feedCompletion(f))
+	report.RegisterFlagCompletionFunc("feed", feedCompletion(f))
 	return root
 }
 
@@ -133,14 +136,8 @@ func registerCompletions(f *Factory, root, fetch, status, export *cobra.Command)
 			return values, cobra.ShellCompDirectiveNoFileComp
 		}
 	}
-	// Feed names come from the configuration, read on demand; a broken
-	// configuration completes nothing rather than failing.
-	feeds := func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		if f.Config == nil && f.load(c) != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		return f.Config.FeedNames(), cobra.ShellCompDirectiveNoFileComp
-	}
+	// Feed names come from the configuration, read on demand.
+	feeds := feedCompletion(f)
 	root.RegisterFlagCompletionFunc("log-level", fixed("debug", "info", "warn", "error"))
 	root.RegisterFlagCompletionFunc("log-format", fixed("text", "json"))
 	fetch.ValidArgsFunction = feeds
@@ -154,6 +151,17 @@ func registerCompletions(f *Factory, root, fetch, status, export *cobra.Command)
 	export.RegisterFlagCompletionFunc("feed", feeds)
 }
 
+// feedCompletion completes the configured feed names; a broken
+// configuration completes nothing rather than failing.
+func feedCompletion(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if f.Config == nil && f.load(c) != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return f.Config.FeedNames(), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
 // load reads the configuration and sets up logging.
 func (f *Factory) load(c *cobra.Command) error {
 	// Warnings while loading go to a text logger at warn level; the
@@ -164,8 +172,10 @@ func (f *Factory) load(c *cobra.Command) error {
 		return err
 	}
 	f.Secrets.Add(cfg.Source.APIKey)
+	f.Secrets.Add(urlSecrets(cfg.Source.URL, cfg.Source.Params)...)
 	for _, feed := range cfg.Feeds {
 		f.Secrets.Add(feed.APIKey)
+		f.Secrets.Add(urlSecrets(feed.URL, feed.Params)...)
 	}
 	if t, err := store.ParseURL(cfg.Database.URL); err == nil {
 		f.Secrets.Add(dsnPassword(t.DSN))

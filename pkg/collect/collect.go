@@ -29,6 +29,9 @@ type Params struct {
 	DryRun    bool          // fetch and compare, write nothing
 	Logger    *slog.Logger
 	Secrets   *redact.Secrets // masked in the ledger's error text
+	// Locked, if set, is called once the run lock is held; its error
+	// ends the run with nothing recorded (an import's order check).
+	Locked func(context.Context) error
 }
 
 // Summary is what a run did.
@@ -76,6 +79,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 	fetch, err := p.Store.BeginRun(runCtx, p.FeedName)
 	if err != nil {
+		err = ended(runCtx, err)
 		if ctx.Err() == nil && runCtx.Err() != nil && !errors.Is(err, store.ErrLocked) {
 			// The deadline passed waiting for SQLite's write lock, held
 			// by another feed's run: the row waits for it too.
@@ -85,6 +89,11 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 	log.Debug("run lock taken", "feed", p.FeedName, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 	defer fetch.Rollback()
+	if p.Locked != nil {
+		if err := p.Locked(runCtx); err != nil {
+			return finish(sum, err)
+		}
+	}
 
 	info := store.RunInfo{Feed: p.FeedName, StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
 	// Each page is written as it arrives, in the run's transaction: the
@@ -102,6 +111,9 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	info.Pages, info.Received, info.Skipped = snap.Pages, snap.Received, snap.Skipped
 	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
 	if err == nil {
+		err = noneRead(snap)
+	}
+	if err == nil {
 		log.Debug("snapshot read", "feed", p.FeedName, "pages", snap.Pages, "events", snap.Received, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 		if snap.Received == snap.Skipped {
 			log.Warn("the snapshot is empty: every open event will be closed", "feed", p.FeedName, "pages", snap.Pages)
@@ -117,12 +129,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 
 	fetch.Rollback()
-	if runCtx.Err() != nil && !errors.Is(err, runCtx.Err()) {
-		// A signal or the deadline ended the run while the database was
-		// working: the driver's own error ("bad connection", "canceling
-		// statement") would hide why.
-		err = fmt.Errorf("%w (%v)", context.Cause(runCtx), err)
-	}
+	err = ended(runCtx, err)
 	// Record the failure even when the run was cancelled by a signal: the
 	// ledger row is short, and it is what tells a user about the hole. It
 	// takes the id the rolled-back run had (a PostgreSQL sequence does not
@@ -167,6 +174,9 @@ func deferFailure(ctx context.Context, p Params, start time.Time, err error, log
 func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, error) (Summary, error), log *slog.Logger) (Summary, error) {
 	events, snap, err := traffic.ReadAll(ctx, p.Feed)
 	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
+	if err == nil {
+		err = noneRead(snap)
+	}
 	if err != nil {
 		return finish(sum, err)
 	}
@@ -182,6 +192,30 @@ func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, err
 		sum.Status = "dry-run"
 	}
 	return finish(sum, err)
+}
+
+// ended names what ended the run, a signal or source.deadline, in err
+// when that is what did: the driver's own words ("bad connection",
+// "canceling statement", pgx's "timeout: context deadline exceeded")
+// would hide why. Both stay in err's chain.
+func ended(runCtx context.Context, err error) error {
+	if err == nil || runCtx.Err() == nil {
+		return err
+	}
+	if cause := context.Cause(runCtx); !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%w)", cause, err)
+	}
+	return err
+}
+
+// noneRead fails a snapshot that had events and none that could be read:
+// taken as it is, it would close every open event of the feed, when what
+// changed is most likely the feed's format, not the roads.
+func noneRead(snap traffic.Snapshot) error {
+	if snap.Received > 0 && snap.Skipped == snap.Received {
+		return fmt.Errorf("none of the snapshot's %d events could be read (the warnings say why): a run that reads none fails and closes no event", snap.Received)
+	}
+	return nil
 }
 
 // IsTemporary reports whether err means "try again later": another run holds

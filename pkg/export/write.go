@@ -170,47 +170,59 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 // named pipe) is written in place: renaming over it would replace it with
 // a file. Errors name path as given, never the temporary file.
 func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (int64, error) {
-	fail := func(err error) error { return fmt.Errorf("export to %s: %w", path, unwrapPath(err)) }
+	var n int64
+	err := WriteFile(ctx, path, "export to", func(w io.Writer) (err error) {
+		n, err = Write(ctx, st, opts, w)
+		return err
+	})
+	return n, err
+}
+
+// WriteFile writes what write produces to path as ToFile writes an export:
+// into a temporary file renamed over path once complete (with an old
+// file's permissions), through symlinks, or in place into a device or a
+// FIFO (whose wait for a reader ctx ends). Errors begin with what, then
+// path as given: "export to out.csv: ...".
+func WriteFile(ctx context.Context, path, what string, write func(io.Writer) error) error {
+	fail := func(err error) error { return fmt.Errorf("%s %s: %w", what, path, unwrapPath(err)) }
 	// Stat first, through the kernel: /dev/stdout's links through /proc
 	// end at a pipe or a terminal that no path names.
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():
-		return 0, fmt.Errorf("export to %s: it is a folder; give a file name", path)
+		return fmt.Errorf("%s %s: it is a folder; give a file name", what, path)
 	case err == nil && !fi.Mode().IsRegular():
-		n, err := toSpecialFile(ctx, st, opts, path)
-		if err != nil {
-			return n, fail(err)
+		if err := toSpecialFile(ctx, path, write); err != nil {
+			return fail(err)
 		}
-		return n, nil
+		return nil
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return 0, fail(err)
+		return fail(err)
 	}
 	target, err := linkTarget(path)
 	if err != nil {
-		return 0, fail(err)
+		return fail(err)
 	}
 	if _, err := os.Stat(filepath.Dir(target)); target != path && errors.Is(err, fs.ErrNotExist) {
 		// "no such file or directory" alone would puzzle: path's own folder is there.
-		return 0, fmt.Errorf("export to %s: it is a symlink to %s, whose folder does not exist", path, target)
+		return fmt.Errorf("%s %s: it is a symlink to %s, whose folder does not exist", what, path, target)
 	}
-	n, err := replaceFile(ctx, st, opts, target, fi)
-	if err != nil {
-		return n, fail(err)
+	if err := replaceFile(target, fi, write); err != nil {
+		return fail(err)
 	}
-	return n, nil
+	return nil
 }
 
-// replaceFile writes the export to a temporary file next to target and
-// renames it over target. The temporary file is created with mode 0666, so
-// the umask (and a folder's default ACL) applies as to any new file; when
-// there is an old file (nil for none), it gets that file's permissions.
-func replaceFile(ctx context.Context, st *store.Store, opts Options, target string, old fs.FileInfo) (int64, error) {
+// replaceFile writes to a temporary file next to target and renames it
+// over target. The temporary file is created with mode 0666, so the umask
+// (and a folder's default ACL) applies as to any new file; when there is
+// an old file (nil for none), it gets that file's permissions.
+func replaceFile(target string, old fs.FileInfo, write func(io.Writer) error) error {
 	tmp, err := createTemp(filepath.Dir(target), "."+filepath.Base(target)+".")
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n, err := Write(ctx, st, opts, tmp)
+	err = write(tmp)
 	if err == nil && old != nil {
 		err = tmp.Chmod(old.Mode().Perm())
 	}
@@ -225,9 +237,8 @@ func replaceFile(ctx context.Context, st *store.Store, opts Options, target stri
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return n, err
 	}
-	return n, nil
+	return err
 }
 
 // createTemp is os.CreateTemp with mode 0666 instead of 0600: an export is
@@ -243,13 +254,13 @@ func createTemp(dir, prefix string) (*os.File, error) {
 	}
 }
 
-// toSpecialFile writes the export into an existing file that is not a
-// regular one (a device, a FIFO), in place: opened for writing, without
-// creating, truncating, syncing or renaming anything. A FIFO's open waits
-// for its reader, as a shell's redirection does.
-func toSpecialFile(ctx context.Context, st *store.Store, opts Options, target string) (int64, error) {
-	// A FIFO's open waits for a reader, which may never come: ctx ends
-	// the wait (the open goes on in its goroutine until the process ends).
+// toSpecialFile writes into an existing file that is not a regular one
+// (a device, a FIFO), in place: opened for writing, without creating,
+// truncating, syncing or renaming anything. A FIFO's open waits for its
+// reader, as a shell's redirection does, or until ctx ends.
+func toSpecialFile(ctx context.Context, target string, write func(io.Writer) error) error {
+	// The reader may never come: the open goes on in its goroutine until
+	// the process ends.
 	type opened struct {
 		f   *os.File
 		err error
@@ -263,7 +274,7 @@ func toSpecialFile(ctx context.Context, st *store.Store, opts Options, target st
 	select {
 	case o := <-done:
 		if o.err != nil {
-			return 0, o.err
+			return o.err
 		}
 		f = o.f
 	case <-ctx.Done():
@@ -272,13 +283,13 @@ func toSpecialFile(ctx context.Context, st *store.Store, opts Options, target st
 				o.f.Close()
 			}
 		}()
-		return 0, context.Cause(ctx)
+		return context.Cause(ctx)
 	}
-	n, err := Write(ctx, st, opts, f)
+	err := write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return n, err
+	return err
 }
 
 // linkTarget is the file path names: path itself, or, for a symlink, the

@@ -29,14 +29,19 @@ const DefaultEvery = time.Hour
 // Series asks for a regular time series of counts per feed.
 type Series struct {
 	// Every is the length of an interval, at least a second (zero:
-	// DefaultEvery). Intervals are aligned to the Unix epoch in UTC: with
-	// an hour, they start on the hour.
+	// DefaultEvery). Intervals are aligned as Grid says: to the Unix epoch
+	// in UTC, to local midnight in Location.
 	Every time.Duration
+	// Location is the time zone of the intervals; nil is UTC.
+	Location *time.Location
 	// By groups each interval's events: ByEventType or BySeverity (the
 	// value the event had in the run it is counted at), or ByNone/ByFeed
 	// (or empty: none).
 	By string
 }
+
+// Grid is the series' division of time.
+func (q Series) Grid() Grid { return Grid{Every: q.orDefaults().Every, Loc: q.Location} }
 
 // Grouped says whether the rows have a group value.
 func (q Series) Grouped() bool { return q.By == ByEventType || q.By == BySeverity }
@@ -54,8 +59,8 @@ func (q Series) orDefaults() Series {
 // Check says what is wrong with q, if anything.
 func (q Series) Check() error {
 	q = q.orDefaults()
-	if q.Every < time.Second {
-		return fmt.Errorf("the interval must be at least 1s, not %s", q.Every)
+	if err := q.Grid().Check(); err != nil {
+		return err
 	}
 	if !slices.Contains(GroupBys, q.By) {
 		return fmt.Errorf("cannot group by %q: use none, feed, event_type or severity", q.By)
@@ -124,8 +129,7 @@ func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*Interva
 		sort.Strings(feeds)
 		for _, feed := range feeds {
 			// Checked for every feed before writing any row.
-			from, to := seriesSpan(perFeed[feed], f)
-			if n := intervalOf(to.Add(-time.Nanosecond), q.Every) + 1 - intervalOf(from, q.Every); from.Before(to) && n > MaxIntervals {
+			if n, from, to := intervals(perFeed[feed], f, q.Grid()); n > MaxIntervals {
 				return &TooManyIntervalsError{Feed: feed, Intervals: n, From: from, To: to, Every: q.Every}
 			}
 		}
@@ -170,18 +174,20 @@ func seriesSpan(runs []RunStart, f Filter) (from, to time.Time) {
 	return from, to
 }
 
-// intervalOf is the index of the interval t is in: floor(t / every).
-func intervalOf(t time.Time, every time.Duration) int64 {
-	n, d := t.UnixNano(), int64(every)
-	k := n / d
-	if n%d < 0 {
-		k--
+// intervals is how many intervals a feed's series has (within a few
+// hundredths in a zone whose clocks change), and the time it covers.
+func intervals(runs []RunStart, f Filter, grid Grid) (n int64, from, to time.Time) {
+	from, to = seriesSpan(runs, f)
+	if !from.Before(to) {
+		return 0, from, to
 	}
-	return k
-}
-
-func intervalStart(k int64, every time.Duration) time.Time {
-	return time.Unix(0, k*int64(every)).UTC()
+	if from.Year() < 1678 || to.Year() > 2261 {
+		// Beyond int64 nanoseconds, which Grid counts in: to.Sub(from)
+		// saturates, and so does this estimate.
+		return int64(to.Sub(from)/grid.Every) + 1, from, to
+	}
+	span := grid.Next(grid.Floor(to.Add(-time.Nanosecond))).Sub(grid.Floor(from))
+	return int64((span + grid.Every - 1) / grid.Every), from, to
 }
 
 // feedCounts is one feed's series. runs are its successful runs in id
@@ -191,11 +197,11 @@ func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest lat
 	if !from.Before(to) {
 		return nil
 	}
-	first, end := intervalOf(from, q.Every), intervalOf(to.Add(-time.Nanosecond), q.Every)+1 // [first, end)
-	windowStart, windowEnd := intervalStart(first, q.Every), intervalStart(end, q.Every)
+	grid := q.Grid()
+	windowStart, windowEnd := grid.Floor(from), grid.Next(grid.Floor(to.Add(-time.Nanosecond))) // whole intervals
 	i0 := sort.Search(len(runs), func(i int) bool { return !runs[i].Started.Before(windowStart) })
 	i1 := sort.Search(len(runs), func(i int) bool { return !runs[i].Started.Before(windowEnd) })
-	c := &counter{feed: feed, q: q, f: f, fn: fn, k: first, prev: map[string]presence{}, cur: map[string]presence{}}
+	c := &counter{feed: feed, q: q, grid: grid, f: f, fn: fn, start: windowStart, prev: map[string]presence{}, cur: map[string]presence{}}
 	c.reset()
 	if i0 < i1 {
 		sweep := runs[max(i0-1, 0):i1] // with the run before, if any, to know what was open
@@ -228,7 +234,7 @@ func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest lat
 			c.endRun()
 		}
 	}
-	return c.emitUntil(end)
+	return c.emitUntil(windowEnd)
 }
 
 // presence is what a run showed of one event: its group, and whether the
@@ -242,6 +248,7 @@ type presence struct {
 type counter struct {
 	feed        string
 	q           Series
+	grid        Grid
 	f           Filter
 	fn          func(*IntervalCount) error
 	windowFirst int64 // the first run of the series; those before only tell what was open
@@ -251,7 +258,7 @@ type counter struct {
 	prev, cur map[string]presence // the events of the previous run and of this one
 
 	// The interval being counted.
-	k      int64
+	start  time.Time
 	runs   int
 	open   map[string]map[string]bool // group → ids
 	new    map[string]int
@@ -273,7 +280,7 @@ func (c *counter) beginRun(r RunStart) error {
 	}
 	// A run never goes back to an interval already written; with a clock
 	// set back between runs it counts in the current one.
-	if k := intervalOf(r.Started, c.q.Every); k > c.k {
+	if k := c.grid.Floor(r.Started); k.After(c.start) {
 		if err := c.emitUntil(k); err != nil {
 			return err
 		}
@@ -323,9 +330,9 @@ func (c *counter) endRun() {
 }
 
 // emitUntil writes the intervals from the current one up to (not
-// including) interval end.
-func (c *counter) emitUntil(end int64) error {
-	for ; c.k < end; c.k++ {
+// including) the one starting at end.
+func (c *counter) emitUntil(end time.Time) error {
+	for ; c.start.Before(end); c.start = c.grid.Next(c.start) {
 		if err := c.emit(); err != nil {
 			return err
 		}
@@ -337,7 +344,7 @@ func (c *counter) emitUntil(end int64) error {
 // emit writes the current interval's rows.
 func (c *counter) emit() error {
 	row := &c.out
-	*row = IntervalCount{Start: intervalStart(c.k, c.q.Every), End: intervalStart(c.k+1, c.q.Every), Feed: c.feed, Runs: c.runs}
+	*row = IntervalCount{Start: c.start.UTC(), End: c.grid.Next(c.start).UTC(), Feed: c.feed, Runs: c.runs}
 	groups := map[string]bool{}
 	for g := range c.open {
 		groups[g] = true

@@ -1,8 +1,10 @@
 package cmd
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,20 +66,8 @@ func TestExportEndsAtSIGTERMAndSIGINT(t *testing.T) {
 	// in-process run holds a feed's lock file holds it too until it execs.
 	dbURL := dbtest.SQLite(t)
 	fetched(t, dbURL)
-	// 900,000 one-second intervals: about 50 MB of CSV.
-	since := time.Now().UTC().Add(-900000 * time.Second).Format(time.RFC3339)
 	for sig, want := range map[syscall.Signal]int{syscall.SIGTERM: 143, syscall.SIGINT: ExitInterrupted} {
-		c, stderr := process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "export", "--table", "counts", "--every", "1s", "--since", since)
-		out, err := c.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(out, make([]byte, 4096)); err != nil {
-			t.Fatalf("reading the export: %v: %s", err, stderr)
-		}
+		c, out, stderr := countsExportUnderWay(t, dbURL)
 		c.Process.Signal(sig)
 		rest, _ := io.Copy(io.Discard, out)
 		if code := exitCode(c.Wait()); code != want || rest > 10<<20 {
@@ -126,18 +116,7 @@ func TestExportEndsAtSIGTERMWhenItsReaderStalls(t *testing.T) {
 	// in-process run holds a feed's lock file holds it too until it execs.
 	dbURL := dbtest.SQLite(t)
 	fetched(t, dbURL)
-	since := time.Now().UTC().Add(-900000 * time.Second).Format(time.RFC3339)
-	c, stderr := process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "export", "--table", "counts", "--every", "1s", "--since", since)
-	out, err := c.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(out, make([]byte, 4096)); err != nil {
-		t.Fatalf("reading the export: %v: %s", err, stderr)
-	}
+	c, _, stderr := countsExportUnderWay(t, dbURL)
 	c.Process.Signal(syscall.SIGTERM) // and nothing is read any more
 	exited := make(chan int, 1)
 	go func() { exited <- exitCode(c.Wait()) }()
@@ -151,4 +130,24 @@ func TestExportEndsAtSIGTERMWhenItsReaderStalls(t *testing.T) {
 		<-exited
 		t.Errorf("the export did not end at SIGTERM; stderr: %s", stderr)
 	}
+}
+
+// countsExportUnderWay starts an export of counts of 900,000 one-second
+// intervals (about 50 MB of CSV) from the database at dbURL to a pipe, and
+// returns once it has read the first 4 KB of it.
+func countsExportUnderWay(t *testing.T, dbURL string) (c *exec.Cmd, stdout io.Reader, stderr *bytes.Buffer) {
+	t.Helper()
+	since := time.Now().UTC().Add(-900000 * time.Second).Format(time.RFC3339)
+	c, stderr = process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "export", "--table", "counts", "--every", "1s", "--since", since)
+	out, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(out, make([]byte, 4096)); err != nil {
+		t.Fatalf("reading the export: %v: %s", err, stderr)
+	}
+	return c, out, stderr
 }

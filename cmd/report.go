@@ -137,5 +137,5 @@ func runHTMLReport(ctx context.Context, opts *ReportOptions) error {
 	if opts.Output == "-" {
 		return write(opts.IO.Out)
 	}
-	return export.WriteFile(opts.Output, "write the report to", write)
+	return export.WriteFile(ctx, opts.Output, "write the report to", write)
 }

@@ -67,6 +67,12 @@ func (f *Factory) OpenStore(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, f.Config.Database.URL)
 }
 
+// OpenStoreForReading opens the configured database for a command that
+// only reads it: a SQLite file this user cannot write is opened read-only.
+func (f *Factory) OpenStoreForReading(ctx context.Context) (*store.Store, error) {
+	return store.OpenForReading(ctx, f.Config.Database.URL)
+}
+
 // NewRootCmd builds the command tree.
 func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{

@@ -73,9 +73,20 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	if _, err := p.Store.Migrate(runCtx); err != nil {
 		return finish(sum, ended(runCtx, err))
 	}
+	// Failed runs that could not write their ledger row (see below) are
+	// written first, so that the ledger is in order of start.
+	if _, err := p.Store.RecordDeferredRuns(runCtx, p.FeedName); err != nil {
+		log.Error("could not record an earlier failed run", "feed", p.FeedName, "error", err.Error())
+	}
 	fetch, err := p.Store.BeginRun(runCtx, p.FeedName)
 	if err != nil {
-		return finish(sum, ended(runCtx, err))
+		err = ended(runCtx, err)
+		if ctx.Err() == nil && runCtx.Err() != nil && !errors.Is(err, store.ErrLocked) {
+			// The deadline passed waiting for SQLite's write lock, held
+			// by another feed's run: the row waits for it too.
+			sum.RunID = deferFailure(ctx, p, start, err, log)
+		}
+		return finish(sum, err)
 	}
 	log.Debug("run lock taken", "feed", p.FeedName, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 	defer fetch.Rollback()
@@ -134,6 +145,29 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		sum.RunID = rec.ID
 	}
 	return finish(sum, err)
+}
+
+// deferFailure keeps the ledger row of a run that failed waiting for the
+// write lock, and writes it if the lock frees within 10 s; otherwise the
+// feed's next run does. It returns the row's id, or 0 if not written yet.
+func deferFailure(ctx context.Context, p Params, start time.Time, err error, log *slog.Logger) int64 {
+	info := store.RunInfo{Feed: p.FeedName, StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
+	if derr := p.Store.DeferFailedRun(ctx, info, p.Secrets.Text(err.Error()), p.Now()); derr != nil {
+		log.Error("could not record the failed run", "feed", p.FeedName, "error", derr.Error())
+		return 0
+	}
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	recs, rerr := p.Store.RecordDeferredRuns(recordCtx, p.FeedName)
+	if rerr != nil {
+		log.Warn("the failed run is recorded by the feed's next run: the database's write lock is still held", "feed", p.FeedName)
+	}
+	for _, r := range recs {
+		if r.StartedAt.Equal(start.UTC().Truncate(time.Second)) {
+			return r.ID
+		}
+	}
+	return 0
 }
 
 // dryRun fetches the whole snapshot and compares it with the database,

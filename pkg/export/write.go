@@ -54,7 +54,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	if err := checkOptions(opts); err != nil {
 		return 0, err
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
+	bw := bufio.NewWriterSize(ctxWriter{ctx, w}, 256<<10)
 	var rw rowWriter
 	switch opts.Format {
 	case CSV, "":
@@ -73,6 +73,33 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 		return n, err
 	}
 	return n, bw.Flush()
+}
+
+// ctxWriter gives up a write when ctx ends: a pipe whose reader stopped
+// reading, or a FIFO, would otherwise block an export that SIGINT or
+// SIGTERM cancelled. The write itself goes on in its goroutine until the
+// process ends; w is not written to again.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.w.Write(p)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-c.ctx.Done():
+		return 0, context.Cause(c.ctx)
+	}
 }
 
 // columns are the columns of an export and the filter that reads them.
@@ -104,6 +131,11 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 	}
 	var n int64
 	err = stream(ctx, st, opts, f, func(cells []Cell) error {
+		// Some tables (counts) are computed rather than read: no driver
+		// would notice that SIGINT or SIGTERM cancelled ctx.
+		if n%1024 == 0 && ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		if err := rw.row(cols, cells[:len(cols)]); err != nil {
 			return err
 		}
@@ -139,7 +171,7 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 // a file. Errors name path as given, never the temporary file.
 func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (int64, error) {
 	var n int64
-	err := WriteFile(path, "export to", func(w io.Writer) (err error) {
+	err := WriteFile(ctx, path, "export to", func(w io.Writer) (err error) {
 		n, err = Write(ctx, st, opts, w)
 		return err
 	})
@@ -149,8 +181,9 @@ func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (in
 // WriteFile writes what write produces to path as ToFile writes an export:
 // into a temporary file renamed over path once complete (with an old
 // file's permissions), through symlinks, or in place into a device or a
-// FIFO. Errors begin with what, then path as given: "export to out.csv: ...".
-func WriteFile(path, what string, write func(io.Writer) error) error {
+// FIFO (whose wait for a reader ctx ends). Errors begin with what, then
+// path as given: "export to out.csv: ...".
+func WriteFile(ctx context.Context, path, what string, write func(io.Writer) error) error {
 	fail := func(err error) error { return fmt.Errorf("%s %s: %w", what, path, unwrapPath(err)) }
 	// Stat first, through the kernel: /dev/stdout's links through /proc
 	// end at a pipe or a terminal that no path names.
@@ -159,7 +192,7 @@ func WriteFile(path, what string, write func(io.Writer) error) error {
 	case err == nil && fi.IsDir():
 		return fmt.Errorf("%s %s: it is a folder; give a file name", what, path)
 	case err == nil && !fi.Mode().IsRegular():
-		if err := toSpecialFile(path, write); err != nil {
+		if err := toSpecialFile(ctx, path, write); err != nil {
 			return fail(err)
 		}
 		return nil
@@ -169,6 +202,10 @@ func WriteFile(path, what string, write func(io.Writer) error) error {
 	target, err := linkTarget(path)
 	if err != nil {
 		return fail(err)
+	}
+	if _, err := os.Stat(filepath.Dir(target)); target != path && errors.Is(err, fs.ErrNotExist) {
+		// "no such file or directory" alone would puzzle: path's own folder is there.
+		return fmt.Errorf("%s %s: it is a symlink to %s, whose folder does not exist", what, path, target)
 	}
 	if err := replaceFile(target, fi, write); err != nil {
 		return fail(err)
@@ -220,13 +257,35 @@ func createTemp(dir, prefix string) (*os.File, error) {
 // toSpecialFile writes into an existing file that is not a regular one
 // (a device, a FIFO), in place: opened for writing, without creating,
 // truncating, syncing or renaming anything. A FIFO's open waits for its
-// reader, as a shell's redirection does.
-func toSpecialFile(target string, write func(io.Writer) error) error {
-	f, err := os.OpenFile(target, os.O_WRONLY, 0)
-	if err != nil {
-		return err
+// reader, as a shell's redirection does, or until ctx ends.
+func toSpecialFile(ctx context.Context, target string, write func(io.Writer) error) error {
+	// The reader may never come: the open goes on in its goroutine until
+	// the process ends.
+	type opened struct {
+		f   *os.File
+		err error
 	}
-	err = write(f)
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.OpenFile(target, os.O_WRONLY, 0)
+		done <- opened{f, err}
+	}()
+	var f *os.File
+	select {
+	case o := <-done:
+		if o.err != nil {
+			return o.err
+		}
+		f = o.f
+	case <-ctx.Done():
+		go func() { // should the reader come after all
+			if o := <-done; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return context.Cause(ctx)
+	}
+	err := write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -55,6 +55,9 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 	db := s.db.WithContext(ctx)
 	applied := map[string]bool{}
 	if s.hasMigrationsTable(db) {
+		if err := s.checkMigrationsTable(db); err != nil {
+			return st, err
+		}
 		var ids []string
 		if err := db.Table(migrationsTable).Pluck("id", &ids).Error; err != nil {
 			return st, s.dbError("read applied migrations", err)

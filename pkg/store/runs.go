@@ -11,7 +11,17 @@ import (
 
 // dbTime is how times are stored: UTC, whole seconds. SQLite keeps times as
 // text, and a fixed width keeps text order equal to time order.
-func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+func dbTime(t time.Time) time.Time {
+	// SQLite compares times as text, in which year 10000 sorts before
+	// 2026: --until 9999-12-31 (the end of that day) would match nothing.
+	if t.After(maxTime) {
+		return maxTime
+	}
+	return t.UTC().Truncate(time.Second)
+}
+
+// maxTime is the last second with a four-digit year.
+var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 
 // RunInfo describes one fetch run for the ledger.
 type RunInfo struct {

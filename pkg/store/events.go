@@ -77,10 +77,10 @@ func (s *Store) addClosed(tx *gorm.DB, feed string, closed map[string]known, ids
 
 // Plan reports what applying the snapshot would change, writing nothing.
 // On a database that was never migrated every event is new.
-func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (Counts, error) {
+func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (RunCounts, error) {
 	st, err := s.Migrations(ctx)
 	if err != nil {
-		return Counts{}, err
+		return RunCounts{}, err
 	}
 	if len(st.Applied) == 0 {
 		return newPlanner(nil).planCounts(events)
@@ -88,25 +88,25 @@ func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (
 	if len(st.Pending) > 0 {
 		// A dry run writes nothing, not even a migration, and an older
 		// schema cannot be read as this one.
-		return Counts{}, fmt.Errorf("%s needs migrating before a dry run can compare with it (pending: %s); run trafficctl migrate",
+		return RunCounts{}, fmt.Errorf("%s needs migrating before a dry run can compare with it (pending: %s); run trafficctl migrate",
 			s.display, strings.Join(st.Pending, ", "))
 	}
 	db := s.db.WithContext(ctx)
 	state, err := s.loadOpen(db, feed, 0)
 	if err != nil {
-		return Counts{}, err
+		return RunCounts{}, err
 	}
 	p := newPlanner(state)
 	if err := s.addClosed(db, feed, p.closed, p.unknown(events)); err != nil {
-		return Counts{}, err
+		return RunCounts{}, err
 	}
 	return p.planCounts(events)
 }
 
 // planCounts counts what a snapshot would change.
-func (p *planner) planCounts(events []traffic.Event) (Counts, error) {
+func (p *planner) planCounts(events []traffic.Event) (RunCounts, error) {
 	if _, err := p.page(events); err != nil {
-		return Counts{}, err
+		return RunCounts{}, err
 	}
 	return p.counts(), nil
 }

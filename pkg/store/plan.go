@@ -181,8 +181,8 @@ func (p *planner) closing() []spellKey {
 }
 
 // counts is what the planned snapshot changed.
-func (p *planner) counts() Counts {
-	var c Counts
+func (p *planner) counts() RunCounts {
+	var c RunCounts
 	for _, m := range p.seen {
 		switch m.change {
 		case isNew:

@@ -46,7 +46,7 @@ func TestPlanDecidesEachEventOfAPage(t *testing.T) {
 		name    string
 		pages   [][]traffic.Event
 		last    planned // the plan of the last page
-		counts  Counts
+		counts  RunCounts
 		closing []string
 	}{
 		{
@@ -54,28 +54,28 @@ func TestPlanDecidesEachEventOfAPage(t *testing.T) {
 			pages: [][]traffic.Event{{ev("same", "h1"), ev("edited", "h2"), ev("closed", "h9"), ev("fresh", "h1")}},
 			last: planned{Ending: []string{"edited@2"},
 				Begin: map[string]int{"edited": 3, "closed": 5, "fresh": 1}},
-			counts:  Counts{New: 1, Changed: 2, Unchanged: 1, Closed: 1},
+			counts:  RunCounts{New: 1, Changed: 2, Unchanged: 1, Closed: 1},
 			closing: []string{"absent"},
 		},
 		{
 			name:    "an unchanged event handed on as its hash only writes nothing",
 			pages:   [][]traffic.Event{{{ID: "same", ContentHash: "h1", HashOnly: true}, ev("absent", "h1"), ev("edited", "h1")}},
 			last:    planned{},
-			counts:  Counts{Unchanged: 3},
+			counts:  RunCounts{Unchanged: 3},
 			closing: nil,
 		},
 		{
 			name:    "an id twice in one page: its last copy counts",
 			pages:   [][]traffic.Event{{ev("fresh", "a"), ev("same", "h2"), ev("fresh", "b"), ev("same", "h1")}},
 			last:    planned{Begin: map[string]int{"fresh": 1}},
-			counts:  Counts{New: 1, Unchanged: 1, Closed: 2},
+			counts:  RunCounts{New: 1, Unchanged: 1, Closed: 2},
 			closing: []string{"absent", "edited"},
 		},
 		{
 			name:    "met again on a later page with the same content: nothing more",
 			pages:   [][]traffic.Event{{ev("fresh", "a"), ev("edited", "h2")}, {ev("fresh", "a"), ev("edited", "h2")}},
 			last:    planned{},
-			counts:  Counts{New: 1, Changed: 1, Closed: 2},
+			counts:  RunCounts{New: 1, Changed: 1, Closed: 2},
 			closing: []string{"absent", "same"},
 		},
 		{
@@ -86,14 +86,14 @@ func TestPlanDecidesEachEventOfAPage(t *testing.T) {
 				Ending: []string{"same@3"},
 				Begin:  map[string]int{"fresh": 1, "same": 4, "closed": 5},
 			},
-			counts:  Counts{New: 1, Changed: 2, Unchanged: 1, Closed: 1},
+			counts:  RunCounts{New: 1, Changed: 2, Unchanged: 1, Closed: 1},
 			closing: []string{"absent"},
 		},
 		{
 			name:    "an empty snapshot closes every open event",
 			pages:   [][]traffic.Event{{}},
 			last:    planned{},
-			counts:  Counts{Closed: 3},
+			counts:  RunCounts{Closed: 3},
 			closing: []string{"absent", "edited", "same"},
 		},
 	}

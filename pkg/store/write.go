@@ -180,10 +180,3 @@ func anys(ids []string) []any {
 	}
 	return out
 }
-
-func timeArg(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return *t
-}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,7 +44,8 @@ type Feed struct {
 
 // Stream reads every page of the feed, following pagination.next_url, and
 // hands each page's events to sink, in feed order, on the calling
-// goroutine, while one other goroutine fetches and decodes the next page.
+// goroutine, while one other goroutine fetches the next page and decodes
+// it (in a share per core, decodeShares).
 // Events without an id are left out (counted as Skipped); an id met again
 // is handed on again, and its later content counts. If stored is not nil,
 // an event it reports as stored with this content is handed on as its ID
@@ -240,19 +242,8 @@ func readPage(data []byte) (pageInfo, error) {
 	if fastjson.ValidateBytes(data) == nil {
 		if env, ok := readEnvelope(data); ok {
 			page := pageInfo{next: env.next, decode: func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
-				p, sc := parsers.Get(), scratches.Get().(*traffic.Scratch)
-				defer parsers.Put(p)
-				defer scratches.Put(sc)
-				for _, obj := range env.events {
-					v, err := traffic.Parse(p, "event", obj) // valid: the whole body was
-					if err == nil {
-						var e traffic.Event
-						var warnings []string
-						e, warnings, err = decodeEvent(v, sc, stored, loc)
-						emit(decoded{e, warnings, err})
-					} else {
-						emit(decoded{err: err})
-					}
+				for _, d := range decodeShares(env.events, stored, loc) {
+					emit(d)
 				}
 			}}
 			return page, nil
@@ -262,6 +253,36 @@ func readPage(data []byte) (pageInfo, error) {
 }
 
 var scratches = sync.Pool{New: func() any { return new(traffic.Scratch) }}
+
+// decodeShares decodes a page's event objects, in order, in one contiguous
+// share per core, each on a goroutine of its own: decoding is most of the
+// CPU of a run that finds its events unchanged, and one core left idle
+// made such a run a third slower (docs/benchmarks.md, "Content in spells").
+func decodeShares(objs [][]byte, stored func(string, string) bool, loc *time.Location) []decoded {
+	out := make([]decoded, len(objs))
+	per := max((len(objs)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0), 1)
+	var g errgroup.Group
+	for start := 0; start < len(objs); start += per {
+		end := min(start+per, len(objs))
+		g.Go(func() error {
+			p, sc := parsers.Get(), scratches.Get().(*traffic.Scratch)
+			defer parsers.Put(p)
+			defer scratches.Put(sc)
+			for i := start; i < end; i++ {
+				v, err := traffic.Parse(p, "event", objs[i]) // valid: the whole body was
+				if err != nil {
+					out[i] = decoded{err: err}
+					continue
+				}
+				e, warnings, err := decodeEvent(v, sc, stored, loc)
+				out[i] = decoded{e, warnings, err}
+			}
+			return nil
+		})
+	}
+	g.Wait() // the shares return no error: a bad object is an event to skip
+	return out
+}
 
 // decodePage reads a body that readEnvelope did not take, with
 // encoding/json, to say what is wrong with it: the body must be an object

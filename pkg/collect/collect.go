@@ -26,9 +26,12 @@ type Params struct {
 	Version   string        // trafficctl's, for the ledger
 	SourceURL string        // redacted source URL, for the ledger
 	Deadline  time.Duration // the whole run, all pages and retries
-	DryRun    bool          // fetch and compare, write nothing
-	Logger    *slog.Logger
-	Secrets   *redact.Secrets // masked in the ledger's error text
+	// Started is when the run began; zero is now. A snapshot read ahead
+	// (RunAll on SQLite) began before Run.
+	Started time.Time
+	DryRun  bool // fetch and compare, write nothing
+	Logger  *slog.Logger
+	Secrets *redact.Secrets // masked in the ledger's error text
 }
 
 // Summary is what a run did.
@@ -52,7 +55,10 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	start := p.Now()
+	start := p.Started
+	if start.IsZero() {
+		start = p.Now()
+	}
 	sum := Summary{Feed: p.FeedName, DryRun: p.DryRun, Status: store.RunFailed}
 	finish := func(s Summary, err error) (Summary, error) {
 		s.Duration = p.Now().Sub(start)
@@ -60,8 +66,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 	// The deadline covers the wait for the run lock too: on SQLite a run of
 	// another feed may hold the database's one writer.
-	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline,
-		fmt.Errorf("the run did not finish within source.deadline (%s)", p.Deadline))
+	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline, deadlineCause(p.Deadline))
 	defer cancel()
 	if p.DryRun {
 		return dryRun(runCtx, p, sum, finish, log)
@@ -107,12 +112,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 
 	fetch.Rollback()
-	if runCtx.Err() != nil && !errors.Is(err, runCtx.Err()) {
-		// A signal or the deadline ended the run while the database was
-		// working: the driver's own error ("bad connection", "canceling
-		// statement") would hide why.
-		err = fmt.Errorf("%w (%v)", context.Cause(runCtx), err)
-	}
+	err = withCause(runCtx, err)
 	// Record the failure even when the run was cancelled by a signal: the
 	// ledger row is short, and it is what tells a user about the hole. It
 	// takes the id the rolled-back run had (a PostgreSQL sequence does not
@@ -127,6 +127,22 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		sum.RunID = rec.ID
 	}
 	return finish(sum, err)
+}
+
+// withCause is err, led by why ctx ended if it did: when a signal or the
+// deadline ends a run while the database or the feed is working, the
+// driver's own error ("bad connection", "canceling statement") would hide
+// why.
+func withCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// deadlineCause is why a run that outlived its deadline failed.
+func deadlineCause(d time.Duration) error {
+	return fmt.Errorf("the run did not finish within source.deadline (%s)", d)
 }
 
 // dryRun fetches the whole snapshot and compares it with the database,

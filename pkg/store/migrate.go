@@ -28,6 +28,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0001_initial", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.initialSchema()) }},
 		{ID: "0002_feeds", Migrate: s.migrateFeeds},
 		{ID: "0003_views", Migrate: migrateViews},
+		s.sqlMigration("0005_ledger_index"),
 	}
 }
 

@@ -12,13 +12,48 @@ import (
 // and the exports never migrate.
 const ledgerIndex = "0005_ledger_index"
 
-// indexed says whether the database has the ledger's summary.
-func (s *Store) indexed(db *gorm.DB) (bool, error) {
-	var n int64
-	if err := db.Table(migrationsTable).Where("id = ?", ledgerIndex).Count(&n).Error; err != nil {
-		return false, s.dbError("read applied migrations", err)
+// indexed says whether the database has the ledger's summary. Once it
+// has, it keeps it, so a yes is remembered. A failure to tell is a no:
+// reading the whole ledger is slower, never wrong.
+func (s *Store) indexed(db *gorm.DB) bool {
+	if s.ledger.Load() {
+		return true
 	}
-	return n > 0, nil
+	var n int64
+	if db.Table(migrationsTable).Where("id = ?", ledgerIndex).Count(&n).Error != nil || n == 0 {
+		return false
+	}
+	s.ledger.Store(true)
+	return true
+}
+
+// runs is the ledger table to select from, with SQLite told to read a
+// window of start times through their index (fetch_runs_started_at): with
+// ORDER BY id its planner, which keeps no statistics, prefers to scan the
+// whole table in id order over sorting the few rows of the window.
+func (s *Store) runs(db *gorm.DB, f Filter) *gorm.DB {
+	if s.dialect == SQLite && !f.Since.IsZero() && s.indexed(db) {
+		return db.Table("fetch_runs INDEXED BY fetch_runs_started_at")
+	}
+	return db.Model(&FetchRun{})
+}
+
+// successBefore is the feed's successful run before run id, if any.
+func (s *Store) successBefore(db *gorm.DB, feed string, id int64) (RunStart, bool, error) {
+	var r RunStart
+	rows, err := db.Raw("SELECT id, started_at FROM fetch_runs WHERE feed = ? AND status = ? AND id < ? ORDER BY id DESC LIMIT 1", feed, RunSucceeded, id).Rows()
+	if err != nil {
+		return r, false, s.dbError("read the ledger", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return r, false, s.dbError("read the ledger", rows.Err())
+	}
+	if err := rows.Scan(&r.ID, &r.Started); err != nil {
+		return r, false, s.dbError("read the ledger", err)
+	}
+	r.Feed, r.Started = feed, r.Started.UTC()
+	return r, true, nil
 }
 
 // ledgerStatus fills in each feed's runs, last success, median interval and

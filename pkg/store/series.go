@@ -105,30 +105,66 @@ func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*Interva
 	}
 	q = q.orDefaults()
 	return s.read(ctx, func(db *gorm.DB) error {
-		runs, err := s.successfulRuns(db, Filter{Feeds: f.Feeds})
-		if err != nil || len(runs) == 0 {
-			return err
-		}
 		latest, err := s.latestRuns(db)
 		if err != nil {
 			return err
 		}
-		perFeed := map[string][]RunStart{}
-		for _, r := range runs {
-			perFeed[r.Feed] = append(perFeed[r.Feed], r)
-		}
-		feeds := make([]string, 0, len(perFeed))
-		for feed := range perFeed {
-			feeds = append(feeds, feed)
+		var feeds []string // those with a successful run, among f.Feeds
+		for feed := range latest {
+			if len(f.Feeds) == 0 || slices.Contains(f.Feeds, feed) {
+				feeds = append(feeds, feed)
+			}
 		}
 		sort.Strings(feeds)
+		runs, err := s.seriesRuns(db, f, q, feeds)
+		if err != nil {
+			return err
+		}
 		for _, feed := range feeds {
-			if err := s.feedCounts(db, feed, perFeed[feed], latest, f, q, fn); err != nil {
+			if err := s.feedCounts(db, feed, runs[feed], latest, f, q, fn); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// seriesRuns are the successful runs each feed's series needs, in id
+// order: with f.Since, those of the whole intervals asked for and the one
+// before them (to tell what the first of them closed), read through the
+// index on start times; without it, all of them.
+func (s *Store) seriesRuns(db *gorm.DB, f Filter, q Series, feeds []string) (map[string][]RunStart, error) {
+	window := Filter{Feeds: f.Feeds}
+	if !f.Since.IsZero() {
+		window.Since = intervalStart(intervalOf(f.Since, q.Every), q.Every)
+	}
+	if !f.Until.IsZero() {
+		window.Until = intervalStart(intervalOf(f.Until.Add(-time.Nanosecond), q.Every)+1, q.Every)
+	}
+	runs, err := s.successfulRuns(db, window)
+	if err != nil {
+		return nil, err
+	}
+	perFeed := map[string][]RunStart{}
+	for _, r := range runs {
+		perFeed[r.Feed] = append(perFeed[r.Feed], r)
+	}
+	if window.Since.IsZero() {
+		return perFeed, nil
+	}
+	for _, feed := range feeds {
+		if len(perFeed[feed]) == 0 {
+			continue
+		}
+		before, ok, err := s.successBefore(db, feed, perFeed[feed][0].ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			perFeed[feed] = append([]RunStart{before}, perFeed[feed]...)
+		}
+	}
+	return perFeed, nil
 }
 
 // intervalOf is the index of the interval t is in: floor(t / every).
@@ -148,7 +184,10 @@ func intervalStart(k int64, every time.Duration) time.Time {
 // feedCounts is one feed's series. runs are its successful runs in id
 // order, which is the order they started in (a feed's runs take turns).
 func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest latestRuns, f Filter, q Series, fn func(*IntervalCount) error) error {
-	from, to := runs[0].Started, runs[len(runs)-1].Started.Add(time.Nanosecond)
+	var from, to time.Time
+	if len(runs) > 0 {
+		from, to = runs[0].Started, runs[len(runs)-1].Started.Add(time.Nanosecond)
+	}
 	if !f.Since.IsZero() {
 		from = f.Since
 	}

@@ -99,8 +99,10 @@ func exports(t *testing.T, s *store.Store) string {
 		fmt.Fprintf(&b, "%s %s\n", kind, text)
 		return err
 	}
-	from := time.Date(2026, 11, 1, 10, 25, 0, 0, time.UTC)
-	for _, f := range []store.Filter{{}, {Since: from}, {Since: from, Until: from.Add(time.Hour)}, {Since: from, Feeds: []string{"b"}}} {
+	// From 12:25 the first run (12:30) closes an event that the run before
+	// the window (10:30) listed.
+	from, closing := time.Date(2026, 11, 1, 10, 25, 0, 0, time.UTC), time.Date(2026, 11, 1, 12, 25, 0, 0, time.UTC)
+	for _, f := range []store.Filter{{}, {Since: from}, {Since: from, Until: from.Add(time.Hour)}, {Since: from, Feeds: []string{"b"}}, {Since: closing}} {
 		line("filter", f)
 		err := s.Runs(ctx, f, func(r *store.FetchRun) error { return line("run", r) })
 		if err == nil {

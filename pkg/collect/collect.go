@@ -134,7 +134,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 // driver's own error ("bad connection", "canceling statement") would hide
 // why.
 func withCause(ctx context.Context, err error) error {
-	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) && !errors.Is(err, context.Cause(ctx)) {
 		return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 	}
 	return err

@@ -41,8 +41,8 @@ func BenchmarkFiftyFeeds(b *testing.B) {
 					b.StopTimer()
 					lines := strings.Split(strings.TrimSpace(errOut), "\n")
 					last := lines[len(lines)-1]
-					if code != ExitFailed || !strings.Contains(last, "feed open511-32: the run did not finish") ||
-						!strings.Contains(last, "feed wzdx-07: the run did not finish") || strings.Count(last, "feed ") != 2 {
+					if code != ExitFailed || !strings.Contains(last, "feed open511-32: ") || !strings.Contains(last, "feed wzdx-07: ") ||
+						strings.Count(last, "feed ") != 2 || strings.Count(last, "source.deadline (20s)") != 2 {
 						b.Fatalf("exit %d, want %d with the two hung feeds failed: %s", code, ExitFailed, errOut)
 					}
 					b.ReportMetric(elapsed.Seconds(), "s/fetch")

@@ -11,7 +11,8 @@
 # One INSERT ... SELECT over a generated series writes the runs (feed i % 50,
 # started at NOW - (RUNS/50 - i/50) * 300 s + i % 50 s), two more the events
 # and their spells. Then the timed steps, with the binary (TRAFFICCTL_BIN,
-# default bin/trafficctl): the upgrade (`migrate`, which fills in the
+# default bin/trafficctl): status before the upgrade (it reads the whole
+# ledger, as the previous release did), the upgrade (`migrate`, which fills in the
 # ledger's summary), then `status --json` and `export --table runs --since
 # <a day before now>` on the warm database, each REPEAT times (default 5): wall seconds and
 # peak RSS of each (GNU time). PostgreSQL: TRAFFICCTL_TEST_DATABASE_URL names
@@ -47,7 +48,7 @@ postgres)
 	url=$(echo "$base" | sed -E 's#/[^/?]*(\?|$)#/trafficctl_bench_ledger\1#')
 	sql() { psql -q -v ON_ERROR_STOP=1 "$url"; }
 	series=""
-	from_series="FROM generate_series(0, $RUNS - 1) AS n(i)"
+	from_series="FROM generate_series(0::bigint, $RUNS - 1) AS n(i)"
 	at="to_timestamp($T0 + (i / 50) * 300 + i % 50)"
 	at_end="to_timestamp($T0 + (i / 50) * 300 + i % 50 + 5)"
 	feed="'feed-' || lpad((i % 50)::text, 2, '0')"
@@ -92,6 +93,7 @@ timed() {
 	read -r secs kb < "$work/time"
 	echo "$name: ${secs} s, $((kb / 1024)) MB"
 }
+timed "status --json before the upgrade (the whole ledger, as the previous release)" "$BIN" status --json --database-url "$url"
 timed "upgrade (migrate: 0005_ledger_index)" "$BIN" migrate --database-url "$url"
 "$BIN" status --json --database-url "$url" > "$work/status.json" # warm
 grep -q '"runs": '"$RUNS" "$work/status.json" || { echo "bench-ledger: status does not count $RUNS runs" >&2; exit 1; }

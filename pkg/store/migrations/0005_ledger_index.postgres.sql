@@ -22,14 +22,12 @@ CREATE TABLE ledger_feeds (
 -- the first). Gaps are the long intervals; a spell's runs are a difference
 -- of numbers.
 CREATE TABLE ledger_successes (
-	run_id BIGINT PRIMARY KEY REFERENCES fetch_runs (id),
+	run_id BIGINT NOT NULL,
 	feed TEXT NOT NULL,
 	seq BIGINT NOT NULL,
 	started_at TIMESTAMPTZ NOT NULL,
 	seconds BIGINT
 );
-CREATE UNIQUE INDEX ledger_successes_seq ON ledger_successes (feed, seq);
-CREATE INDEX ledger_successes_seconds ON ledger_successes (feed, seconds);
 
 -- How many intervals between successive successful runs of each length,
 -- per feed: their median without reading them one by one.
@@ -52,6 +50,18 @@ WINDOW w AS (PARTITION BY feed ORDER BY id);
 
 INSERT INTO ledger_intervals (feed, seconds, runs)
 SELECT feed, seconds, COUNT(*) FROM ledger_successes WHERE seconds IS NOT NULL GROUP BY feed, seconds;
+
+-- Keys and indexes are built once the rows are in: faster than keeping
+-- them row by row.
+ALTER TABLE ledger_successes ADD PRIMARY KEY (run_id), ADD FOREIGN KEY (run_id) REFERENCES fetch_runs (id);
+CREATE UNIQUE INDEX ledger_successes_seq ON ledger_successes (feed, seq);
+CREATE INDEX ledger_successes_seconds ON ledger_successes (feed, seconds);
+-- Statistics for the planner: the new tables were filled in one go, and a
+-- ledger seeded in bulk may never have been analysed.
+ANALYZE fetch_runs;
+ANALYZE ledger_feeds;
+ANALYZE ledger_successes;
+ANALYZE ledger_intervals;
 
 -- A run's ledger row is written once with its final status (a successful
 -- run's in its own transaction, a failed run's after that was rolled back).

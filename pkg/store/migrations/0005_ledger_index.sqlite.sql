@@ -28,8 +28,6 @@ CREATE TABLE ledger_successes (
 	started_at DATETIME NOT NULL,
 	seconds BIGINT
 );
-CREATE UNIQUE INDEX ledger_successes_seq ON ledger_successes (feed, seq);
-CREATE INDEX ledger_successes_seconds ON ledger_successes (feed, seconds);
 
 -- How many intervals between successive successful runs of each length,
 -- per feed: their median without reading them one by one.
@@ -51,6 +49,11 @@ WINDOW w AS (PARTITION BY feed ORDER BY id);
 
 INSERT INTO ledger_intervals (feed, seconds, runs)
 SELECT feed, seconds, COUNT(*) FROM ledger_successes WHERE seconds IS NOT NULL GROUP BY feed, seconds;
+
+-- The indexes are built once the rows are in: faster than keeping them
+-- row by row.
+CREATE UNIQUE INDEX ledger_successes_seq ON ledger_successes (feed, seq);
+CREATE INDEX ledger_successes_seconds ON ledger_successes (feed, seconds);
 
 -- A run's ledger row is written once with its final status (a successful
 -- run's in its own transaction, a failed run's after that was rolled back).

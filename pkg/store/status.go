@@ -144,20 +144,18 @@ func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, er
 		return byFeed[name]
 	}
 	indexed := slices.Contains(st.Applied, ledgerIndex)
-	counts := []struct {
+	type countQuery struct {
 		query string
 		dest  func(f *FeedStatus, n, m int64)
-	}{
+	}
+	counts := []countQuery{
 		{"SELECT feed, COUNT(*), COUNT(*) - COUNT(closed_at) FROM events GROUP BY feed",
 			func(f *FeedStatus, n, m int64) { f.Events, f.OpenEvents = n, m }},
 		{"SELECT feed, COUNT(*), 0 FROM event_versions GROUP BY feed",
 			func(f *FeedStatus, n, _ int64) { f.Versions = n }},
 	}
 	if !indexed {
-		counts = append(counts, struct {
-			query string
-			dest  func(f *FeedStatus, n, m int64)
-		}{"SELECT feed, COUNT(*), SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) FROM fetch_runs GROUP BY feed",
+		counts = append(counts, countQuery{"SELECT feed, COUNT(*), SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) FROM fetch_runs GROUP BY feed",
 			func(f *FeedStatus, n, m int64) { f.Runs, f.FailedRuns = n, m }})
 	}
 	for _, c := range counts {

@@ -167,7 +167,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	st, err := open(ctx, t, dialector)
 	if err != nil && t.Dialect == SQLite && isReadOnly(err) {
-		return nil, fmt.Errorf("%w: open %s: %w: fetch and migrate write to it, export and status can read it", ErrUnavailable, t.Display, ErrReadOnly)
+		return nil, fmt.Errorf("%w: open %s: %w: fetch and migrate write to it, export, status and report can read it", ErrUnavailable, t.Display, ErrReadOnly)
 	}
 	return st, err
 }

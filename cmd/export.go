@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -29,15 +30,21 @@ type ExportOptions struct {
 	// DatabaseURL is the configured database: a SQLite file that does not
 	// exist is reported, not created.
 	DatabaseURL string
-	Raw         *bool  // --raw or --no-raw; nil: the format's default
-	Partition   string // "day": a folder per day under Output (Parquet)
+	// ConfiguredFeeds are the names of the configured feeds: with the
+	// database's, what --feed may name.
+	ConfiguredFeeds []string
+	Raw             *bool  // --raw or --no-raw; nil: the format's default
+	Partition       string // "day": a folder per day under Output (Parquet)
 }
 
+// partitionDay is --partition's one value: a folder per UTC day.
+const partitionDay = "day"
+
 type exportFlags struct {
-	format, since, until, bbox string
-	csv, jsonl, geojson        bool
-	seriesSet                  bool // --every or --by was given
-	parquet, raw, noRaw        bool
+	format, since, until, bbox, tz string
+	csv, jsonl, geojson            bool
+	seriesSet                      bool // --every, --by or --tz was given
+	parquet, raw, noRaw            bool
 }
 
 // NewCmdExport builds "trafficctl export".
@@ -60,20 +67,27 @@ Two tables for analysis: lifetimes (one row per event: first and last seen,
 closed, duration, spells, runs present, and whether it was open at the start
 or still is: censored) and counts (a regular time series per feed: --every
 an interval, 1h by default, --by a group; runs, open, new and closed events
-per interval; an interval without a successful run has empty counts).`,
+per interval; an interval without a successful run has empty counts; --tz
+aligns the intervals to local midnight).
+
+changes has one row per typed field that changed between consecutive versions
+of an event: feed, id, version, changed_at, field, old and new (as text).
+--id keeps the given events (repeatable) in every table but runs.`,
 		Example: `  trafficctl export --csv > events.csv
   trafficctl export --table snapshots --since 2026-11-01 -o snapshots.csv
   trafficctl export --geojson --event-type INCIDENT --bbox -122.6,37.2,-121.7,38.0 -o incidents.geojson
   trafficctl export --table counts --every 1h --by event_type -o hourly.csv
+  trafficctl export --table counts --every 24h --tz America/Los_Angeles -o daily.csv
+  trafficctl export --table changes --id 511.org/762714 --id 511.org/763104
   trafficctl export --parquet --table versions -o versions.parquet
   trafficctl export --parquet --table snapshots --partition day --since 2026-11-01 -o snapshots/`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.IO, opts.OpenStore = f.IO, f.OpenStore
+			opts.IO, opts.OpenStore = f.IO, f.OpenStoreForReading
 			if f.Config != nil { // nil in tests that only check the flags
-				opts.DatabaseURL = f.Config.Database.URL
+				opts.DatabaseURL, opts.ConfiguredFeeds = f.Config.Database.URL, f.Config.FeedNames()
 			}
-			fl.seriesSet = c.Flags().Changed("every") || c.Flags().Changed("by")
+			fl.seriesSet = c.Flags().Changed("every") || c.Flags().Changed("by") || c.Flags().Changed("tz")
 			if err := fl.apply(opts); err != nil {
 				return usageError{err}
 			}
@@ -84,7 +98,7 @@ per interval; an interval without a successful run has empty counts).`,
 		},
 	}
 	fs := c.Flags()
-	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs, snapshots, lifetimes or counts")
+	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs, snapshots, lifetimes, counts or changes")
 	fs.StringVar(&fl.format, "format", "", "format: csv, jsonl, geojson or parquet (default csv)")
 	fs.BoolVar(&fl.csv, "csv", false, "shorthand for --format csv")
 	fs.BoolVar(&fl.jsonl, "jsonl", false, "shorthand for --format jsonl")
@@ -92,19 +106,21 @@ per interval; an interval without a successful run has empty counts).`,
 	fs.BoolVar(&fl.parquet, "parquet", false, "shorthand for --format parquet")
 	fs.BoolVar(&fl.raw, "raw", false, "include the raw column, the event as the feed sent it (default: JSON Lines; Parquet of events and versions)")
 	fs.BoolVar(&fl.noRaw, "no-raw", false, "leave the raw column out")
-	fs.StringVar(&opts.Partition, "partition", "", `"day": Parquet of snapshots or runs as a folder per UTC day under -o DIR`)
+	fs.StringVar(&opts.Partition, "partition", "", `"`+partitionDay+`": Parquet of snapshots or runs as a folder per UTC day under -o DIR, a file per feed`)
 	fs.StringVarP(&opts.Output, "output", "o", "", "write to this file (atomically) instead of stdout")
 	fs.StringVar(&fl.since, "since", "", "from this time: RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, UTC)")
 	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
 	fs.StringSliceVar(&opts.Filter.Feeds, "feed", nil, "only these feeds (repeatable, or comma-separated)")
+	fs.StringArrayVar(&opts.Filter.IDs, "id", nil, "only the event with this id (repeatable; ids may hold commas)")
 	fs.StringSliceVar(&opts.Filter.EventTypes, "event-type", nil, "only these event types (repeatable), e.g. INCIDENT")
 	fs.StringSliceVar(&opts.Filter.Severities, "severity", nil, "only these severities as received (repeatable), e.g. Major")
 	fs.StringSliceVar(&opts.Filter.Statuses, "status", nil, "only these event statuses (repeatable), e.g. ACTIVE")
 	fs.StringVar(&fl.bbox, "bbox", "", "only events whose position is inside minlon,minlat,maxlon,maxlat")
 	// One format: --format or one of its shorthands.
 	c.MarkFlagsMutuallyExclusive("format", "csv", "jsonl", "geojson", "parquet")
-	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC")
+	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC, or to local midnight with --tz; at most 1,000,000 of them per feed")
 	fs.StringVar(&opts.Series.By, "by", store.ByNone, "counts: group each interval by event_type, severity, feed or none")
+	fs.StringVar(&fl.tz, "tz", "", "counts: align the intervals to midnight in this time zone (America/Los_Angeles), and read --since/--until dates in it (default UTC)")
 	return c
 }
 
@@ -123,7 +139,10 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return fmt.Errorf("unknown format %q: use csv, jsonl, geojson or parquet", opts.Format)
 	}
 	if !slices.Contains(export.Tables, opts.Table) {
-		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes or counts", opts.Table)
+		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes, counts or changes", opts.Table)
+	}
+	if opts.Table == export.Runs && len(opts.Filter.IDs) > 0 {
+		return fmt.Errorf("--id: the runs table has no event id (see --table snapshots --id)")
 	}
 	if err := fl.applySeries(opts); err != nil {
 		return err
@@ -132,10 +151,10 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return err
 	}
 	var err error
-	if opts.Filter.Since, err = parseWhen(fl.since, false); err != nil {
+	if opts.Filter.Since, err = parseWhen(fl.since, false, opts.Series.Location); err != nil {
 		return fmt.Errorf("--since: %w", err)
 	}
-	if opts.Filter.Until, err = parseWhen(fl.until, true); err != nil {
+	if opts.Filter.Until, err = parseWhen(fl.until, true, opts.Series.Location); err != nil {
 		return fmt.Errorf("--until: %w", err)
 	}
 	if !opts.Filter.Since.IsZero() && !opts.Filter.Until.IsZero() && !opts.Filter.Since.Before(opts.Filter.Until) {
@@ -153,16 +172,26 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 	return nil
 }
 
-// applySeries checks --every and --by, which only counts takes.
+// applySeries checks --every, --by and --tz, which only counts takes.
 func (fl *exportFlags) applySeries(opts *ExportOptions) error {
 	if opts.Table != export.Counts {
 		if fl.seriesSet {
-			return fmt.Errorf("--every and --by are for --table counts")
+			return fmt.Errorf("--every, --by and --tz are for --table counts")
 		}
 		return nil
 	}
 	if opts.Series.Every < time.Second {
 		return fmt.Errorf("--every %s: the interval must be at least 1s", opts.Series.Every)
+	}
+	if fl.tz != "" {
+		loc, err := loadZone(fl.tz)
+		if err != nil {
+			return err
+		}
+		opts.Series.Location = loc
+		if err := opts.Series.Grid().Check(); err != nil {
+			return fmt.Errorf("--every %s: %w", opts.Series.Every, err)
+		}
 	}
 	if !slices.Contains(store.GroupBys, opts.Series.By) {
 		return fmt.Errorf("--by %q: use event_type, severity, feed or none", opts.Series.By)
@@ -176,7 +205,7 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 	switch {
 	case fl.raw && fl.noRaw:
 		return fmt.Errorf("choose --raw or --no-raw, not both")
-	case fl.raw && (opts.Table == export.Runs || opts.Table == export.Lifetimes || opts.Table == export.Counts):
+	case fl.raw && !slices.Contains([]string{export.Events, export.Versions, export.Snapshots}, opts.Table):
 		return fmt.Errorf("--raw: the %s table has no raw column", opts.Table)
 	case fl.raw || fl.noRaw:
 		raw := fl.raw
@@ -189,8 +218,8 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 	toStdout := opts.Output == "" || opts.Output == "-"
 	switch {
 	case opts.Partition == "":
-	case opts.Partition != "day":
-		return fmt.Errorf("--partition %q: the only partitioning is day", opts.Partition)
+	case opts.Partition != partitionDay:
+		return fmt.Errorf("--partition %q: the only partitioning is %s", opts.Partition, partitionDay)
 	case opts.Format != export.Parquet:
 		return fmt.Errorf("--partition day writes Parquet: add --parquet")
 	case export.PartitionKey(opts.Table) == "":
@@ -207,20 +236,38 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 // onDay says whether t is unset or a midnight UTC.
 func onDay(t time.Time) bool { return t.IsZero() || t.Equal(t.Truncate(24*time.Hour)) }
 
-// parseWhen reads an RFC 3339 time or a date (UTC). For an upper bound a
-// date means the end of that day, so --until 2026-11-01 includes the 1st.
-func parseWhen(s string, upper bool) (time.Time, error) {
+// loadZone reads --tz: an IANA zone name.
+func loadZone(name string) (*time.Location, error) {
+	if strings.EqualFold(name, "local") {
+		// time.LoadLocation("Local") is whatever the machine is set to: a
+		// series would change with the host.
+		return nil, fmt.Errorf("--tz %q: name the zone, such as America/Los_Angeles", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("--tz %q is not a time zone name such as America/Los_Angeles or UTC", name)
+	}
+	return loc, nil
+}
+
+// parseWhen reads an RFC 3339 time or a date (in loc; nil is UTC). For an
+// upper bound a date means the end of that day, so --until 2026-11-01
+// includes the 1st.
+func parseWhen(s string, upper bool, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if d, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
 		if upper {
 			d = d.AddDate(0, 0, 1)
 		}
-		return d, nil
+		return store.Grid{Every: 24 * time.Hour, Loc: loc}.Floor(d).UTC(), nil // local midnight, also on a day that skips it
 	}
 	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-01T08:00:00Z) nor a date (2026-11-01)", s)
 }
@@ -250,24 +297,22 @@ func parseBBox(s string) (*store.BBox, error) {
 }
 
 func runExport(ctx context.Context, opts *ExportOptions) error {
-	// As status does: opening a SQLite file that does not exist would
-	// create an empty database (a mistyped path would leave stray files).
-	if store.NotCreated(opts.DatabaseURL) {
-		t, err := store.ParseURL(opts.DatabaseURL)
-		if err != nil {
-			return err
-		}
-		return fmt.Errorf("nothing collected yet in %s: the file does not exist", t.Display)
-	}
-	st, err := opts.OpenStore(ctx)
+	st, err := openCollected(ctx, opts.OpenStore, opts.DatabaseURL, opts.Filter.Feeds, opts.ConfiguredFeeds)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := requireSchema(ctx, st); err != nil {
-		return err
-	}
 	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter, Raw: opts.Raw, Series: opts.Series}
+	err = writeExport(ctx, st, opts, eo)
+	var tooMany *store.TooManyIntervalsError
+	if errors.As(err, &tooMany) {
+		return usageError{fmt.Errorf("%w: give a longer --every, or a shorter range with --since and --until", tooMany)}
+	}
+	return err
+}
+
+// writeExport writes the export where opts says.
+func writeExport(ctx context.Context, st *store.Store, opts *ExportOptions, eo export.Options) error {
 	if opts.Partition == "" && (opts.Output == "" || opts.Output == "-") {
 		_, err := export.Write(ctx, st, eo, opts.IO.Out)
 		if err != nil {
@@ -288,22 +333,11 @@ func runExport(ctx context.Context, opts *ExportOptions) error {
 		eo.Progress = func(n int64) { bar.Set64(n) }
 		defer bar.Finish()
 	}
+	var err error
 	if opts.Partition != "" {
 		_, err = export.ToDays(ctx, st, eo, opts.Output)
 		return err
 	}
 	_, err = export.ToFile(ctx, st, eo, opts.Output)
 	return err
-}
-
-// requireSchema fails with a clear sentence on a database never fetched into.
-func requireSchema(ctx context.Context, st *store.Store) error {
-	m, err := st.Migrations(ctx)
-	if err != nil {
-		return err
-	}
-	if len(m.Applied) == 0 {
-		return fmt.Errorf("%s has no trafficctl data yet: run trafficctl fetch (or trafficctl migrate) first", st.Display())
-	}
-	return nil
 }

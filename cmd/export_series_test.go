@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,10 @@ import (
 // counts table, and are usage errors (exit status 2) anywhere else or out
 // of range; lifetimes and counts have no geometry for GeoJSON.
 func TestExportSeriesFlags(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args   []string
 		series store.Series
@@ -25,10 +30,16 @@ func TestExportSeriesFlags(t *testing.T) {
 		{args: []string{"--table", "counts", "--every", "0s"}, err: "at least 1s"},
 		{args: []string{"--table", "counts", "--every", "-1h"}, err: "at least 1s"},
 		{args: []string{"--table", "counts", "--by", "colour"}, err: `--by "colour"`},
-		{args: []string{"--every", "1h"}, err: "--every and --by are for --table counts"},
-		{args: []string{"--table", "snapshots", "--by", "severity"}, err: "--every and --by are for --table counts"},
-		{args: []string{"--table", "lifetimes", "--every", "1h"}, err: "--every and --by are for --table counts"},
+		{args: []string{"--every", "1h"}, err: "--every, --by and --tz are for --table counts"},
+		{args: []string{"--table", "snapshots", "--by", "severity"}, err: "--every, --by and --tz are for --table counts"},
+		{args: []string{"--table", "lifetimes", "--every", "1h"}, err: "--every, --by and --tz are for --table counts"},
 		{args: []string{"--table", "counts", "--geojson"}, err: "no geometry"},
+		{args: []string{"--table", "counts", "--tz", "America/Los_Angeles", "--every", "24h"}, series: store.Series{Every: 24 * time.Hour, By: store.ByNone, Location: la}},
+		{args: []string{"--table", "counts", "--tz", "Mars/Olympus"}, err: `--tz "Mars/Olympus" is not a time zone`},
+		{args: []string{"--table", "counts", "--tz", "Local"}, err: "name the zone"},
+		{args: []string{"--table", "counts", "--tz", "Europe/Paris", "--every", "7h"}, err: "must divide a day"},
+		{args: []string{"--table", "counts", "--tz", "Europe/Paris", "--every", "36h"}, err: "must divide a day"},
+		{args: []string{"--table", "lifetimes", "--tz", "UTC"}, err: "--every, --by and --tz are for --table counts"},
 		{args: []string{"--table", "lifetimes", "--geojson"}, err: "no geometry"},
 	}
 	for _, tt := range tests {
@@ -37,9 +48,35 @@ func TestExportSeriesFlags(t *testing.T) {
 			if got == nil {
 				return
 			}
-			if got.Series != tt.series {
+			if got.Series.Every != tt.series.Every || got.Series.By != tt.series.By || got.Series.Location.String() != tt.series.Location.String() {
 				t.Errorf("series %+v, want %+v", got.Series, tt.series)
 			}
 		})
 	}
+}
+
+// TestExportTZDates: with --tz, --since and --until dates are local
+// midnights (the end of the day for --until), in UTC otherwise.
+func TestExportTZDates(t *testing.T) {
+	got := parseExportFlags(t, []string{"--table", "counts", "--tz", "America/Los_Angeles", "--since", "2021-03-14", "--until", "2021-03-14"}, false, "")
+	since, until := time.Date(2021, 3, 14, 8, 0, 0, 0, time.UTC), time.Date(2021, 3, 15, 7, 0, 0, 0, time.UTC) // PST, then PDT
+	if !got.Filter.Since.Equal(since) || !got.Filter.Until.Equal(until) {
+		t.Errorf("since %s until %s, want %s and %s", got.Filter.Since, got.Filter.Until, since, until)
+	}
+	got = parseExportFlags(t, []string{"--table", "counts", "--since", "2021-03-14"}, false, "")
+	if want := time.Date(2021, 3, 14, 0, 0, 0, 0, time.UTC); !got.Filter.Since.Equal(want) {
+		t.Errorf("since %s, want %s", got.Filter.Since, want)
+	}
+}
+
+// TestExportIDFlag: --id is repeatable, keeps commas inside an id, and is
+// refused for the runs table, which has no event id.
+func TestExportIDFlag(t *testing.T) {
+	got := parseExportFlags(t, []string{"--table", "changes", "--id", "511.org/1", "--id", "a,b"}, false, "")
+	if want := []string{"511.org/1", "a,b"}; !slices.Equal(got.Filter.IDs, want) {
+		t.Errorf("ids %q, want %q", got.Filter.IDs, want)
+	}
+	parseExportFlags(t, []string{"--table", "runs", "--id", "511.org/1"}, false, "the runs table has no event id")
+	parseExportFlags(t, []string{"--table", "changes", "--geojson"}, false, "no geometry")
+	parseExportFlags(t, []string{"--table", "changes", "--raw"}, false, "no raw column")
 }

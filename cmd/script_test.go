@@ -108,6 +108,7 @@ func scriptParams(db string) testscript.Params {
 			env.Defer(srv.Close)
 			env.Values[serverKey] = srv
 			env.Setenv("FEED_URL", srv.URL())
+			env.Setenv("FIXTURES", fixtures)
 			env.Setenv("TRAFFICCTL_SOURCE_URL", srv.URL())
 			env.Setenv("TRAFFICCTL_SOURCE_RETRIES", "0")
 			env.Setenv("DB", db)

@@ -1,63 +1,75 @@
 #!/usr/bin/env bash
-# make demo: try trafficctl without a key or a network. A local Open511
-# server (internal/feedtest/feedserver) replays real 511.org snapshots from
-# testdata/511-real-2021; the real binary fetches a few of them into a fresh
-# SQLite file under demo/, then shows status and the start of the snapshots
-# export. CI runs it too, so it must stay offline and exit 0.
+# make demo: try trafficctl without a key or a network. The real binary
+# imports real feed bodies into a fresh SQLite file under demo/, as the runs
+# they were: 20 snapshots of 511.org's Traffic Events API that a tutorial
+# app fetched between 2021-04-15 17:10 and 2021-04-26 05:40 UTC
+# (testdata/511-real-2021, their times in its manifest.csv), and 511.org's
+# WZDx feed as published on 2025-10-10 (testdata/wzdx). Then it shows
+# status, lifetimes, local-time counts and the changes of one event, and
+# writes the report. CI runs it too, so it must stay offline and exit 0.
 #
-# Environment: TRAFFICCTL_BIN (default bin/trafficctl), SNAPSHOTS (default 5).
+# Environment: TRAFFICCTL_BIN (default bin/trafficctl).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 BIN=${TRAFFICCTL_BIN:-bin/trafficctl}
-SNAPSHOTS=${SNAPSHOTS:-5}
 [ -x "$BIN" ] || { echo "demo: $BIN not found; run make build (make demo does)" >&2; exit 1; }
 
 mkdir -p demo
 db=demo/trafficctl.db
-urlfile=demo/feed.url
-rm -f "$db" "$db-wal" "$db-shm" "$urlfile"
+rm -f "$db" "$db-wal" "$db-shm" demo/report.html
 
-# Built rather than "go run": killing go run would leave its child serving.
-go build -o demo/feedserver ./internal/feedtest/feedserver
-demo/feedserver -replay testdata/511-real-2021 -page-size 20 -url-file "$urlfile" >/dev/null &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
+# Only the demo's own settings: two feeds (import reads their format and
+# time zone; nothing is fetched, so no key), and nothing from the
+# environment or a .env.
+cat >demo/trafficctl.yaml <<EOF
+database:
+  url: sqlite:///$db
+feeds:
+  bayarea:
+    url: https://api.511.org/traffic/events
+  bayarea-workzones:
+    format: wzdx
+    url: https://api.511.org/traffic/wzdx
+EOF
+unset TRAFFICCTL_API_KEY FIVEONEONE_TOKEN TRAFFICCTL_SOURCE_API_KEY TRAFFICCTL_SOURCE_PARAMS TRAFFICCTL_DATABASE_URL DATABASE_URL
+run() { "$BIN" --config demo/trafficctl.yaml "$@"; }
 
-for _ in $(seq 100); do
-	[ -s "$urlfile" ] && break
-	kill -0 "$server" 2>/dev/null || { echo "demo: the local feed server exited" >&2; exit 1; }
-	sleep 0.1
-done
-[ -s "$urlfile" ] || { echo "demo: the local feed server did not start" >&2; exit 1; }
-
-# Only the demo's own settings: no key (the local server needs none; one in
-# the environment or .env would only be sent to loopback, masked in logs),
-# and no database or feed from the environment.
-export TRAFFICCTL_SOURCE_URL
-TRAFFICCTL_SOURCE_URL=$(cat "$urlfile")
-export TRAFFICCTL_DATABASE_URL="sqlite:///$db"
-unset TRAFFICCTL_API_KEY FIVEONEONE_TOKEN TRAFFICCTL_SOURCE_API_KEY TRAFFICCTL_SOURCE_PARAMS DATABASE_URL
-
-echo "== a local Open511 server replays testdata/511-real-2021 at $TRAFFICCTL_SOURCE_URL"
-echo "== $BIN fetch, $SNAPSHOTS times, into $TRAFFICCTL_DATABASE_URL"
-for _ in $(seq "$SNAPSHOTS"); do
-	"$BIN" fetch
-done
+echo "== $BIN import: 20 real 511.org snapshots at their times, from testdata/511-real-2021/manifest.csv"
+run --quiet import --feed bayarea testdata/511-real-2021
+echo "== $BIN import: 511.org's real WZDx feed (1,186 work zones and detours; its day, noon UTC)"
+run --quiet import --feed bayarea-workzones --observed-at 2025-10-10T12:00:00Z testdata/wzdx/511-mtc-v4.1.json
 
 echo
 echo "== $BIN status"
-"$BIN" status
+run status
 
 echo
-echo "== $BIN export --table snapshots -o demo/snapshots.csv (the first lines)"
-"$BIN" export --table snapshots -o demo/snapshots.csv
+echo "== $BIN export --table lifetimes --feed bayarea -o demo/lifetimes.csv (the first lines)"
+run export --table lifetimes --feed bayarea -o demo/lifetimes.csv
 # head on a file, not on a pipe: with pipefail, head closing the pipe early
 # would fail the export.
-head -n 6 demo/snapshots.csv | cut -c 1-160
-echo "... one row per (run, event) in demo/snapshots.csv"
+head -n 5 demo/lifetimes.csv | cut -c 1-160
 
-"$BIN" export --geojson -o demo/events.geojson
 echo
-echo "== also written: demo/events.geojson (open it in geojson.io or QGIS); try:"
-echo "   TRAFFICCTL_DATABASE_URL=sqlite:///$db $BIN export --jsonl --table versions"
+echo "== $BIN export --table counts --every 24h --tz America/Los_Angeles --feed bayarea (days with runs)"
+run export --table counts --every 24h --tz America/Los_Angeles --feed bayarea -o demo/counts.csv
+grep -v ',0,,,' demo/counts.csv
+
+echo
+echo "== $BIN export --table changes --id 511.org/762714 (Moderate, Major, Moderate again)"
+run export --table changes --id 511.org/762714 -o demo/changes.csv
+cut -c 1-160 demo/changes.csv
+
+run export --geojson -o demo/events.geojson
+run export --table snapshots -o demo/snapshots.csv
+echo
+echo "== also written: demo/events.geojson (open it in geojson.io or QGIS), demo/snapshots.csv"
+
+# The report hook: once trafficctl has a report command, the demo ends
+# with demo/report.html.
+if run help report >/dev/null 2>&1 && run --help | grep -q '^  report '; then
+	run report -o demo/report.html
+	echo "== and demo/report.html (open it in a browser)"
+fi
+echo "   try: $BIN --config demo/trafficctl.yaml export --jsonl --table versions --feed bayarea"

@@ -85,7 +85,7 @@ func runBeside(ctx context.Context, p Params, turn chan struct{}) (Summary, erro
 		return nil
 	})
 	if ahead.err != nil {
-		ahead.err = withCause(readCtx, ahead.err)
+		ahead.err = ended(readCtx, ahead.err)
 	}
 	cancel()
 

@@ -157,7 +157,7 @@ func keeps(f store.Filter, feed string, r row) bool {
 // counts computes the counts export, per feed and interval: the runs that
 // started in it; the events they list; those whose first run is one of
 // them; and those the run before one of them listed and it does not.
-func (h history) counts(f store.Filter, every time.Duration, by string) []row {
+func (h history) counts(f store.Filter, every time.Duration, by string, loc *time.Location) []row {
 	grouped := by == store.ByEventType || by == store.BySeverity
 	group := func(r row) string {
 		if grouped {
@@ -166,6 +166,25 @@ func (h history) counts(f store.Filter, every time.Duration, by string) []row {
 		return ""
 	}
 	floor := func(t time.Time) time.Time { return time.Unix(0, t.UnixNano()/int64(every)*int64(every)).UTC() }
+	next := func(t time.Time) time.Time { return t.Add(every) }
+	if loc != nil {
+		// Days from the local calendar; hours (in a zone whose offsets are
+		// whole hours) are the UTC hours.
+		floor = func(t time.Time) time.Time {
+			if every < 24*time.Hour {
+				return t.Truncate(every).UTC()
+			}
+			y, m, d := t.In(loc).Date()
+			return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
+		}
+		next = func(t time.Time) time.Time {
+			if every < 24*time.Hour {
+				return t.Add(every)
+			}
+			y, m, d := t.In(loc).Date()
+			return time.Date(y, m, d+1, 0, 0, 0, 0, loc).UTC()
+		}
+	}
 	var out []row
 	for _, feed := range h.feeds {
 		if len(f.Feeds) > 0 && !slices.Contains(f.Feeds, feed) {
@@ -191,8 +210,8 @@ func (h history) counts(f store.Filter, every time.Duration, by string) []row {
 				}
 			}
 		}
-		for start := floor(from); start.Before(to); start = start.Add(every) {
-			end := start.Add(every)
+		for start := floor(from); start.Before(to); start = next(start) {
+			end := next(start)
 			base := row{"interval_start": start.Format(time.RFC3339), "interval_end": end.Format(time.RFC3339), "feed": feed}
 			open, nw, closed := map[string]map[string]bool{}, map[string]int{}, map[string]int{}
 			groups := map[string]bool{}
@@ -361,7 +380,7 @@ func TestCountsMatchTheSnapshots(t *testing.T) {
 		h := readHistory(t, s)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				want := h.counts(c.filter, c.every, c.by)
+				want := h.counts(c.filter, c.every, c.by, nil)
 				keys := []string{"interval_start", "interval_end", "feed"}
 				if c.by == store.ByEventType || c.by == store.BySeverity {
 					keys = append(keys, c.by)

@@ -50,7 +50,9 @@ func seed(t *testing.T, dbURL string) *store.Store {
 // wantRows are the row counts of the seeded tables: 8 events then 1 new;
 // versions: 8 + 763104 changed + 763127 new + 763111 archived and back;
 // lifetimes: one per event; counts: the three runs are in one hour.
-var wantRows = map[string]int{export.Events: 9, export.Versions: 12, export.Runs: 4, export.Snapshots: 24, export.Lifetimes: 9, export.Counts: 1}
+// changes: 763104's headline, severity, updated and starts_at, and
+// 763111's status twice.
+var wantRows = map[string]int{export.Events: 9, export.Versions: 12, export.Runs: 4, export.Snapshots: 24, export.Lifetimes: 9, export.Counts: 1, export.Changes: 6}
 
 // hasRaw says whether a table's JSON Lines end with the event's raw.
 func hasRaw(table string) bool {
@@ -210,7 +212,7 @@ func TestGeoJSONMatchesCSV(t *testing.T) {
 		s := seed(t, dbURL)
 		for _, table := range export.Tables {
 			t.Run(table, func(t *testing.T) {
-				if table == export.Runs || table == export.Lifetimes || table == export.Counts {
+				if table == export.Runs || table == export.Lifetimes || table == export.Counts || table == export.Changes {
 					// Rows without a geometry would be no map at all.
 					_, err := export.Write(ctx, s, export.Options{Table: table, Format: export.GeoJSON}, io.Discard)
 					if err == nil || !strings.Contains(err.Error(), "no geometry") {
@@ -355,8 +357,9 @@ func matches(table string, f store.Filter, r row) bool {
 }
 
 // spanTables are the tables whose rows --since and --until select (counts
-// are a series they bound instead: see counts_test.go).
-var spanTables = slices.DeleteFunc(slices.Clone(export.Tables), func(t string) bool { return t == export.Counts })
+// are a series they bound instead: see counts_test.go; changes are
+// checked in changes_test.go).
+var spanTables = slices.DeleteFunc(slices.Clone(export.Tables), func(t string) bool { return t == export.Counts || t == export.Changes })
 
 func TestFiltersSelectTheMatchingRows(t *testing.T) {
 	t.Parallel()

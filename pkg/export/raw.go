@@ -8,7 +8,7 @@ package export
 // when set, decides instead. Runs have none.
 func includeRaw(table string, format Format, override *bool) bool {
 	switch {
-	case table == Runs || table == Lifetimes || table == Counts:
+	case !eventRows(table):
 		return false // no event's raw in them
 	case override != nil:
 		return *override
@@ -18,4 +18,9 @@ func includeRaw(table string, format Format, override *bool) bool {
 		return table != Snapshots
 	}
 	return false
+}
+
+// eventRows says whether a table's rows are events, with their raw and geometry.
+func eventRows(table string) bool {
+	return table == Events || table == Versions || table == Snapshots
 }

@@ -50,10 +50,11 @@ const (
 	Snapshots = "snapshots"
 	Lifetimes = "lifetimes" // one row per event: its whole life
 	Counts    = "counts"    // a regular time series per feed
+	Changes   = "changes"   // one row per typed field changed between versions
 )
 
 // Tables lists the exportable tables.
-var Tables = []string{Events, Versions, Runs, Snapshots, Lifetimes, Counts}
+var Tables = []string{Events, Versions, Runs, Snapshots, Lifetimes, Counts, Changes}
 
 // fieldColumns are the event's content columns (traffic.Fields), shared by
 // events, versions and snapshots.
@@ -86,6 +87,7 @@ var (
 	lifetimeColumns = []Column{{"feed", Text}, {"id", Text}, {"headline", Text}, {"event_type", Text}, {"lat", Float}, {"lon", Float},
 		{"severity_first", Text}, {"severity_last", Text}, {"first_seen_at", Time}, {"last_seen_at", Time}, {"closed_at", Time},
 		{"duration_seconds", Int}, {"versions", Int}, {"runs_present", Int}, {"open", Bool}, {"seen_at_start", Bool}}
+	changeColumns = []Column{{"feed", Text}, {"id", Text}, {"version", Int}, {"changed_at", Time}, {"field", Text}, {"old", Text}, {"new", Text}}
 )
 
 // countColumns are the columns of a counts series grouped by by: the group
@@ -127,6 +129,13 @@ func setTime(c *Cell, t *time.Time) {
 	c.Null = t == nil
 	if t != nil {
 		c.T = *t
+	}
+}
+
+func setText(c *Cell, s *string) {
+	c.S, c.Null = "", s == nil
+	if s != nil {
+		c.S = *s
 	}
 }
 
@@ -212,10 +221,21 @@ func stream(ctx context.Context, st *store.Store, opts Options, f store.Filter, 
 			setBool(&cells[15], l.SeenAtStart)
 			return emit(cells)
 		})
+	case Changes:
+		cells := make([]Cell, len(changeColumns)+1)
+		return st.Changes(ctx, f, func(c *store.Change) error {
+			cells[0].S, cells[1].S = c.Feed, c.ID
+			setInt(&cells[2], int64(c.Version))
+			setAt(&cells[3], c.ChangedAt)
+			cells[4].S = c.Field
+			setText(&cells[5], c.Old)
+			setText(&cells[6], c.New)
+			return emit(cells)
+		})
 	case Counts:
 		grouped := opts.Series.Grouped()
 		cells := make([]Cell, len(countColumns(opts.Series.By))+1)
-		return st.Counts(ctx, f, opts.Series, func(c *store.IntervalCount) error {
+		return st.IntervalCounts(ctx, f, opts.Series, func(c *store.IntervalCount) error {
 			setAt(&cells[0], c.Start)
 			setAt(&cells[1], c.End)
 			cells[2].S = c.Feed
@@ -245,7 +265,7 @@ func tableList() string {
 
 // hasGeometry says whether a table's rows have a geometry to write as GeoJSON.
 func hasGeometry(table string) bool {
-	return table != Lifetimes && table != Counts
+	return eventRows(table)
 }
 
 func withRaw(cols []Column, raw bool) []Column {
@@ -269,6 +289,8 @@ func Header(table string, format Format) []Column {
 		return runColumns
 	case Lifetimes:
 		return lifetimeColumns
+	case Changes:
+		return changeColumns
 	case Counts:
 		return countColumns(store.ByNone) // with --by event_type or severity, also that column: see Columns
 	}

@@ -110,7 +110,7 @@ func exports(t *testing.T, s *store.Store) string {
 		}
 		for _, q := range []store.Series{{Every: 10 * time.Minute}, {Every: time.Hour, By: store.BySeverity}} {
 			if err == nil {
-				err = s.Counts(ctx, f, q, func(c *store.IntervalCount) error { return line("count", c) })
+				err = s.IntervalCounts(ctx, f, q, func(c *store.IntervalCount) error { return line("count", c) })
 			}
 		}
 		if err != nil {

@@ -54,7 +54,7 @@ func (l *Lifetime) Duration() time.Duration {
 // its feed's successful run ids, all read first).
 func (s *Store) Lifetimes(ctx context.Context, f Filter, fn func(*Lifetime) error) error {
 	return s.read(ctx, func(db *gorm.DB) error {
-		w, latest, err := s.spanFilter(db, f, "first_seen_at", "last_seen_at")
+		w, latest, err := s.spanFilter(db, f, "id", "first_seen_at", "last_seen_at")
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ type BBox struct{ MinLon, MinLat, MaxLon, MaxLat float64 }
 type Filter struct {
 	Since, Until time.Time // [Since, Until): runs and snapshots by start, versions and events by overlap
 	Feeds        []string  // only these feeds
+	IDs          []string  // only these event ids
 	EventTypes   []string
 	Severities   []string
 	Statuses     []string
@@ -60,9 +61,12 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-func (f Filter) content() *where {
+// content is f's filter of events as SQL, for a table whose event id
+// column is named id.
+func (f Filter) content(id string) *where {
 	w := &where{}
 	w.in("feed", f.Feeds)
+	w.in(id, f.IDs)
 	w.in("event_type", f.EventTypes)
 	w.in("severity", f.Severities)
 	w.in("status", f.Statuses)
@@ -76,7 +80,8 @@ func (f Filter) content() *where {
 // without it: the same tests as content's SQL, where a NULL position is
 // in no box.
 func (f Filter) matches(e *traffic.Event) bool {
-	if len(f.EventTypes) > 0 && !slices.Contains(f.EventTypes, e.EventType) ||
+	if len(f.IDs) > 0 && !slices.Contains(f.IDs, e.ID) ||
+		len(f.EventTypes) > 0 && !slices.Contains(f.EventTypes, e.EventType) ||
 		len(f.Severities) > 0 && !slices.Contains(f.Severities, e.Severity) ||
 		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, e.Status) {
 		return false
@@ -244,15 +249,16 @@ func (l latestRuns) startedSQL(param string) (string, []any) {
 	return expr + " END", args
 }
 
-// spanFilter is f's content filter and, with Since/Until, the rows whose
-// span [start, end] overlaps [Since, Until). end is NULL while the row is
-// open, meaning its feed's latest successful run, which is returned too.
-func (s *Store) spanFilter(db *gorm.DB, f Filter, start, end string) (*where, latestRuns, error) {
+// spanFilter is f's content filter (id the id column) and, with
+// Since/Until, the rows whose span [start, end] overlaps [Since, Until).
+// end is NULL while the row is open, meaning its feed's latest successful
+// run, which is returned too.
+func (s *Store) spanFilter(db *gorm.DB, f Filter, id, start, end string) (*where, latestRuns, error) {
 	latest, err := s.latestRuns(db)
 	if err != nil {
 		return nil, nil, err
 	}
-	w := f.content()
+	w := f.content(id)
 	if !f.Since.IsZero() {
 		param := "?" // SQLite keeps times as text
 		if s.dialect == Postgres {
@@ -272,7 +278,7 @@ func (s *Store) spanFilter(db *gorm.DB, f Filter, start, end string) (*where, la
 // keep a copy (a shallow copy is enough).
 func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) error {
 	return s.read(ctx, func(db *gorm.DB) error {
-		w, latest, err := s.spanFilter(db, f, "first_seen_at", "last_seen_at")
+		w, latest, err := s.spanFilter(db, f, "id", "first_seen_at", "last_seen_at")
 		if err != nil {
 			return err
 		}
@@ -389,7 +395,7 @@ func (s *Store) read(ctx context.Context, fn func(db *gorm.DB) error) error {
 // With Since/Until it keeps the spells that overlap [Since, Until).
 func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) error) error {
 	return s.read(ctx, func(db *gorm.DB) error {
-		w, latest, err := s.spanFilter(db, f, "valid_from", "valid_to")
+		w, latest, err := s.spanFilter(db, f, "event_id", "valid_from", "valid_to")
 		if err != nil {
 			return err
 		}
@@ -487,7 +493,7 @@ func (s *Store) Snapshots(ctx context.Context, f Filter, fn func(*SnapshotRow) e
 // sweep streams the snapshots of runs (successful ones, in id order): the
 // spells that f's content filter keeps, of each run's feed.
 func (s *Store) sweep(db *gorm.DB, runs []RunStart, latest latestRuns, f Filter, fn func(*SnapshotRow) error) error {
-	w := f.content()
+	w := f.content("event_id")
 	w.add("(last_run_id IS NULL OR last_run_id >= ?) AND first_run_id <= ?", runs[0].ID, runs[len(runs)-1].ID)
 	q := "SELECT " + versionColumns + ", " + rawColumn(f.WithRaw) + " FROM event_versions" + w.String() + " ORDER BY first_run_id, feed, event_id"
 	rows, err := db.Raw(q, w.args...).Rows()

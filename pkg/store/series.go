@@ -29,14 +29,19 @@ const DefaultEvery = time.Hour
 // Series asks for a regular time series of counts per feed.
 type Series struct {
 	// Every is the length of an interval, at least a second (zero:
-	// DefaultEvery). Intervals are aligned to the Unix epoch in UTC: with
-	// an hour, they start on the hour.
+	// DefaultEvery). Intervals are aligned as Grid says: to the Unix epoch
+	// in UTC, to local midnight in Location.
 	Every time.Duration
+	// Location is the time zone of the intervals; nil is UTC.
+	Location *time.Location
 	// By groups each interval's events: ByEventType or BySeverity (the
 	// value the event had in the run it is counted at), or ByNone/ByFeed
 	// (or empty: none).
 	By string
 }
+
+// Grid is the series' division of time.
+func (q Series) Grid() Grid { return Grid{Every: q.orDefaults().Every, Loc: q.Location} }
 
 // Grouped says whether the rows have a group value.
 func (q Series) Grouped() bool { return q.By == ByEventType || q.By == BySeverity }
@@ -54,8 +59,8 @@ func (q Series) orDefaults() Series {
 // Check says what is wrong with q, if anything.
 func (q Series) Check() error {
 	q = q.orDefaults()
-	if q.Every < time.Second {
-		return fmt.Errorf("the interval must be at least 1s, not %s", q.Every)
+	if err := q.Grid().Check(); err != nil {
+		return err
 	}
 	if !slices.Contains(GroupBys, q.By) {
 		return fmt.Errorf("cannot group by %q: use none, feed, event_type or severity", q.By)
@@ -87,7 +92,7 @@ type IntervalCount struct {
 // counts mean something.
 func (c *IntervalCount) HasData() bool { return c.Runs > 0 }
 
-// Counts streams a regular time series per feed, ordered by feed, interval
+// IntervalCounts streams a regular time series per feed, ordered by feed, interval
 // and group. For each feed with a successful run (among f.Feeds, if
 // given), the series covers the whole intervals that overlap
 // [f.Since, f.Until), or without them from the interval of the feed's
@@ -99,7 +104,7 @@ func (c *IntervalCount) HasData() bool { return c.Runs > 0 }
 // the successful run before the first interval (to tell which events the
 // first run in it closed): memory holds one snapshot's ids and the
 // current interval's.
-func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*IntervalCount) error) error {
+func (s *Store) IntervalCounts(ctx context.Context, f Filter, q Series, fn func(*IntervalCount) error) error {
 	if err := q.Check(); err != nil {
 		return err
 	}
@@ -116,12 +121,18 @@ func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*Interva
 			}
 		}
 		sort.Strings(feeds)
-		runs, err := s.seriesRuns(db, f, q, feeds)
+		perFeed, err := s.seriesRuns(db, f, q.Grid(), feeds)
 		if err != nil {
 			return err
 		}
 		for _, feed := range feeds {
-			if err := s.feedCounts(db, feed, runs[feed], latest, f, q, fn); err != nil {
+			// Checked for every feed before writing any row.
+			if n, from, to := intervals(perFeed[feed], f, q.Grid()); n > MaxIntervals {
+				return &TooManyIntervalsError{Feed: feed, Intervals: n, From: from, To: to, Every: q.Every}
+			}
+		}
+		for _, feed := range feeds {
+			if err := s.feedCounts(db, feed, perFeed[feed], latest, f, q, fn); err != nil {
 				return err
 			}
 		}
@@ -130,16 +141,13 @@ func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*Interva
 }
 
 // seriesRuns are the successful runs each feed's series needs, in id
-// order: with f.Since, those of the whole intervals asked for and the one
-// before them (to tell what the first of them closed), read through the
-// index on start times; without it, all of them.
-func (s *Store) seriesRuns(db *gorm.DB, f Filter, q Series, feeds []string) (map[string][]RunStart, error) {
+// order: with f.Since, those from the start of its interval on (read
+// through the index on start times) and the one before them, to tell what
+// the first of them closed; without it, all of them.
+func (s *Store) seriesRuns(db *gorm.DB, f Filter, grid Grid, feeds []string) (map[string][]RunStart, error) {
 	window := Filter{Feeds: f.Feeds}
-	if !f.Since.IsZero() {
-		window.Since = intervalStart(intervalOf(f.Since, q.Every), q.Every)
-	}
-	if !f.Until.IsZero() {
-		window.Until = intervalStart(intervalOf(f.Until.Add(-time.Nanosecond), q.Every)+1, q.Every)
+	if !f.Since.IsZero() && f.Since.Year() >= 1678 { // within Grid's int64 nanoseconds
+		window.Since = grid.Floor(f.Since)
 	}
 	runs, err := s.successfulRuns(db, window)
 	if err != nil {
@@ -167,25 +175,29 @@ func (s *Store) seriesRuns(db *gorm.DB, f Filter, q Series, feeds []string) (map
 	return perFeed, nil
 }
 
-// intervalOf is the index of the interval t is in: floor(t / every).
-func intervalOf(t time.Time, every time.Duration) int64 {
-	n, d := t.UnixNano(), int64(every)
-	k := n / d
-	if n%d < 0 {
-		k--
-	}
-	return k
+// MaxIntervals is the most intervals a feed's counts series may have: a
+// million rows per feed (and group). A longer one is almost always a
+// mistake (--every 1s since 1970 is 1.7e9 rows) that would fill a disk.
+const MaxIntervals = 1_000_000
+
+// TooManyIntervalsError is Counts' refusal of a series longer than
+// MaxIntervals.
+type TooManyIntervalsError struct {
+	Feed      string
+	Intervals int64
+	From, To  time.Time
+	Every     time.Duration
 }
 
-func intervalStart(k int64, every time.Duration) time.Time {
-	return time.Unix(0, k*int64(every)).UTC()
+func (e *TooManyIntervalsError) Error() string {
+	return fmt.Sprintf("the counts of feed %s from %s to %s would be %d intervals of %s, more than the %d an export may have",
+		e.Feed, e.From.UTC().Format(time.RFC3339), e.To.UTC().Format(time.RFC3339), e.Intervals, e.Every, MaxIntervals)
 }
 
-// feedCounts is one feed's series. runs are its successful runs in id
-// order, which is the order they started in (a feed's runs take turns).
-func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest latestRuns, f Filter, q Series, fn func(*IntervalCount) error) error {
-	var from, to time.Time
-	if len(runs) > 0 {
+// seriesSpan is the time a feed's series covers: [f.Since, f.Until), or
+// without them from its first successful run to its last (runs, in order).
+func seriesSpan(runs []RunStart, f Filter) (from, to time.Time) {
+	if len(runs) > 0 { // none when f.Since is after the feed's last run
 		from, to = runs[0].Started, runs[len(runs)-1].Started.Add(time.Nanosecond)
 	}
 	if !f.Since.IsZero() {
@@ -194,14 +206,37 @@ func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest lat
 	if !f.Until.IsZero() {
 		to = f.Until
 	}
+	return from, to
+}
+
+// intervals is how many intervals a feed's series has (within a few
+// hundredths in a zone whose clocks change), and the time it covers.
+func intervals(runs []RunStart, f Filter, grid Grid) (n int64, from, to time.Time) {
+	from, to = seriesSpan(runs, f)
+	if !from.Before(to) {
+		return 0, from, to
+	}
+	if from.Year() < 1678 || to.Year() > 2261 {
+		// Beyond int64 nanoseconds, which Grid counts in: to.Sub(from)
+		// saturates, and so does this estimate.
+		return int64(to.Sub(from)/grid.Every) + 1, from, to
+	}
+	span := grid.Next(grid.Floor(to.Add(-time.Nanosecond))).Sub(grid.Floor(from))
+	return int64((span + grid.Every - 1) / grid.Every), from, to
+}
+
+// feedCounts is one feed's series. runs are its successful runs in id
+// order, which is the order they started in (a feed's runs take turns).
+func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest latestRuns, f Filter, q Series, fn func(*IntervalCount) error) error {
+	from, to := seriesSpan(runs, f)
 	if !from.Before(to) {
 		return nil
 	}
-	first, end := intervalOf(from, q.Every), intervalOf(to.Add(-time.Nanosecond), q.Every)+1 // [first, end)
-	windowStart, windowEnd := intervalStart(first, q.Every), intervalStart(end, q.Every)
+	grid := q.Grid()
+	windowStart, windowEnd := grid.Floor(from), grid.Next(grid.Floor(to.Add(-time.Nanosecond))) // whole intervals
 	i0 := sort.Search(len(runs), func(i int) bool { return !runs[i].Started.Before(windowStart) })
 	i1 := sort.Search(len(runs), func(i int) bool { return !runs[i].Started.Before(windowEnd) })
-	c := &counter{feed: feed, q: q, f: f, fn: fn, k: first, prev: map[string]presence{}, cur: map[string]presence{}}
+	c := &counter{feed: feed, q: q, grid: grid, f: f, fn: fn, start: windowStart, prev: map[string]presence{}, cur: map[string]presence{}}
 	c.reset()
 	if i0 < i1 {
 		sweep := runs[max(i0-1, 0):i1] // with the run before, if any, to know what was open
@@ -234,7 +269,7 @@ func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest lat
 			c.endRun()
 		}
 	}
-	return c.emitUntil(end)
+	return c.emitUntil(windowEnd)
 }
 
 // presence is what a run showed of one event: its group, and whether the
@@ -248,6 +283,7 @@ type presence struct {
 type counter struct {
 	feed        string
 	q           Series
+	grid        Grid
 	f           Filter
 	fn          func(*IntervalCount) error
 	windowFirst int64 // the first run of the series; those before only tell what was open
@@ -257,7 +293,7 @@ type counter struct {
 	prev, cur map[string]presence // the events of the previous run and of this one
 
 	// The interval being counted.
-	k      int64
+	start  time.Time
 	runs   int
 	open   map[string]map[string]bool // group → ids
 	new    map[string]int
@@ -279,7 +315,7 @@ func (c *counter) beginRun(r RunStart) error {
 	}
 	// A run never goes back to an interval already written; with a clock
 	// set back between runs it counts in the current one.
-	if k := intervalOf(r.Started, c.q.Every); k > c.k {
+	if k := c.grid.Floor(r.Started); k.After(c.start) {
 		if err := c.emitUntil(k); err != nil {
 			return err
 		}
@@ -329,9 +365,9 @@ func (c *counter) endRun() {
 }
 
 // emitUntil writes the intervals from the current one up to (not
-// including) interval end.
-func (c *counter) emitUntil(end int64) error {
-	for ; c.k < end; c.k++ {
+// including) the one starting at end.
+func (c *counter) emitUntil(end time.Time) error {
+	for ; c.start.Before(end); c.start = c.grid.Next(c.start) {
 		if err := c.emit(); err != nil {
 			return err
 		}
@@ -343,7 +379,7 @@ func (c *counter) emitUntil(end int64) error {
 // emit writes the current interval's rows.
 func (c *counter) emit() error {
 	row := &c.out
-	*row = IntervalCount{Start: intervalStart(c.k, c.q.Every), End: intervalStart(c.k+1, c.q.Every), Feed: c.feed, Runs: c.runs}
+	*row = IntervalCount{Start: c.start.UTC(), End: c.grid.Next(c.start).UTC(), Feed: c.feed, Runs: c.runs}
 	groups := map[string]bool{}
 	for g := range c.open {
 		groups[g] = true

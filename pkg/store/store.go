@@ -1,6 +1,9 @@
 // Package store keeps trafficctl's data in SQLite or PostgreSQL through
-// GORM: the current events, their history as spells of unchanged content,
-// and the ledger of runs. It knows nothing of HTTP.
+// GORM: for each feed, the current events, their history as spells of
+// unchanged content, and the ledger of runs; the per-feed run locks; the
+// versioned migrations (literal SQL per dialect, in migrations/); the
+// streaming queries that exports and status read, and SQL views of them.
+// It knows nothing of HTTP or of feed formats.
 package store
 
 import (
@@ -61,6 +64,7 @@ type Target struct {
 
 // ParseURL reads the database URLs trafficctl accepts:
 // postgres:// and postgresql:// URLs (Heroku's DATABASE_URL as it is),
+// libpq's keyword/value strings ("host=... dbname=..."),
 // SQLAlchemy-style sqlite:///relative.db and sqlite:////absolute.db, and a
 // plain file path for SQLite.
 func ParseURL(raw string) (Target, error) {
@@ -70,6 +74,12 @@ func ParseURL(raw string) (Target, error) {
 	}
 	scheme, rest, hasScheme := strings.Cut(raw, "://")
 	if !hasScheme {
+		if u, ok, err := keyValueURL(raw); ok || err != nil {
+			if err != nil {
+				return Target{}, err
+			}
+			return postgresTarget(u.String())
+		}
 		if strings.Contains(raw, ":") && !strings.ContainsAny(raw, `/\.`) {
 			return Target{}, fmt.Errorf("%w: %q is neither a URL nor a file path", ErrBadURL, redact.Text(raw))
 		}
@@ -116,7 +126,11 @@ func postgresTarget(raw string) (Target, error) {
 	default:
 		return Target{}, fmt.Errorf("%w: sslmode %q is not one of disable, allow, prefer, require, verify-ca, verify-full", ErrBadURL, mode)
 	}
-	if q.Get("sslmode") == "" && !isLocal(u.Hostname()) {
+	host := u.Hostname()
+	if host == "" {
+		host = q.Get("host") // postgres:///db?host=...: a socket folder, or several hosts
+	}
+	if q.Get("sslmode") == "" && !isLocal(host) {
 		q.Set("sslmode", "require") // Heroku Postgres accepts TLS connections only
 	}
 	if q.Get("connect_timeout") == "" {
@@ -153,11 +167,23 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	case Postgres:
 		dialector = postgres.Open(t.DSN)
 	}
+	st, err := open(ctx, t, dialector)
+	if err != nil && t.Dialect == SQLite && isReadOnly(err) {
+		return nil, fmt.Errorf("%w: open %s: %w: fetch and migrate write to it, export, status and report can read it", ErrUnavailable, t.Display, ErrReadOnly)
+	}
+	return st, err
+}
+
+// open connects through dialector and checks the connection.
+func open(ctx context.Context, t Target, dialector gorm.Dialector) (*Store, error) {
 	db, err := gorm.Open(dialector, &gorm.Config{
 		Logger:                 logger.Discard, // errors are returned, and SQL with values must not reach logs
 		SkipDefaultTransaction: true,           // every write already runs in an explicit transaction
 	})
 	if err != nil {
+		if t.Dialect == SQLite && isReadOnly(err) {
+			return nil, err // Open says it in a sentence; OpenForReading tries again
+		}
 		return nil, fmt.Errorf("%w: open %s: %s", ErrUnavailable, t.Display, redact.Text(rootMessage(err)))
 	}
 	sqlDB, err := db.DB()
@@ -166,9 +192,12 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
+		if t.Dialect == SQLite && isReadOnly(err) {
+			return nil, err // Open says it in a sentence; OpenForReading tries again
+		}
 		return nil, fmt.Errorf("%w: open %s: %s", ErrUnavailable, t.Display, redact.Text(rootMessage(err)))
 	}
-	return &Store{db: db, dialect: t.Dialect, display: t.Display, path: path}, nil
+	return &Store{db: db, dialect: t.Dialect, display: t.Display, path: strings.TrimPrefix(t.Display, "sqlite:///")}, nil
 }
 
 // sqlitePageSize is the page size of a new SQLite database. Rows carry an
@@ -188,6 +217,9 @@ func sqliteDriver() string {
 	const name = "sqlite3_trafficctl"
 	registerSQLite.Do(func() {
 		sql.Register(name, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			if foreign, err := anotherProgramsFile(c); err != nil || foreign {
+				return err // its journal mode is its owner's (Migrations refuses it)
+			}
 			if _, err := c.Exec(fmt.Sprintf("PRAGMA page_size = %d;", sqlitePageSize), nil); err != nil {
 				return err
 			}

@@ -29,6 +29,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		s.sqlMigration("0001_initial"),
 		s.sqlMigration("0002_feeds", fillSchedule0002),
 		s.sqlMigration("0003_views"),
+		s.sqlMigration("0005_ledger_index"),
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -49,8 +50,9 @@ var ErrUnavailable = errors.New("database unavailable")
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
-	display string // the URL with its password hidden
-	path    string // the SQLite file
+	display string      // the URL with its password hidden
+	path    string      // the SQLite file
+	ledger  atomic.Bool // 0005_ledger_index is known to be applied
 }
 
 // Target is a parsed database URL.

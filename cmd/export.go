@@ -297,33 +297,11 @@ func parseBBox(s string) (*store.BBox, error) {
 }
 
 func runExport(ctx context.Context, opts *ExportOptions) error {
-	// As status does: opening a SQLite file that does not exist would
-	// create an empty database (a mistyped path would leave stray files).
-	if store.NotCreated(opts.DatabaseURL) {
-		t, err := store.ParseURL(opts.DatabaseURL)
-		if err != nil {
-			return err
-		}
-		return fmt.Errorf("nothing collected yet in %s: the file does not exist", t.Display)
-	}
-	st, err := opts.OpenStore(ctx)
+	st, err := openCollected(ctx, opts.OpenStore, opts.DatabaseURL, opts.Filter.Feeds, opts.ConfiguredFeeds)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := requireSchema(ctx, st); err != nil {
-		return err
-	}
-	if len(opts.Filter.Feeds) > 0 {
-		// A mistyped name would export a header and nothing else.
-		stored, err := st.FeedNames(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := knownFeeds(opts.Filter.Feeds, opts.ConfiguredFeeds, stored); err != nil {
-			return err
-		}
-	}
 	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter, Raw: opts.Raw, Series: opts.Series}
 	err = writeExport(ctx, st, opts, eo)
 	var tooMany *store.TooManyIntervalsError
@@ -362,16 +340,4 @@ func writeExport(ctx context.Context, st *store.Store, opts *ExportOptions, eo e
 	}
 	_, err = export.ToFile(ctx, st, eo, opts.Output)
 	return err
-}
-
-// requireSchema fails with a clear sentence on a database never fetched into.
-func requireSchema(ctx context.Context, st *store.Store) error {
-	m, err := st.Migrations(ctx)
-	if err != nil {
-		return err
-	}
-	if len(m.Applied) == 0 {
-		return fmt.Errorf("%s has no trafficctl data yet: run trafficctl fetch (or trafficctl migrate) first", st.Display())
-	}
-	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,7 +19,8 @@ import (
 
 // TestExportOfAnUnknownFeedNamesTheFeeds: --feed with a name that is
 // neither configured nor in the database exits 2 naming both kinds, as
-// status does, instead of writing a header and nothing else.
+// status does, instead of writing a header (or an empty report) and
+// nothing else.
 func TestExportOfAnUnknownFeedNamesTheFeeds(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
@@ -36,6 +39,16 @@ func TestExportOfAnUnknownFeedNamesTheFeeds(t *testing.T) {
 		code, out, errOut = run(t, time.Now(), "export", "--feed", "retired", "--config", cfg, "--database-url", dbURL)
 		if code != 0 || strings.Count(out, "\n") != 3 {
 			t.Fatalf("export --feed retired: exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		// The report checks its --feed the same way, before writing anything.
+		html := filepath.Join(t.TempDir(), "report.html")
+		code, out, errOut = run(t, time.Now(), "report", "--feed", "typo,bay", "-o", html, "--config", cfg, "--database-url", dbURL)
+		if _, err := os.Stat(html); code != ExitUsage || !strings.Contains(errOut, `no feed named "typo"; the feeds are bay, retired`) || out != "" || err == nil {
+			t.Fatalf("report --feed typo: exit %d, stdout %q, stderr %q, file written: %v", code, out, errOut, err == nil)
+		}
+		code, out, errOut = run(t, time.Now(), "report", "--feed", "retired", "-o", "-", "--config", cfg, "--database-url", dbURL)
+		if code != 0 || !strings.Contains(out, `"feeds":["retired"]`) {
+			t.Fatalf("report --feed retired: exit %d, stderr %q", code, errOut)
 		}
 	})
 }

@@ -13,9 +13,9 @@ import (
 
 // TestReadOnlySQLiteIsReadNotWritten: a SQLite file this user cannot
 // write (0444, in a 0555 folder, as another user's file or a read-only
-// mount is) is read by export and status, and fetch and migrate say in
-// one sentence why they cannot use it. Root writes whatever the modes
-// say, so as root the commands run as nobody.
+// mount is) is read by export, status and report, and fetch and migrate
+// say in one sentence why they cannot use it. Root writes whatever the
+// modes say, so as root the commands run as nobody.
 func TestReadOnlySQLiteIsReadNotWritten(t *testing.T) {
 	// Not parallel, as the other process tests: a child forked while an
 	// in-process run holds a feed's lock file holds it too until it execs.
@@ -59,7 +59,10 @@ func TestReadOnlySQLiteIsReadNotWritten(t *testing.T) {
 	if code, out, errOut := readOnly("status"); code != 0 || !strings.Contains(out, "events:          3 (3 open)") {
 		t.Errorf("status: exit %d, %s\n%s", code, errOut, out)
 	}
-	const sentence = ": it is read-only here (the file or its folder cannot be written by this user, or the file system is read-only): fetch and migrate write to it, export and status can read it\n"
+	if code, out, errOut := readOnly("report", "-o", "-"); code != 0 || !strings.Contains(out, `"feeds":["default"]`) {
+		t.Errorf("report: exit %d, %s\n%.200s", code, errOut, out)
+	}
+	const sentence = ": it is read-only here (the file or its folder cannot be written by this user, or the file system is read-only): fetch and migrate write to it, export, status and report can read it\n"
 	for _, cmd := range []string{"fetch", "migrate"} {
 		if code, _, errOut := readOnly(cmd); code != ExitFailed || !strings.HasSuffix(errOut, sentence) || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut)

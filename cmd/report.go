@@ -25,6 +25,9 @@ type ReportOptions struct {
 	// DatabaseURL is the configured database: a SQLite file that does not
 	// exist is reported, not created.
 	DatabaseURL string
+	// ConfiguredFeeds are the names of the configured feeds: with the
+	// database's, what --feed may name.
+	ConfiguredFeeds []string
 }
 
 // NewCmdReport builds "trafficctl report".
@@ -48,9 +51,9 @@ events are drawn on a plain background.`,
   trafficctl report -o bay-area.html --feed 511 --since 2026-11-01 --tz America/Los_Angeles`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.IO, opts.OpenStore, opts.Now = f.IO, f.OpenStore, f.Now
+			opts.IO, opts.OpenStore, opts.Now = f.IO, f.OpenStoreForReading, f.Now
 			if f.Config != nil { // nil in tests that only check the flags
-				opts.DatabaseURL = f.Config.Database.URL
+				opts.DatabaseURL, opts.ConfiguredFeeds = f.Config.Database.URL, f.Config.FeedNames()
 			}
 			if err := applyReportFlags(opts, since, until, tz, noBasemap); err != nil {
 				return usageError{err}
@@ -112,21 +115,11 @@ func applyReportFlags(opts *ReportOptions, since, until, tz string, noBasemap bo
 }
 
 func runHTMLReport(ctx context.Context, opts *ReportOptions) error {
-	if store.NotCreated(opts.DatabaseURL) {
-		t, err := store.ParseURL(opts.DatabaseURL)
-		if err != nil {
-			return err
-		}
-		return fmt.Errorf("nothing collected yet in %s: the file does not exist", t.Display)
-	}
-	st, err := opts.OpenStore(ctx)
+	st, err := openCollected(ctx, opts.OpenStore, opts.DatabaseURL, opts.Report.Feeds, opts.ConfiguredFeeds)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := requireSchema(ctx, st); err != nil {
-		return err
-	}
 	ro := opts.Report
 	ro.Now, ro.Version = opts.Now(), Version()
 	d, err := report.Load(ctx, st, ro)

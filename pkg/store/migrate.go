@@ -30,6 +30,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		s.sqlMigration("0002_feeds", fillSchedule0002),
 		s.sqlMigration("0003_views"),
 		s.sqlMigration("0004_content_in_spells"),
+		s.sqlMigration("0005_ledger_index"),
 	}
 }
 

@@ -210,7 +210,12 @@ func (c *rawCanon) fix(raw *string) error {
 type latestRuns map[string]RunStart
 
 func (s *Store) latestRuns(db *gorm.DB) (latestRuns, error) {
-	rows, err := db.Raw("SELECT feed, id, started_at FROM fetch_runs WHERE id IN (SELECT MAX(id) FROM fetch_runs WHERE status = ? GROUP BY feed)", RunSucceeded).Rows()
+	q := "SELECT feed, id, started_at FROM fetch_runs WHERE id IN (SELECT MAX(id) FROM fetch_runs WHERE status = ? GROUP BY feed)"
+	args := []any{RunSucceeded}
+	if s.indexed(db) { // a row per feed, not the whole ledger
+		q, args = "SELECT r.feed, r.id, r.started_at FROM ledger_feeds f JOIN fetch_runs r ON r.id = f.last_success_id", nil
+	}
+	rows, err := db.Raw(q, args...).Rows()
 	if err != nil {
 		return nil, s.dbError("read the ledger", err)
 	}
@@ -222,7 +227,7 @@ func (s *Store) latestRuns(db *gorm.DB) (latestRuns, error) {
 		if err := rows.Scan(&feed, &r.ID, &r.Started); err != nil {
 			return nil, s.dbError("read the ledger", err)
 		}
-		r.Started = r.Started.UTC()
+		r.Feed, r.Started = feed, r.Started.UTC()
 		latest[feed] = r
 	}
 	return latest, s.dbError("read the ledger", rows.Err())
@@ -421,8 +426,8 @@ func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) e
 }
 
 // runsQuery selects the ledger in id order, limited by feed and start time.
-func runsQuery(db *gorm.DB, f Filter) *gorm.DB {
-	q := db.Model(&FetchRun{}).Order("id")
+func (s *Store) runsQuery(db *gorm.DB, f Filter) *gorm.DB {
+	q := s.runs(db, f).Order("id")
 	if len(f.Feeds) > 0 {
 		q = q.Where("feed IN ?", f.Feeds)
 	}
@@ -440,7 +445,7 @@ func runsQuery(db *gorm.DB, f Filter) *gorm.DB {
 // like every export, so that it stays one if it ever reads more.
 func (s *Store) Runs(ctx context.Context, f Filter, fn func(*FetchRun) error) error {
 	return s.read(ctx, func(db *gorm.DB) error {
-		rows, err := runsQuery(db, f).Rows()
+		rows, err := s.runsQuery(db, f).Rows()
 		if err != nil {
 			return s.dbError("read the ledger", err)
 		}
@@ -560,7 +565,7 @@ func (s *Store) sweep(db *gorm.DB, runs []RunStart, latest latestRuns, f Filter,
 
 // successfulRuns are the successful runs f selects, in id order.
 func (s *Store) successfulRuns(db *gorm.DB, f Filter) ([]RunStart, error) {
-	rows, err := runsQuery(db, f).Select("id, feed, started_at").Where("status = ?", RunSucceeded).Rows()
+	rows, err := s.runsQuery(db, f).Select("id, feed, started_at").Where("status = ?", RunSucceeded).Rows()
 	if err != nil {
 		return nil, s.dbError("read the ledger", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -49,8 +50,9 @@ var ErrUnavailable = errors.New("database unavailable")
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
-	display string // the URL with its password hidden
-	path    string // the SQLite file
+	display string      // the URL with its password hidden
+	path    string      // the SQLite file
+	ledger  atomic.Bool // 0005_ledger_index is known to be applied
 }
 
 // Target is a parsed database URL.
@@ -167,7 +169,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	st, err := open(ctx, t, dialector)
 	if err != nil && t.Dialect == SQLite && isReadOnly(err) {
-		return nil, fmt.Errorf("%w: open %s: %w: fetch and migrate write to it, export and status can read it", ErrUnavailable, t.Display, ErrReadOnly)
+		return nil, fmt.Errorf("%w: open %s: %w: fetch and migrate write to it, export, status and report can read it", ErrUnavailable, t.Display, ErrReadOnly)
 	}
 	return st, err
 }

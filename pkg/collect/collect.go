@@ -103,10 +103,9 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 
 	info := store.RunInfo{Feed: p.FeedName, StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
 	// Each page is written as it arrives, in the run's transaction: the
-	// database works while the next pages are fetched. Events stored
-	// unchanged come as their id and hash only: Write needs no more, and
-	// not building their columns is a third of the CPU of an unchanged
-	// 10,000-event fetch (510 -> 339 ms, issue 13, docs/benchmarks.md).
+	// database works while the next page is fetched. Events stored
+	// unchanged come as their id and hash only (traffic.Event.HashOnly):
+	// Write needs no more (docs/benchmarks.md, "What each fast path buys").
 	var snap traffic.Snapshot
 	err = fetch.Start(runCtx, info)
 	if err == nil {

@@ -87,7 +87,7 @@ LEFT JOIN ledger_successes ls ON ls.run_id = v.last_run_id`
 		}
 		q := `SELECT e.feed, e.id, e.headline, e.event_type, e.lat, e.lon, e.severity, e.first_seen_at, e.last_seen_at, e.closed_at,
 	v.first_run_id, v.last_run_id, v.severity, ` + seqColumns + `
-FROM (SELECT feed, id, headline, event_type, lat, lon, severity, first_seen_at, last_seen_at, closed_at FROM events` + w.String() + `) e
+FROM (SELECT feed, id, headline, event_type, lat, lon, severity, first_seen_at, last_seen_at, closed_at FROM ` + currentEvents + w.String() + `) e
 JOIN event_versions v ON v.feed = e.feed AND v.event_id = e.id` + seqJoins + `
 ORDER BY e.feed, e.id, v.version`
 		rows, err := db.Raw(q, w.args...).Rows()

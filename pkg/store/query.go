@@ -273,6 +273,12 @@ func (s *Store) spanFilter(db *gorm.DB, f Filter, id, start, end string) (*where
 	return w, latest, nil
 }
 
+// currentEvents is events with each event's content, from its current
+// spell, as a table the filters read with unqualified columns.
+var currentEvents = "(SELECT e.feed, e.id, v." + strings.Join(traffic.FieldNames(), ", v.") +
+	", e.first_seen_at, e.last_seen_at, e.closed_at, e.current_version, v.content_hash, v.raw" +
+	" FROM events e JOIN event_versions v ON v.feed = e.feed AND v.event_id = e.id AND v.version = e.current_version) AS events"
+
 // Events streams the events table ordered by feed and id, with
 // last_seen_at filled in for open events. The row passed to fn is reused:
 // keep a copy (a shallow copy is enough).
@@ -283,7 +289,7 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) err
 			return err
 		}
 		q := "SELECT feed, id, " + fieldColumns + ", first_seen_at, last_seen_at, closed_at, current_version, content_hash, " +
-			rawColumn(f.WithRaw) + " FROM events" + w.String() + " ORDER BY feed, id"
+			rawColumn(f.WithRaw) + " FROM " + currentEvents + w.String() + " ORDER BY feed, id"
 		rows, err := db.Raw(q, w.args...).Rows()
 		if err != nil {
 			return s.dbError("read events", err)

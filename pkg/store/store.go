@@ -308,5 +308,15 @@ func (s *Store) dbError(what string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return fmt.Errorf("%s on %s: %s", what, s.display, redact.Text(err.Error()))
+	return &driverError{msg: fmt.Sprintf("%s on %s: %s", what, s.display, redact.Text(err.Error())), err: err}
 }
+
+// driverError is a driver's error said without secrets, which still
+// unwraps to the driver's own (isBusy reads its code).
+type driverError struct {
+	msg string
+	err error
+}
+
+func (e *driverError) Error() string { return e.msg }
+func (e *driverError) Unwrap() error { return e.err }

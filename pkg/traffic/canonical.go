@@ -48,8 +48,8 @@ func (sc *Scratch) Identify(what string, v *fastjson.Value, idOf func(*fastjson.
 }
 
 // member has four words at most: the sort moves the members of every
-// object of every event, and a larger struct is copied through a write
-// barrier, which made decoding a fifth slower (docs/benchmarks.md).
+// object of every event, and a larger struct is copied through a bulk
+// write barrier (docs/benchmarks.md, "Fetching overlaps decoding again").
 type member struct {
 	key []byte
 	val *fastjson.Value

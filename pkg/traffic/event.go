@@ -24,6 +24,10 @@ type Event struct {
 	EventSubtypes string // joined with "; "
 	Description   string
 	Roads         string // "I-880 N (Northbound); CA-17 S (Southbound)"
+	Category      string // one of Categories, from the feed's type
+	Impact        string // one of the Impact values, from the feed's lane states
+	Road          string // the first road's name: "I-880 N"
+	Direction     string // the first road's direction (see Direction): "northbound"
 	Areas         string // names joined with "; "
 	Created       *time.Time
 	Updated       *time.Time

@@ -233,6 +233,27 @@ func TestImportAppendsOnly(t *testing.T) {
 		if runs != 5 {
 			t.Errorf("%d runs, want the 3 imported, the failed one and the one after it", runs)
 		}
+
+		// A fetch that lands between two files (cron, while importing):
+		// the next file is refused under its run's lock, and not recorded.
+		fetchAt := latest.Add(time.Hour)
+		other := &collect.Archive{Open511: true}
+		err = collect.Import(ctx, p, archive, []collect.Archived{{Path: archives[4].Path, ObservedAt: latest.Add(10 * time.Minute)}, {Path: archives[5].Path, ObservedAt: latest.Add(20 * time.Minute)}},
+			func(a collect.Archived, _ collect.Summary, _ error) {
+				if a.Path == archives[4].Path {
+					if err := collect.Import(ctx, importParams(st, store.DefaultFeed, other), other, []collect.Archived{{Path: archives[6].Path, ObservedAt: fetchAt}}, none); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+		if err == nil || !strings.Contains(err.Error(), "not after the feed's latest run ("+fetchAt.Format(time.RFC3339)+")") {
+			t.Errorf("a file older than a run made meanwhile: %v", err)
+		}
+		runs = 0
+		st.Runs(ctx, store.Filter{}, func(*store.FetchRun) error { runs++; return nil })
+		if runs != 7 {
+			t.Errorf("%d runs, want 7: the refused file left none", runs)
+		}
 	})
 }
 

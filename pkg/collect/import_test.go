@@ -67,6 +67,19 @@ func exports(t *testing.T, st *store.Store) map[string]string {
 	return out
 }
 
+// sameExports checks that imported exports as fetched does, and returns
+// the exports.
+func sameExports(t *testing.T, fetched, imported *store.Store) map[string]string {
+	t.Helper()
+	want, got := exports(t, fetched), exports(t, imported)
+	for table, w := range want {
+		if got[table] != w {
+			t.Errorf("%s differs:\nimported %.600s\nfetched  %.600s", table, got[table], w)
+		}
+	}
+	return want
+}
+
 // TestImportIsFetchingThen: importing the 20 real snapshots with their
 // manifest (bare lists of events, one of them gzipped, one with a
 // byte-order mark) stores exactly
@@ -121,12 +134,7 @@ func TestImportIsFetchingThen(t *testing.T) {
 		if err != nil || len(runs) != 20 {
 			t.Fatalf("%d runs: %v", len(runs), err)
 		}
-		want, got := exports(t, fetched), exports(t, imported)
-		for table, w := range want {
-			if got[table] != w {
-				t.Errorf("%s differs:\nimported %.600s\nfetched  %.600s", table, got[table], w)
-			}
-		}
+		want := sameExports(t, fetched, imported)
 		if n := strings.Count(want[export.Versions], "\n"); n != 46 {
 			t.Errorf("%d versions, want the fixture's 46 spells", n)
 		}
@@ -163,12 +171,7 @@ func TestImportWZDxIsFetchingThen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, got := exports(t, fetched), exports(t, imported)
-		for table, w := range want {
-			if got[table] != w {
-				t.Errorf("%s differs:\nimported %.600s\nfetched  %.600s", table, got[table], w)
-			}
-		}
+		want := sameExports(t, fetched, imported)
 		if n := strings.Count(want[export.Events], "\n"); n != 1186 {
 			t.Errorf("%d events, want the document's 1,186", n)
 		}

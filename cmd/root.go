@@ -165,8 +165,10 @@ func (f *Factory) load(c *cobra.Command) error {
 		return err
 	}
 	f.Secrets.Add(cfg.Source.APIKey)
+	f.Secrets.Add(urlSecrets(cfg.Source.URL, cfg.Source.Params)...)
 	for _, feed := range cfg.Feeds {
 		f.Secrets.Add(feed.APIKey)
+		f.Secrets.Add(urlSecrets(feed.URL, feed.Params)...)
 	}
 	if t, err := store.ParseURL(cfg.Database.URL); err == nil {
 		f.Secrets.Add(dsnPassword(t.DSN))

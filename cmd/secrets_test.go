@@ -89,3 +89,49 @@ func TestSecretScan(t *testing.T) {
 		}
 	})
 }
+
+// A feed that takes its token in the URL under another name than api_key
+// (token=, subscription-key=) has it masked wherever the URL becomes
+// text: the ledger's source_url and errors, status, exports and logs.
+func TestTokenInFeedURLIsMasked(t *testing.T) {
+	t.Parallel()
+	const token, subscription = "TOKSCAN-5e6f7a8b", "SUBSCAN-0c1d2e3f"
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		srv, settings := feed(t, dbURL)
+		cfgFile := configFile(t, with(settings, map[string]string{
+			"source.url":     srv.URL() + "?token=" + token + "&subscription-key=" + subscription,
+			"source.retries": "0",
+		}))
+		var seen strings.Builder
+		do := func(args ...string) int {
+			code, stdout, stderr := run(t, time.Now(), append([]string{"--config", cfgFile, "--log-level", "debug"}, args...)...)
+			seen.WriteString(stdout + stderr)
+			return code
+		}
+		srv.SetEvents(snapshotOf(1, 2), 0)
+		if code := do("fetch"); code != 0 {
+			t.Fatalf("fetch exited %d:\n%s", code, seen.String())
+		}
+		srv.SetFault(status(500, 1))
+		do("fetch")
+		srv.SetFault(nil)
+		do("status")
+		do("export", "--table", "runs", "--csv")
+		_, runs := dump(t, dbURL)
+		for _, r := range runs {
+			seen.WriteString(r.SourceURL + r.Error)
+		}
+		all := seen.String()
+		if len(runs) != 2 || !strings.Contains(all, "token=***") || !strings.Contains(all, "subscription-key=***") {
+			t.Fatalf("the scenarios did not run as meant (%d runs):\n%s", len(runs), all)
+		}
+		for _, secret := range []string{token, subscription} {
+			if i := strings.Index(all, secret); i >= 0 {
+				t.Fatalf("secret %q leaked: ...%s...", secret, all[max(0, i-200):min(len(all), i+100)])
+			}
+		}
+		if reqs := srv.Requests(); len(reqs) == 0 || reqs[0].Query().Get("token") != token {
+			t.Fatal("the feed never received the token")
+		}
+	})
+}

@@ -74,7 +74,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 	fetch, err := p.Store.BeginRun(runCtx, p.FeedName)
 	if err != nil {
-		return finish(sum, err)
+		return finish(sum, ended(runCtx, err))
 	}
 	log.Debug("run lock taken", "feed", p.FeedName, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 	defer fetch.Rollback()
@@ -100,6 +100,9 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	info.Pages, info.Received, info.Skipped = snap.Pages, snap.Received, snap.Skipped
 	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
 	if err == nil {
+		err = noneRead(snap)
+	}
+	if err == nil {
 		log.Debug("snapshot read", "feed", p.FeedName, "pages", snap.Pages, "events", snap.Received, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 		if snap.Received == snap.Skipped {
 			log.Warn("the snapshot is empty: every open event will be closed", "feed", p.FeedName, "pages", snap.Pages)
@@ -115,12 +118,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	}
 
 	fetch.Rollback()
-	if runCtx.Err() != nil && !errors.Is(err, runCtx.Err()) {
-		// A signal or the deadline ended the run while the database was
-		// working: the driver's own error ("bad connection", "canceling
-		// statement") would hide why.
-		err = fmt.Errorf("%w (%v)", context.Cause(runCtx), err)
-	}
+	err = ended(runCtx, err)
 	// Record the failure even when the run was cancelled by a signal: the
 	// ledger row is short, and it is what tells a user about the hole. It
 	// takes the id the rolled-back run had (a PostgreSQL sequence does not
@@ -142,6 +140,9 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, error) (Summary, error), log *slog.Logger) (Summary, error) {
 	events, snap, err := traffic.ReadAll(ctx, p.Feed)
 	sum.Pages, sum.Received, sum.Skipped = snap.Pages, snap.Received, snap.Skipped
+	if err == nil {
+		err = noneRead(snap)
+	}
 	if err != nil {
 		return finish(sum, err)
 	}
@@ -157,6 +158,30 @@ func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, err
 		sum.Status = "dry-run"
 	}
 	return finish(sum, err)
+}
+
+// ended names what ended the run, a signal or source.deadline, in err
+// when that is what did: the driver's own words ("bad connection",
+// "canceling statement", pgx's "timeout: context deadline exceeded")
+// would hide why. Both stay in err's chain.
+func ended(runCtx context.Context, err error) error {
+	if err == nil || runCtx.Err() == nil {
+		return err
+	}
+	if cause := context.Cause(runCtx); !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%w)", cause, err)
+	}
+	return err
+}
+
+// noneRead fails a snapshot that had events and none that could be read:
+// taken as it is, it would close every open event of the feed, when what
+// changed is most likely the feed's format, not the roads.
+func noneRead(snap traffic.Snapshot) error {
+	if snap.Received > 0 && snap.Skipped == snap.Received {
+		return fmt.Errorf("none of the snapshot's %d events could be read (the warnings say why): a run that reads none fails and closes no event", snap.Received)
+	}
+	return nil
 }
 
 // IsTemporary reports whether err means "try again later": another run holds

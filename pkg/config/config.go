@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net/url"
 	"os"
@@ -143,8 +145,8 @@ func Load(opts Options) (*Config, error) {
 		dotenv = ".env"
 	}
 	// Like python-dotenv: variables already set win over the file.
-	if err := gotenv.Load(dotenv); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, dotenv, dotenvError(dotenv, err))
+	if err := loadDotEnv(dotenv); err != nil {
+		return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, dotenv, err)
 	}
 
 	v := viper.New()
@@ -177,14 +179,12 @@ func Load(opts Options) (*Config, error) {
 		}
 	}
 	if file != "" {
-		v.SetConfigFile(file)
-		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
-			var notFound *fs.PathError
-			if errors.As(err, &notFound) {
-				return nil, fmt.Errorf("%w: config file %s: %v", ErrConfig, file, notFound.Err)
-			}
-			return nil, fmt.Errorf("%w: config file %s is not valid YAML", ErrConfig, file)
+		settings, err := readFile(file)
+		if err != nil {
+			return nil, err
+		}
+		if err := v.MergeConfigMap(settings); err != nil {
+			return nil, fmt.Errorf("%w: config file %s: %v", ErrConfig, file, err)
 		}
 		warnUnknownKeys(v, file, log)
 		warnReadableKey(v, file, log)
@@ -230,10 +230,18 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 	}
 	globalURL, _ := url.Parse(global.URL)
 	var feeds []Feed
-	for name, raw := range section {
+	envOf := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(section)) {
+		raw := section[name]
 		if !feedName.MatchString(name) {
 			return nil, bad("feed name %q must be 1 to 32 characters of a-z, 0-9, - and _, starting with a letter or digit", name)
 		}
+		// a-b and a_b would share their environment variables: one
+		// TRAFFICCTL_FEEDS_A_B_URL would re-point both.
+		if other, ok := envOf[feedEnv(name)]; ok {
+			return nil, bad("feeds %s and %s differ only in - and _, and would share the variables %s*: rename one", other, name, feedEnv(name))
+		}
+		envOf[feedEnv(name)] = name
 		keys, ok := raw.(map[string]any)
 		if !ok && raw != nil {
 			return nil, bad("feeds.%s must be a map of settings such as url and format", name)
@@ -245,7 +253,7 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 			}
 			set[k] = val
 		}
-		prefix := "TRAFFICCTL_FEEDS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
+		prefix := feedEnv(name)
 		for _, k := range feedKeys {
 			if val, ok := os.LookupEnv(prefix + strings.ToUpper(k)); ok {
 				set[k] = val
@@ -279,6 +287,12 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 	}
 	slices.SortFunc(feeds, func(a, b Feed) int { return strings.Compare(a.Name, b.Name) })
 	return feeds, nil
+}
+
+// feedEnv is the prefix of a feed's environment variables:
+// TRAFFICCTL_FEEDS_<NAME>_, with - written as _.
+func feedEnv(name string) string {
+	return "TRAFFICCTL_FEEDS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
 }
 
 // FeedNames are the configured feeds' names, in order.
@@ -418,18 +432,31 @@ func decodeMessage(err error) string {
 	return strings.Join(parts, "; ")
 }
 
+// loadDotEnv sets the variables of a .env file that are not set already.
+// A file that does not exist is no error.
+func loadDotEnv(file string) error {
+	f, err := openRegular(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	if err := gotenv.Apply(bytes.NewReader(data)); err != nil {
+		return dotenvError(data, err)
+	}
+	return nil
+}
+
 // dotenvError says which line of a .env file does not parse, by its number
 // only: gotenv's message quotes the line, and the line most likely holds
 // the API key.
-func dotenvError(file string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return err // could not be read: the message holds no content
-	}
-	data, rerr := os.ReadFile(file)
-	if rerr != nil {
-		return rerr
-	}
+func dotenvError(data []byte, err error) error {
 	what := "is not of the form NAME=value"
 	if err.Error() == "missing quotes" {
 		what = "opens a quote that is never closed"
@@ -527,7 +554,7 @@ func (c *Config) Validate() error {
 }
 
 func (f Feed) validate() error {
-	return f.Source.validate("feeds."+f.Name, "TRAFFICCTL_FEEDS_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))+"_API_KEY")
+	return f.Source.validate("feeds."+f.Name, feedEnv(f.Name)+"API_KEY")
 }
 
 // validate checks one feed's settings; section names them in errors, and
@@ -577,7 +604,7 @@ func (f Feed) RequireKey() error {
 	if f.APIKey == "" && strings.EqualFold(u.Hostname(), "api.511.org") {
 		where := "TRAFFICCTL_API_KEY (in the environment or in .env)"
 		if f.Name != DefaultFeed {
-			where = "TRAFFICCTL_API_KEY, or the feed's own api_key (TRAFFICCTL_FEEDS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) + "_API_KEY)"
+			where = "TRAFFICCTL_API_KEY, or the feed's own api_key (" + feedEnv(f.Name) + "API_KEY)"
 		}
 		return fmt.Errorf("%w: feed %s: 511.org needs an API key: set %s; get a free key at %s", ErrConfig, f.Name, where, KeyURL)
 	}

@@ -25,9 +25,9 @@ var parsers fastjson.ParserPool
 func DecodeEvent(obj []byte, loc *time.Location) (traffic.Event, []string, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
-	v, err := p.ParseBytes(obj)
+	v, err := traffic.Parse(p, "event", obj)
 	if err != nil {
-		return traffic.Event{}, nil, fmt.Errorf("event is not valid JSON: %v", err)
+		return traffic.Event{}, nil, err
 	}
 	return decodeEvent(v, &traffic.Scratch{}, nil, loc)
 }
@@ -40,8 +40,7 @@ func decodeEvent(v *fastjson.Value, sc *traffic.Scratch, stored func(id, content
 	if v.Type() != fastjson.TypeObject {
 		return traffic.Event{}, nil, fmt.Errorf("event is a JSON %s, not an object", v.Type())
 	}
-	id := strings.TrimSpace(traffic.CleanText(v.GetStringBytes("id")))
-	raw, hash, err := sc.Identify("event", id, v)
+	id, raw, hash, err := sc.Identify("event", v, eventID)
 	if err != nil {
 		return traffic.Event{}, nil, err
 	}
@@ -120,6 +119,11 @@ func decodeEvent(v *fastjson.Value, sc *traffic.Scratch, stored func(id, content
 		}
 	}
 	return e, warnings, nil
+}
+
+// eventID is an event's id: the text of its "id".
+func eventID(v *fastjson.Value) string {
+	return strings.TrimSpace(traffic.CleanText(v.GetStringBytes("id")))
 }
 
 // Intervals are an event's schedule.intervals, the strings among them.

@@ -256,7 +256,7 @@ func readPage(data []byte) (pageInfo, error) {
 				defer parsers.Put(p)
 				defer scratches.Put(sc)
 				for _, obj := range env.events {
-					v, err := p.ParseBytes(obj) // valid: the whole body was
+					v, err := traffic.Parse(p, "event", obj) // valid: the whole body was
 					if err == nil {
 						var e traffic.Event
 						var warnings []string

@@ -21,16 +21,76 @@ const Mask = "***"
 // percent-encoded forms.
 var keyParam = regexp.MustCompile(`(?i)((?:api_key|apikey|access_token)(?:=|%3D))[^&\s"'<>]*`)
 
+// queryParams match a query parameter of a URL in text, after its ? or &,
+// and percent-encoded, as in a next_url that is itself a parameter, where
+// the value ends at an encoded &: group 2 is its name, group 3 its value.
+var queryParams = []*regexp.Regexp{
+	regexp.MustCompile(`([?&]([^=&?\s"'<>]+)=)([^&\s"'<>]*)`),
+	regexp.MustCompile(`(?i)((?:%3F|%26)([^=&?\s"'<>%]+)%3D)((?:[^&\s"'<>%]|%[013-9a-f][0-9a-f]|%2[0-57-9a-f])*)`),
+}
+
+// secretWords make a query parameter's name look like a secret's when they
+// are part of it: api_key, subscription-key, token, X-Amz-Signature, ...
+var secretWords = []string{"key", "token", "secret", "signature", "password", "passwd", "pwd", "auth", "credential", "session"}
+
+// SecretName reports whether a query parameter's name looks like that of
+// a secret, whose value is masked wherever a URL becomes text. Some names
+// are secrets whole: sig (Azure's SAS signature) and code (Azure
+// Functions' key).
+func SecretName(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "sig", "code", "pass", "pw":
+		return true
+	}
+	for _, w := range secretWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskQuery masks the values of the query parameters in s whose names
+// look like secrets.
+func maskQuery(s string) string {
+	for _, re := range queryParams {
+		matches := re.FindAllStringSubmatchIndex(s, -1)
+		if matches == nil {
+			continue
+		}
+		var b strings.Builder
+		last := 0
+		for _, m := range matches {
+			name, valueStart, valueEnd := s[m[4]:m[5]], m[6], m[7]
+			if !SecretName(name) || valueStart == valueEnd || s[valueStart:valueEnd] == Mask {
+				continue
+			}
+			b.WriteString(s[last:valueStart])
+			b.WriteString(Mask)
+			last = valueEnd
+		}
+		b.WriteString(s[last:])
+		s = b.String()
+	}
+	return s
+}
+
 // userinfo matches the password part of scheme://user:password@host.
 var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s"']*:)[^@\s"'/]*@`)
 
-// libpqPassword matches password=... in key/value DSNs.
-var libpqPassword = regexp.MustCompile(`(?i)(password=)('[^']*'|[^\s"]*)`)
+// libpqPassword matches password=... in key/value DSNs, where it starts
+// the text or follows white space or a quote (in a URL's query, where it
+// follows ? or &, maskQuery masks it up to the next &). A quoted value
+// may hold \' and spaces.
+var libpqPassword = regexp.MustCompile(`(?i)((?:^|[\s"'(])password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s"]*)`)
 
-// Text removes query-string keys, URL passwords and key/value DSN passwords
-// from s, then every literal secret given.
+// Text removes query-string keys and the values of query parameters whose
+// names look like secrets (see SecretName), URL passwords and key/value
+// DSN passwords from s, then every literal secret given.
 func Text(s string, secrets ...string) string {
 	s = keyParam.ReplaceAllString(s, "${1}"+Mask)
+	s = maskQuery(s)
 	s = userinfo.ReplaceAllString(s, "${1}"+Mask+"@")
 	s = libpqPassword.ReplaceAllString(s, "${1}"+Mask)
 	for _, secret := range secrets {
@@ -43,8 +103,9 @@ func Text(s string, secrets ...string) string {
 	return s
 }
 
-// URL returns u as text with its api_key query parameter and its password
-// replaced by Mask. The query is otherwise left as it was.
+// URL returns u as text with its password and the values of its query
+// parameters whose names look like secrets replaced by Mask. The query is
+// otherwise left as it was.
 func URL(u *url.URL) string {
 	if u == nil {
 		return ""

@@ -16,6 +16,9 @@ func TestTextRemovesSecrets(t *testing.T) {
 		{"encoded", `url=%2Fevents%3Fapi_key%3DSECRETKEY123%26x`, "SECRETKEY123"},
 		{"dsn password", `postgres://alice:hunter2pass@db.example.com:5432/app`, "hunter2pass"},
 		{"kv dsn", `host=x user=alice password=hunter2pass dbname=app`, "hunter2pass"},
+		{"kv dsn first", `password = hunter2pass host=x`, "hunter2pass"},
+		{"kv dsn quoted", `host=x password='it\'s hunter2pass' dbname=app`, "hunter2pass"},
+		{"query password", `postgres:///app?host=x&password=hunter2pass&sslmode=require`, "hunter2pass"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,5 +57,31 @@ func TestURLMasksPasswordAndKey(t *testing.T) {
 	}
 	if !strings.Contains(got, "bob:") || !strings.Contains(got, "sslmode=require") {
 		t.Fatalf("URL() lost non-secret parts: %q", got)
+	}
+}
+
+// A secret in the query under a name other than api_key is masked too:
+// tokens, subscription keys and signatures of signed URLs.
+func TestTextMasksSecretLookingQueryValues(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"fetch https://feeds.example.org/wzdx?token=T0KENVALUE&format=json: 503",
+			"fetch https://feeds.example.org/wzdx?token=***&format=json: 503"},
+		{"https://api.example.net/events?region=x&subscription-key=ABCDEF0123",
+			"https://api.example.net/events?region=x&subscription-key=***"},
+		{"https://blob.example.net/f.json?sv=2022&se=2030&sig=S1GNATURE%2Bx&sp=r",
+			"https://blob.example.net/f.json?sv=2022&se=2030&sig=***&sp=r"},
+		{"https://s3.example.com/f?X-Amz-Credential=AKIA1%2F2&X-Amz-Signature=abc123ff",
+			"https://s3.example.com/f?X-Amz-Credential=***&X-Amz-Signature=***"},
+		{`next=%2Fevents%3Foffset%3D5%26token%3DT0KENVALUE`, `next=%2Fevents%3Foffset%3D5%26token%3D***`},
+		{"https://a.example/events?status=ACTIVE&limit=500&offset=0", "https://a.example/events?status=ACTIVE&limit=500&offset=0"},
+	}
+	for _, tt := range tests {
+		if got := Text(tt.in); got != tt.want {
+			t.Errorf("Text(%q)\n = %q\nwant %q", tt.in, got, tt.want)
+		}
+	}
+	u, _ := url.Parse("https://feeds.example.org/wzdx?token=T0KENVALUE&format=json")
+	if got := URL(u); got != "https://feeds.example.org/wzdx?token=***&format=json" {
+		t.Errorf("URL() = %q", got)
 	}
 }

@@ -59,6 +59,7 @@ type Target struct {
 
 // ParseURL reads the database URLs trafficctl accepts:
 // postgres:// and postgresql:// URLs (Heroku's DATABASE_URL as it is),
+// libpq's keyword/value strings ("host=... dbname=..."),
 // SQLAlchemy-style sqlite:///relative.db and sqlite:////absolute.db, and a
 // plain file path for SQLite.
 func ParseURL(raw string) (Target, error) {
@@ -68,6 +69,12 @@ func ParseURL(raw string) (Target, error) {
 	}
 	scheme, rest, hasScheme := strings.Cut(raw, "://")
 	if !hasScheme {
+		if u, ok, err := keyValueURL(raw); ok || err != nil {
+			if err != nil {
+				return Target{}, err
+			}
+			return postgresTarget(u.String())
+		}
 		if strings.Contains(raw, ":") && !strings.ContainsAny(raw, `/\.`) {
 			return Target{}, fmt.Errorf("%w: %q is neither a URL nor a file path", ErrBadURL, redact.Text(raw))
 		}
@@ -114,7 +121,11 @@ func postgresTarget(raw string) (Target, error) {
 	default:
 		return Target{}, fmt.Errorf("%w: sslmode %q is not one of disable, allow, prefer, require, verify-ca, verify-full", ErrBadURL, mode)
 	}
-	if q.Get("sslmode") == "" && !isLocal(u.Hostname()) {
+	host := u.Hostname()
+	if host == "" {
+		host = q.Get("host") // postgres:///db?host=...: a socket folder, or several hosts
+	}
+	if q.Get("sslmode") == "" && !isLocal(host) {
 		q.Set("sslmode", "require") // Heroku Postgres accepts TLS connections only
 	}
 	if q.Get("connect_timeout") == "" {

@@ -24,28 +24,33 @@ type Scratch struct {
 	buf     []byte   // the last canonical event, copied out only if kept
 }
 
-// Identify checks a decoded event's id and writes the canonical form of
-// its object v into the scratch's buffer: raw is valid until the next
-// call, and hash is its content hash. An empty id is ErrNoID; an id longer
-// than MaxIDBytes, or an object that is no valid JSON for every database,
-// fails the event, named in errors as what ("event", "feature").
-func (sc *Scratch) Identify(what, id string, v *fastjson.Value) (raw []byte, hash string, err error) {
-	if id == "" {
-		return nil, "", ErrNoID
+// Identify writes the canonical form of a decoded event's object v into
+// the scratch's buffer and reads its id with idOf: raw is valid until the
+// next call, and hash is its content hash. Canonicalising leaves v as raw
+// has it (see AppendCanonical), so idOf, and every field read from v
+// afterwards, sees the last of a repeated key, as raw does. An empty id
+// is ErrNoID; an id longer than MaxIDBytes, or an object that is no valid
+// JSON for every database, fails the event, named in errors as what
+// ("event", "feature").
+func (sc *Scratch) Identify(what string, v *fastjson.Value, idOf func(*fastjson.Value) string) (id string, raw []byte, hash string, err error) {
+	raw, err = sc.AppendCanonical(sc.buf[:0], v)
+	if id = idOf(v); id == "" {
+		return "", nil, "", ErrNoID
 	}
 	if len(id) > MaxIDBytes {
-		return nil, "", fmt.Errorf("%s id of %d bytes is longer than %d", what, len(id), MaxIDBytes)
+		return "", nil, "", fmt.Errorf("%s id of %d bytes is longer than %d", what, len(id), MaxIDBytes)
 	}
-	if raw, err = sc.AppendCanonical(sc.buf[:0], v); err != nil {
-		return nil, "", fmt.Errorf("%s %s: %w", what, id, err)
+	if err != nil {
+		return "", nil, "", fmt.Errorf("%s %s: %w", what, id, err)
 	}
 	sc.buf = raw
-	return raw, Hash(raw), nil
+	return id, raw, Hash(raw), nil
 }
 
 type member struct {
-	key []byte
-	val *fastjson.Value
+	key  []byte
+	orig []byte // the key as written, when cleaning changed it
+	val  *fastjson.Value
 }
 
 // Canonical returns obj as compact JSON with object keys sorted and numbers
@@ -67,7 +72,10 @@ func Canonical(obj []byte) ([]byte, error) {
 	return sc.AppendCanonical(nil, v)
 }
 
-// AppendCanonical appends the canonical form of v to dst.
+// AppendCanonical appends the canonical form of v to dst. It also makes
+// v's objects what that form holds: of a repeated key only the last
+// member stays, and keys are cleaned (see CleanText), so that fields read
+// from v afterwards agree with raw.
 func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error) {
 	var err error
 	switch v.Type() {
@@ -75,14 +83,16 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 		// The members go on top of the stack, by index: nested objects push
 		// above them and may move the stack.
 		start := len(sc.members)
-		v.GetObject().Visit(func(k []byte, val *fastjson.Value) {
+		obj := v.GetObject()
+		obj.Visit(func(k []byte, val *fastjson.Value) {
 			// Keys are made valid text before they are sorted and compared:
 			// two keys that cleaning makes alike are one key, as for
 			// encoding/json and jsonb, and the output stays sorted.
+			var orig []byte
 			if !isClean(k) {
-				k = []byte(CleanText(k))
+				orig, k = k, []byte(CleanText(k))
 			}
-			sc.members = append(sc.members, member{k, val})
+			sc.members = append(sc.members, member{k, orig, val})
 		})
 		end := len(sc.members)
 		// A stable sort keeps repeated keys in input order; the last wins.
@@ -91,7 +101,13 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 		for i := start; i < end; i++ {
 			m := sc.members[i]
 			if i+1 < end && bytes.Equal(m.key, sc.members[i+1].key) {
+				if i == start || !bytes.Equal(m.key, sc.members[i-1].key) {
+					lastWins(obj, sc.members[i:end])
+				}
 				continue
+			}
+			if m.orig != nil && (i == start || !bytes.Equal(m.key, sc.members[i-1].key)) {
+				lastWins(obj, sc.members[i:i+1])
 			}
 			if dst[len(dst)-1] != '{' {
 				dst = append(dst, ',')
@@ -133,6 +149,24 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 	default: // true, false, null
 		return v.MarshalTo(dst), nil
 	}
+}
+
+// lastWins leaves in obj, of the members that begin group and share its
+// first key, only the last, under the cleaned key: fastjson's Get returns
+// the first of a repeated key, and knows keys only as written.
+func lastWins(obj *fastjson.Object, group []member) {
+	n := 1
+	for n < len(group) && bytes.Equal(group[n].key, group[0].key) {
+		n++
+	}
+	for _, m := range group[:n] {
+		k := m.key
+		if m.orig != nil {
+			k = m.orig
+		}
+		obj.Del(string(k)) // one at a time: Del removes the first with the key
+	}
+	obj.Set(string(group[0].key), group[n-1].val)
 }
 
 // errNumberRange is a number PostgreSQL's jsonb cannot hold.

@@ -1,6 +1,13 @@
 package traffic
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/valyala/fastjson"
+)
 
 // The scanners of the feed decoders (open511's page envelope, wzdx's
 // document) find where each event lies in a body that fastjson has
@@ -61,4 +68,91 @@ func skipString(b []byte, i int) int {
 			return i + 1
 		}
 	}
+}
+
+// Parse parses one event object with p; what names it in errors ("event",
+// "feature"). Each \u escape of a lone UTF-16
+// surrogate in obj ("\ud800" with no low half after it) is first
+// rewritten in place as \ufffd: fastjson keeps such an escape as the six
+// characters \ud800, which were stored as that text, where encoding/json
+// (and so every other invalid text here) gives U+FFFD.
+func Parse(p *fastjson.Parser, what string, obj []byte) (*fastjson.Value, error) {
+	fixLoneSurrogates(obj)
+	v, err := p.ParseBytes(obj)
+	if err != nil {
+		return nil, parseError(what, err)
+	}
+	return v, nil
+}
+
+// maxParseError is the most of fastjson's message an error keeps: for
+// each level of nesting it says "cannot parse object value: ", which made
+// the message of a feature 400 deep 14 KB long.
+const maxParseError = 200
+
+// parseError says in a short sentence why fastjson did not parse an event.
+func parseError(what string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "too big depth") {
+		// Valid JSON, as the page or document it came in was validated.
+		return fmt.Errorf("%s is nested deeper than %d levels", what, fastjson.MaxDepth)
+	}
+	if len(msg) > maxParseError {
+		msg = strings.ToValidUTF8(msg[:maxParseError], "") + "…"
+	}
+	return fmt.Errorf("%s is not valid JSON: %s", what, msg)
+}
+
+// fixLoneSurrogates rewrites, in place, each \u escape of a surrogate
+// that is not the high half of a pair followed by its low half as \ufffd,
+// which has the same length. In valid JSON a backslash is always in a
+// string and starts an escape, so escapes are found by skipping from one
+// backslash to the next.
+func fixLoneSurrogates(b []byte) {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 || i+j+1 >= len(b) {
+			return
+		}
+		i += j
+		if b[i+1] != 'u' {
+			i += 2 // \" \\ \/ \n ...
+			continue
+		}
+		r, ok := hex4(b[i+2:])
+		if !ok || !utf16.IsSurrogate(r) {
+			i += 2
+			continue
+		}
+		if r < 0xdc00 && i+12 <= len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+			if low, ok := hex4(b[i+8:]); ok && low >= 0xdc00 && low <= 0xdfff {
+				i += 12 // a pair
+				continue
+			}
+		}
+		copy(b[i+2:], "fffd")
+		i += 6
+	}
+}
+
+// hex4 reads the four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

@@ -28,22 +28,18 @@ type decoder struct {
 // feature without an id, or one that is not an object, returns an error
 // and is to be skipped.
 func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (traffic.Event, []string, error) {
-	v, err := d.p.ParseBytes(obj)
+	v, err := traffic.Parse(d.p, "feature", obj)
 	if err != nil {
-		return traffic.Event{}, nil, fmt.Errorf("feature is not valid JSON: %v", err)
+		return traffic.Event{}, nil, err
 	}
 	if v.Type() != fastjson.TypeObject {
 		return traffic.Event{}, nil, fmt.Errorf("feature is a JSON %s, not an object", v.Type())
 	}
-	props := v.Get("properties")
-	id := idText(v.Get("id"))
-	if id == "" {
-		id = idText(props.Get("road_event_id")) // WZDx 3.0; deprecated in 3.1
-	}
-	raw, hash, err := d.Identify("feature", id, v)
+	id, raw, hash, err := d.Identify("feature", v, featureID)
 	if err != nil {
 		return traffic.Event{}, nil, err
 	}
+	props := v.Get("properties")
 	if stored != nil && stored(id, hash) {
 		return traffic.Event{ID: id, ContentHash: hash}, nil, nil
 	}
@@ -139,6 +135,15 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 		}
 	}
 	return e, f.warnings, nil
+}
+
+// featureID is a feature's id, or in WZDx 3.0 (deprecated in 3.1) its
+// properties.road_event_id.
+func featureID(v *fastjson.Value) string {
+	if id := idText(v.Get("id")); id != "" {
+		return id
+	}
+	return idText(v.Get("properties", "road_event_id"))
 }
 
 // idText is a feature's id: a string, or a number as it is written.

@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X github.com/trafficctl/trafficctl/cmd.version=$(VERSION)
 BUILDFLAGS = -trimpath -ldflags '$(LDFLAGS)'
 PKGS     := ./...
 
-.PHONY: build test test-short lint bench bench-cli demo recipes dist clean
+.PHONY: build test test-race test-short lint bench bench-cli demo recipes dist clean
 
 build:
 	$(GO) build $(BUILDFLAGS) -o bin/trafficctl .
@@ -14,6 +14,13 @@ build:
 # PostgreSQL tests run when TRAFFICCTL_TEST_DATABASE_URL is set (see README).
 test:
 	$(GO) test -count=1 $(PKGS)
+
+# The packages that start goroutines (the feed decoders' page readers, the
+# store's open-set reader, the command's signal handling) and collect, which
+# drives them, under the race detector. CI runs it after make test.
+RACE_PKGS := ./pkg/open511 ./pkg/wzdx ./pkg/store ./pkg/collect ./cmd
+test-race:
+	$(GO) test -race -count=1 $(RACE_PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

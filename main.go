@@ -1,4 +1,6 @@
-// trafficctl collects a time series of traffic events from an Open511 feed.
+// trafficctl collects a time series of traffic events from Open511 and WZDx
+// feeds into SQLite or PostgreSQL, and exports it as CSV, JSON Lines, GeoJSON
+// or Parquet. The commands are in package cmd.
 package main
 
 import (

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -29,9 +30,15 @@ type ExportOptions struct {
 	// DatabaseURL is the configured database: a SQLite file that does not
 	// exist is reported, not created.
 	DatabaseURL string
-	Raw         *bool  // --raw or --no-raw; nil: the format's default
-	Partition   string // "day": a folder per day under Output (Parquet)
+	// ConfiguredFeeds are the names of the configured feeds: with the
+	// database's, what --feed may name.
+	ConfiguredFeeds []string
+	Raw             *bool  // --raw or --no-raw; nil: the format's default
+	Partition       string // "day": a folder per day under Output (Parquet)
 }
+
+// partitionDay is --partition's one value: a folder per UTC day.
+const partitionDay = "day"
 
 type exportFlags struct {
 	format, since, until, bbox, tz string
@@ -76,9 +83,9 @@ of an event: feed, id, version, changed_at, field, old and new (as text).
   trafficctl export --parquet --table snapshots --partition day --since 2026-11-01 -o snapshots/`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.IO, opts.OpenStore = f.IO, f.OpenStore
+			opts.IO, opts.OpenStore = f.IO, f.OpenStoreForReading
 			if f.Config != nil { // nil in tests that only check the flags
-				opts.DatabaseURL = f.Config.Database.URL
+				opts.DatabaseURL, opts.ConfiguredFeeds = f.Config.Database.URL, f.Config.FeedNames()
 			}
 			fl.seriesSet = c.Flags().Changed("every") || c.Flags().Changed("by") || c.Flags().Changed("tz")
 			if err := fl.apply(opts); err != nil {
@@ -99,7 +106,7 @@ of an event: feed, id, version, changed_at, field, old and new (as text).
 	fs.BoolVar(&fl.parquet, "parquet", false, "shorthand for --format parquet")
 	fs.BoolVar(&fl.raw, "raw", false, "include the raw column, the event as the feed sent it (default: JSON Lines; Parquet of events and versions)")
 	fs.BoolVar(&fl.noRaw, "no-raw", false, "leave the raw column out")
-	fs.StringVar(&opts.Partition, "partition", "", `"day": Parquet of snapshots or runs as a folder per UTC day under -o DIR`)
+	fs.StringVar(&opts.Partition, "partition", "", `"`+partitionDay+`": Parquet of snapshots or runs as a folder per UTC day under -o DIR, a file per feed`)
 	fs.StringVarP(&opts.Output, "output", "o", "", "write to this file (atomically) instead of stdout")
 	fs.StringVar(&fl.since, "since", "", "from this time: RFC 3339 (2026-11-01T08:00:00Z) or a date (2026-11-01, UTC)")
 	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
@@ -111,7 +118,7 @@ of an event: feed, id, version, changed_at, field, old and new (as text).
 	fs.StringVar(&fl.bbox, "bbox", "", "only events whose position is inside minlon,minlat,maxlon,maxlat")
 	// One format: --format or one of its shorthands.
 	c.MarkFlagsMutuallyExclusive("format", "csv", "jsonl", "geojson", "parquet")
-	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC, or to local midnight with --tz")
+	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC, or to local midnight with --tz; at most 1,000,000 of them per feed")
 	fs.StringVar(&opts.Series.By, "by", store.ByNone, "counts: group each interval by event_type, severity, feed or none")
 	fs.StringVar(&fl.tz, "tz", "", "counts: align the intervals to midnight in this time zone (America/Los_Angeles), and read --since/--until dates in it (default UTC)")
 	return c
@@ -211,8 +218,8 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 	toStdout := opts.Output == "" || opts.Output == "-"
 	switch {
 	case opts.Partition == "":
-	case opts.Partition != "day":
-		return fmt.Errorf("--partition %q: the only partitioning is day", opts.Partition)
+	case opts.Partition != partitionDay:
+		return fmt.Errorf("--partition %q: the only partitioning is %s", opts.Partition, partitionDay)
 	case opts.Format != export.Parquet:
 		return fmt.Errorf("--partition day writes Parquet: add --parquet")
 	case export.PartitionKey(opts.Table) == "":
@@ -290,24 +297,22 @@ func parseBBox(s string) (*store.BBox, error) {
 }
 
 func runExport(ctx context.Context, opts *ExportOptions) error {
-	// As status does: opening a SQLite file that does not exist would
-	// create an empty database (a mistyped path would leave stray files).
-	if store.NotCreated(opts.DatabaseURL) {
-		t, err := store.ParseURL(opts.DatabaseURL)
-		if err != nil {
-			return err
-		}
-		return fmt.Errorf("nothing collected yet in %s: the file does not exist", t.Display)
-	}
-	st, err := opts.OpenStore(ctx)
+	st, err := openCollected(ctx, opts.OpenStore, opts.DatabaseURL, opts.Filter.Feeds, opts.ConfiguredFeeds)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := requireSchema(ctx, st); err != nil {
-		return err
-	}
 	eo := export.Options{Table: opts.Table, Format: opts.Format, Filter: opts.Filter, Raw: opts.Raw, Series: opts.Series}
+	err = writeExport(ctx, st, opts, eo)
+	var tooMany *store.TooManyIntervalsError
+	if errors.As(err, &tooMany) {
+		return usageError{fmt.Errorf("%w: give a longer --every, or a shorter range with --since and --until", tooMany)}
+	}
+	return err
+}
+
+// writeExport writes the export where opts says.
+func writeExport(ctx context.Context, st *store.Store, opts *ExportOptions, eo export.Options) error {
 	if opts.Partition == "" && (opts.Output == "" || opts.Output == "-") {
 		_, err := export.Write(ctx, st, eo, opts.IO.Out)
 		if err != nil {
@@ -328,22 +333,11 @@ func runExport(ctx context.Context, opts *ExportOptions) error {
 		eo.Progress = func(n int64) { bar.Set64(n) }
 		defer bar.Finish()
 	}
+	var err error
 	if opts.Partition != "" {
 		_, err = export.ToDays(ctx, st, eo, opts.Output)
 		return err
 	}
 	_, err = export.ToFile(ctx, st, eo, opts.Output)
 	return err
-}
-
-// requireSchema fails with a clear sentence on a database never fetched into.
-func requireSchema(ctx context.Context, st *store.Store) error {
-	m, err := st.Migrations(ctx)
-	if err != nil {
-		return err
-	}
-	if len(m.Applied) == 0 {
-		return fmt.Errorf("%s has no trafficctl data yet: run trafficctl fetch (or trafficctl migrate) first", st.Display())
-	}
-	return nil
 }

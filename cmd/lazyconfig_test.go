@@ -30,21 +30,32 @@ func TestHelpVersionAndCompletionNeedNoConfig(t *testing.T) {
 }
 
 // TestCompletionOfFeedsAndFlagValues: feed names come from the
-// configuration; --table and --log-format from their fixed lists.
+// configuration (those not given yet; after a comma in --feed, the rest of
+// the list); --table, --format, --by, --partition and --log-format from
+// their fixed lists. The last word of each case is the one being completed.
 func TestCompletionOfFeedsAndFlagValues(t *testing.T) {
 	t.Parallel()
 	cfg := feedsConfig(t, "https://api.511.org/traffic/events", map[string]string{"bayarea": "https://api.511.org/traffic/events", "drivebc": "https://api.open511.gov.bc.ca/events"}, "")
-	for args, want := range map[string]string{
-		"__complete fetch ":              "bayarea\ndrivebc\n",
-		"__complete status ":             "bayarea\ndrivebc\n",
-		"__complete export --feed ":      "bayarea\ndrivebc\n",
-		"__complete export --table ":     "events\nversions\nruns\nsnapshots\n",
-		"__complete fetch --log-format ": "text\njson\n",
+	for _, tc := range []struct {
+		args []string
+		want string // the values, then cobra's directive line
+	}{
+		{[]string{"fetch", ""}, "bayarea\ndrivebc\n:4\n"},
+		{[]string{"fetch", "drivebc", ""}, "bayarea\n:4\n"},
+		{[]string{"status", ""}, "bayarea\ndrivebc\n:4\n"},
+		{[]string{"export", "--feed", ""}, "bayarea\ndrivebc\n:6\n"},
+		{[]string{"export", "--feed", "drivebc,"}, "drivebc,bayarea\n:6\n"},
+		{[]string{"export", "--feed", "bayarea,drivebc,"}, ":6\n"},
+		{[]string{"export", "--table", ""}, "events\nversions\nruns\nsnapshots\nlifetimes\ncounts\nchanges\n:4\n"},
+		{[]string{"export", "--format", ""}, "csv\njsonl\ngeojson\nparquet\n:4\n"},
+		{[]string{"export", "--by", ""}, "none\nfeed\nevent_type\nseverity\n:4\n"},
+		{[]string{"export", "--partition", ""}, "day\n:4\n"},
+		{[]string{"fetch", "--log-format", ""}, "text\njson\n:4\n"},
 	} {
-		words := strings.Fields(args)
-		code, out, errOut := run(t, time.Now(), append(append([]string{words[0], "--config", cfg}, words[1:]...), "")...)
-		if code != 0 || !strings.HasPrefix(out, want) {
-			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q first", args, code, out, errOut, want)
+		args := append([]string{"__complete", tc.args[0], "--config", cfg}, tc.args[1:]...)
+		code, out, errOut := run(t, time.Now(), args...)
+		if code != 0 || !strings.HasPrefix(out, tc.want) {
+			t.Errorf("complete %q: exit %d, stdout %q, stderr %q; want %q first", tc.args, code, out, errOut, tc.want)
 		}
 	}
 }

@@ -1,6 +1,6 @@
-// Package cmd is trafficctl's command line: one file per subcommand, each a
-// constructor, an options struct and a run function that makes one call
-// into pkg/. No SQL and no HTTP here.
+// Package cmd is trafficctl's command line (fetch, export, status, migrate,
+// version): one file per subcommand, each a constructor, an options struct
+// and a run function that makes one call into pkg/. No SQL and no HTTP here.
 package cmd
 
 import (
@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,15 +67,24 @@ func (f *Factory) OpenStore(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, f.Config.Database.URL)
 }
 
+// OpenStoreForReading opens the configured database for a command that
+// only reads it: a SQLite file this user cannot write is opened read-only.
+func (f *Factory) OpenStoreForReading(ctx context.Context) (*store.Store, error) {
+	return store.OpenForReading(ctx, f.Config.Database.URL)
+}
+
 // NewRootCmd builds the command tree.
 func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "trafficctl",
-		Short: "Collect a time series of traffic events from an Open511 feed (511.org) into SQLite or PostgreSQL",
-		Long: `trafficctl fetches one complete snapshot of current traffic events from an Open511
-feed (511.org's Traffic Events API by default) and upserts it into a database,
-keeping every change as history. Run "trafficctl fetch" from cron or Heroku
-Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or GeoJSON.`,
+		Short: "Collect a time series of traffic events from Open511 and WZDx feeds into SQLite or PostgreSQL",
+		Long: `trafficctl collects traffic events from Open511 feeds (511.org's Traffic Events
+API by default, DriveBC and others) and WZDx work-zone feeds into SQLite or
+PostgreSQL, keeping every change as history; one database holds several feeds,
+each with its own history. Run "trafficctl fetch" from cron or Heroku Scheduler
+(it applies pending migrations first; "trafficctl migrate" applies them alone).
+"trafficctl export" writes what was collected as CSV, JSON Lines, GeoJSON or
+Parquet; "trafficctl status" reports each feed's last run, failures and gaps.`,
 		Version:       Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -102,10 +113,9 @@ Scheduler; "trafficctl export" turns what was collected into CSV, JSON Lines or 
 	pf.Bool("quiet", false, "log errors only")
 
 	fetch, status, export := NewCmdFetch(f, nil), NewCmdStatus(f, nil), NewCmdExport(f, nil)
-	imp := NewCmdImport(f, nil)
-	root.AddCommand(fetch, imp, NewCmdMigrate(f, nil), export, status, NewCmdVersion(f))
-	registerCompletions(f, root, fetch, status, export)
-	imp.RegisterFlagCompletionFunc("feed", feedCompletion(f))
+	imp, report := NewCmdImport(f, nil), NewCmdReport(f, nil)
+	root.AddCommand(fetch, imp, NewCmdMigrate(f, nil), export, status, report, NewCmdVersion(f))
+	registerCompletions(f, root, fetch, status, export, imp, report)
 	return root
 }
 
@@ -123,36 +133,64 @@ func needsNoConfig(c *cobra.Command) bool {
 }
 
 // registerCompletions completes flag values and feed names in the shell.
-func registerCompletions(f *Factory, root, fetch, status, export *cobra.Command) {
+func registerCompletions(f *Factory, root, fetch, status, export, imp, report *cobra.Command) {
 	fixed := func(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return values, cobra.ShellCompDirectiveNoFileComp
 		}
 	}
-	// Feed names come from the configuration, read on demand.
-	feeds := feedCompletion(f)
+	// Feed names come from the configuration, read on demand; a broken
+	// configuration completes nothing rather than failing.
+	feedNames := func(c *cobra.Command) []string {
+		if f.Config == nil && f.load(c) != nil {
+			return nil
+		}
+		return f.Config.FeedNames()
+	}
+	// fetch and status take feeds as arguments: offer those not given yet.
+	feedArgs := func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		return without(feedNames(c), args), cobra.ShellCompDirectiveNoFileComp
+	}
+	// --feed is repeatable and comma-separated: after "a,b," offer the
+	// other feeds, each as the whole word ("a,b,c") the shell will put.
+	feedList := func(c *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		given := strings.Split(toComplete, ",")
+		prefix := strings.Join(given[:len(given)-1], ",")
+		var out []string
+		for _, name := range without(feedNames(c), given[:len(given)-1]) {
+			if prefix != "" {
+				name = prefix + "," + name
+			}
+			out = append(out, name)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
 	root.RegisterFlagCompletionFunc("log-level", fixed("debug", "info", "warn", "error"))
 	root.RegisterFlagCompletionFunc("log-format", fixed("text", "json"))
-	fetch.ValidArgsFunction = feeds
-	status.ValidArgsFunction = feeds
+	fetch.ValidArgsFunction = feedArgs
+	status.ValidArgsFunction = feedArgs
 	var formats []string
 	for _, format := range exportpkg.Formats {
 		formats = append(formats, string(format))
 	}
 	export.RegisterFlagCompletionFunc("table", fixed(exportpkg.Tables...))
 	export.RegisterFlagCompletionFunc("format", fixed(formats...))
-	export.RegisterFlagCompletionFunc("feed", feeds)
+	export.RegisterFlagCompletionFunc("feed", feedList)
+	export.RegisterFlagCompletionFunc("by", fixed(store.GroupBys...))
+	export.RegisterFlagCompletionFunc("partition", fixed(partitionDay))
+	imp.RegisterFlagCompletionFunc("feed", feedArgs)
+	report.RegisterFlagCompletionFunc("feed", feedList)
 }
 
-// feedCompletion completes the configured feed names; a broken
-// configuration completes nothing rather than failing.
-func feedCompletion(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		if f.Config == nil && f.load(c) != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
+// without is names less those in given.
+func without(names, given []string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(given, n) {
+			out = append(out, n)
 		}
-		return f.Config.FeedNames(), cobra.ShellCompDirectiveNoFileComp
 	}
+	return out
 }
 
 // load reads the configuration and sets up logging.

@@ -58,7 +58,7 @@ status never creates or migrates a database.`,
   trafficctl status bayarea
   trafficctl status --max-age 30m || echo "trafficctl: no fresh data" | mail -s trafficctl me@example.com`,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.IO, opts.Now, opts.OpenStore = f.IO, f.Now, f.OpenStore
+			opts.IO, opts.Now, opts.OpenStore = f.IO, f.Now, f.OpenStoreForReading
 			opts.DatabaseURL, opts.Feeds, opts.Names = f.Config.Database.URL, f.Config.Feeds, args
 			if opts.MaxAge < 0 {
 				return usageError{fmt.Errorf("--max-age must not be negative")}
@@ -189,20 +189,16 @@ func newStatusReport(st store.Status, feeds []config.Feed, names []string, now t
 	if r.Pending == nil {
 		r.Pending = []string{}
 	}
-	var all []string
+	var configured, stored []string
 	for _, f := range feeds {
-		all = append(all, f.Name)
+		configured = append(configured, f.Name)
 	}
 	for _, f := range st.Feeds {
-		if !slices.Contains(all, f.Feed) {
-			all = append(all, f.Feed)
-		}
+		stored = append(stored, f.Feed)
 	}
-	slices.Sort(all)
-	for _, name := range names {
-		if !slices.Contains(all, name) {
-			return nil, usageError{fmt.Errorf("no feed named %q; the feeds are %s", name, strings.Join(all, ", "))}
-		}
+	all, err := knownFeeds(names, configured, stored)
+	if err != nil {
+		return nil, err
 	}
 	if len(names) > 0 {
 		all = slices.DeleteFunc(all, func(n string) bool { return !slices.Contains(names, n) })

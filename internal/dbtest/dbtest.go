@@ -155,13 +155,21 @@ func Dump(t testing.TB, db *gorm.DB, query string) string {
 // when the test ends.
 func Open(t testing.TB, dbURL string) *store.Store {
 	t.Helper()
+	s := OpenAsIs(t, dbURL)
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// OpenAsIs is Open without migrating: a database as an older release, or
+// none, left it.
+func OpenAsIs(t testing.TB, dbURL string) *store.Store {
+	t.Helper()
 	s, err := store.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	return s
 }

@@ -1,6 +1,7 @@
-// Package feedtest is a local Open511 server for tests, benchmarks and the
-// demo: it serves real-shaped bodies from testdata over loopback HTTP,
-// paginated by offset as 511.org does, and can inject faults.
+// Package feedtest is a local feed server for tests, benchmarks and the
+// demo: it serves real-shaped bodies from testdata over loopback HTTP (any
+// body as it is, such as a WZDx document; Open511 event lists paginated by
+// offset as 511.org does), and can inject faults.
 package feedtest
 
 import (

@@ -43,7 +43,7 @@ type Summary struct {
 	Pages    int
 	Received int
 	Skipped  int
-	store.Counts
+	store.RunCounts
 	Duration time.Duration
 }
 
@@ -61,20 +61,32 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		s.Duration = p.Now().Sub(start)
 		return s, err
 	}
-	// The deadline covers the wait for the run lock too: on SQLite a run of
-	// another feed may hold the database's one writer.
+	// The deadline covers migrating and the wait for the run lock too: on
+	// SQLite a run of another feed may hold the database's one writer, on
+	// PostgreSQL another trafficctl may be migrating.
 	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline,
 		fmt.Errorf("the run did not finish within source.deadline (%s)", p.Deadline))
 	defer cancel()
 	if p.DryRun {
 		return dryRun(runCtx, p, sum, finish, log)
 	}
-	if _, err := p.Store.Migrate(ctx); err != nil {
-		return finish(sum, err)
+	if _, err := p.Store.Migrate(runCtx); err != nil {
+		return finish(sum, ended(runCtx, err))
+	}
+	// Failed runs that could not write their ledger row (see below) are
+	// written first, so that the ledger is in order of start.
+	if _, err := p.Store.RecordDeferredRuns(runCtx, p.FeedName); err != nil {
+		log.Error("could not record an earlier failed run", "feed", p.FeedName, "error", err.Error())
 	}
 	fetch, err := p.Store.BeginRun(runCtx, p.FeedName)
 	if err != nil {
-		return finish(sum, ended(runCtx, err))
+		err = ended(runCtx, err)
+		if ctx.Err() == nil && runCtx.Err() != nil && !errors.Is(err, store.ErrLocked) {
+			// The deadline passed waiting for SQLite's write lock, held
+			// by another feed's run: the row waits for it too.
+			sum.RunID = deferFailure(ctx, p, start, err, log)
+		}
+		return finish(sum, err)
 	}
 	log.Debug("run lock taken", "feed", p.FeedName, "after", p.Now().Sub(start).Round(time.Millisecond).String())
 	defer fetch.Rollback()
@@ -112,7 +124,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 		rec, err = fetch.Finish(runCtx, info)
 		if err == nil {
 			sum.RunID, sum.Status = rec.ID, rec.Status
-			sum.Counts = store.Counts{New: rec.EventsNew, Changed: rec.EventsChanged, Unchanged: rec.EventsUnchanged, Closed: rec.EventsClosed}
+			sum.RunCounts = store.RunCounts{New: rec.EventsNew, Changed: rec.EventsChanged, Unchanged: rec.EventsUnchanged, Closed: rec.EventsClosed}
 			return finish(sum, nil)
 		}
 	}
@@ -135,6 +147,29 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	return finish(sum, err)
 }
 
+// deferFailure keeps the ledger row of a run that failed waiting for the
+// write lock, and writes it if the lock frees within 10 s; otherwise the
+// feed's next run does. It returns the row's id, or 0 if not written yet.
+func deferFailure(ctx context.Context, p Params, start time.Time, err error, log *slog.Logger) int64 {
+	info := store.RunInfo{Feed: p.FeedName, StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
+	if derr := p.Store.DeferFailedRun(ctx, info, p.Secrets.Text(err.Error()), p.Now()); derr != nil {
+		log.Error("could not record the failed run", "feed", p.FeedName, "error", derr.Error())
+		return 0
+	}
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	recs, rerr := p.Store.RecordDeferredRuns(recordCtx, p.FeedName)
+	if rerr != nil {
+		log.Warn("the failed run is recorded by the feed's next run: the database's write lock is still held", "feed", p.FeedName)
+	}
+	for _, r := range recs {
+		if r.StartedAt.Equal(start.UTC().Truncate(time.Second)) {
+			return r.ID
+		}
+	}
+	return 0
+}
+
 // dryRun fetches the whole snapshot and compares it with the database,
 // writing nothing.
 func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, error) (Summary, error), log *slog.Logger) (Summary, error) {
@@ -150,10 +185,10 @@ func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, err
 		log.Warn("the snapshot is empty: every open event would be closed", "feed", p.FeedName, "pages", snap.Pages)
 	}
 	if p.Store == nil { // no database yet: everything would be new
-		sum.Counts, sum.Status = store.Counts{New: len(events)}, "dry-run"
+		sum.RunCounts, sum.Status = store.RunCounts{New: len(events)}, "dry-run"
 		return finish(sum, nil)
 	}
-	sum.Counts, err = p.Store.Plan(ctx, p.FeedName, events)
+	sum.RunCounts, err = p.Store.Plan(ctx, p.FeedName, events)
 	if err == nil {
 		sum.Status = "dry-run"
 	}

@@ -229,7 +229,7 @@ type model struct {
 	ever map[string]bool
 }
 
-func (m *model) apply(events map[string]string) (c store.Counts) {
+func (m *model) apply(events map[string]string) (c store.RunCounts) {
 	for id, content := range events {
 		switch prev, open := m.open[id]; {
 		case !m.ever[id]:
@@ -313,8 +313,8 @@ func checkRandomHistory(t *testing.T, dbURL string, seed uint64) {
 			b, _ := json.Marshal(obj)
 			contents[id] = string(b)
 		}
-		if want := m.apply(contents); sum.Counts != want {
-			t.Fatalf("run %d counts %+v, want %+v", run, sum.Counts, want)
+		if want := m.apply(contents); sum.RunCounts != want {
+			t.Fatalf("run %d counts %+v, want %+v", run, sum.RunCounts, want)
 		}
 		served = append(served, servedRun{runID: sum.RunID, events: byID})
 	}

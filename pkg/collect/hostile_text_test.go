@@ -116,9 +116,9 @@ func fetchHostile(t *testing.T, dbURL string) map[string][]string {
 			t.Fatalf("run %d: %v\n%s", run, err, logs.String())
 		}
 		want := collect.Summary{Feed: store.DefaultFeed, RunID: int64(run), Status: store.RunSucceeded, Pages: 3,
-			Received: len(hostileOK) + 3, Skipped: 3, Counts: store.Counts{New: len(hostileOK)}}
+			Received: len(hostileOK) + 3, Skipped: 3, RunCounts: store.RunCounts{New: len(hostileOK)}}
 		if run == 2 {
-			want.Counts = store.Counts{Unchanged: len(hostileOK)}
+			want.RunCounts = store.RunCounts{Unchanged: len(hostileOK)}
 		}
 		sum.Duration = 0
 		if sum != want {

@@ -120,9 +120,17 @@ func TestUpgradeFillsTheScheduleFromRaw(t *testing.T) {
 	})
 }
 
-// releaseDatabase is a database as the release left it: on SQLite a copy
-// of its file; on PostgreSQL the schema 0001 with the file's rows copied in.
+// releaseDatabase is a database as the release before feeds left it: on
+// SQLite a copy of its file; on PostgreSQL the schema 0001 with the file's
+// rows copied in.
 func releaseDatabase(t *testing.T, file, dbURL string) *store.Store {
+	t.Helper()
+	return releaseDatabaseAt(t, file, dbURL, "0001_initial")
+}
+
+// releaseDatabaseAt is releaseDatabase for a release whose last migration
+// is schema.
+func releaseDatabaseAt(t *testing.T, file, dbURL, schema string) *store.Store {
 	t.Helper()
 	if strings.HasPrefix(dbURL, "sqlite") {
 		copyFile(t, file, strings.TrimPrefix(dbURL, "sqlite:///"))
@@ -131,7 +139,7 @@ func releaseDatabase(t *testing.T, file, dbURL string) *store.Store {
 	src := dbtest.SQLite(t)
 	copyFile(t, file, strings.TrimPrefix(src, "sqlite:///"))
 	from, to := openStore(t, src), openStore(t, dbURL)
-	if _, err := to.MigrateTo(ctx, "0001_initial"); err != nil {
+	if _, err := to.MigrateTo(ctx, schema); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"fetch_runs", "events", "event_versions"} {
@@ -151,7 +159,7 @@ func releaseDatabase(t *testing.T, file, dbURL string) *store.Store {
 
 // replay fetches snapshots [from, to) of the real 2021 set into st, ten
 // minutes apart after start, and returns each run's counts.
-func replay(t *testing.T, st *store.Store, from, to int, start time.Time) []store.Counts {
+func replay(t *testing.T, st *store.Store, from, to int, start time.Time) []store.RunCounts {
 	t.Helper()
 	files, _ := filepath.Glob("../../testdata/511-real-2021/snap_*.json")
 	slices.Sort(files)
@@ -166,7 +174,7 @@ func replay(t *testing.T, st *store.Store, from, to int, start time.Time) []stor
 	srv := feedtest.New()
 	t.Cleanup(srv.Close)
 	srv.Replay(snaps, 20)
-	var counts []store.Counts
+	var counts []store.RunCounts
 	for i := range snaps {
 		now := start.Add(time.Duration(i+1) * 10 * time.Minute)
 		sum, err := collect.Run(ctx, collect.Params{
@@ -177,7 +185,7 @@ func replay(t *testing.T, st *store.Store, from, to int, start time.Time) []stor
 		if err != nil {
 			t.Fatalf("snapshot %d: %v", from+i, err)
 		}
-		counts = append(counts, sum.Counts)
+		counts = append(counts, sum.RunCounts)
 	}
 	return counts
 }
@@ -205,12 +213,7 @@ func freshURL(t *testing.T, dbURL string) string {
 
 func openStore(t *testing.T, dbURL string) *store.Store {
 	t.Helper()
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return dbtest.OpenAsIs(t, dbURL)
 }
 
 func copyFile(t *testing.T, from, to string) {

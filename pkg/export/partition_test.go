@@ -95,8 +95,8 @@ func TestPartitionByDay(t *testing.T) {
 					t.Fatalf("folders %v, want %v", folders, want)
 				}
 				for _, f := range want {
-					if files, _ := os.ReadDir(filepath.Join(dir, f)); len(files) != 1 || files[0].Name() != "part-0.parquet" {
-						t.Errorf("%s holds %v, want part-0.parquet", f, files)
+					if files, _ := os.ReadDir(filepath.Join(dir, f)); len(files) != 1 || files[0].Name() != "feed-default.parquet" {
+						t.Errorf("%s holds %v, want feed-default.parquet", f, files)
 					}
 				}
 				// Together, the days are the single file's rows.
@@ -117,9 +117,9 @@ func TestPartitionReexportReplacesTheDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := filepath.Join(dir, "observed_date="+days[0])
-	other := filepath.Join(dir, "observed_date="+days[1], "part-0.parquet")
+	other := filepath.Join(dir, "observed_date="+days[1], "feed-default.parquet")
 	old := filepath.Join(dir, "observed_date=2020-01-01", "part-0.parquet")
-	stale := filepath.Join(first, "part-1.parquet")
+	stale := filepath.Join(first, "feed-default.1.parquet")
 	for _, p := range []string{old, stale} {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, []byte("not this export's"), 0o644); err != nil {
@@ -127,7 +127,7 @@ func TestPartitionReexportReplacesTheDay(t *testing.T) {
 		}
 	}
 	before, _ := os.Stat(other)
-	wantFirst, _ := os.ReadFile(filepath.Join(first, "part-0.parquet"))
+	wantFirst, _ := os.ReadFile(filepath.Join(first, "feed-default.parquet"))
 
 	// A failed export leaves everything as it was.
 	cancelled, cancel := context.WithCancel(ctx)
@@ -147,7 +147,7 @@ func TestPartitionReexportReplacesTheDay(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("a file of the old first day is still there (%v)", err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(first, "part-0.parquet")); !reflect.DeepEqual(got, wantFirst) {
+	if got, _ := os.ReadFile(filepath.Join(first, "feed-default.parquet")); !reflect.DeepEqual(got, wantFirst) {
 		t.Error("the first day exported again differs from its first export")
 	}
 	if after, err := os.Stat(other); err != nil || !after.ModTime().Equal(before.ModTime()) {

@@ -8,10 +8,10 @@ import (
 
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/internal/feedtest"
+	"github.com/trafficctl/trafficctl/internal/ledgertest"
 	"github.com/trafficctl/trafficctl/pkg/export"
 	"github.com/trafficctl/trafficctl/pkg/open511"
 	"github.com/trafficctl/trafficctl/pkg/store"
-	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // Size of the seeded history: every event is present in every run, so the
@@ -40,16 +40,6 @@ func seedHistory(b *testing.B, dbURL string) *store.Store {
 	}
 	objs := feedtest.GenerateEvents(benchEvents, 5)
 	var events, versions []map[string]any
-	row := func(e *traffic.Event, extra map[string]any) map[string]any {
-		m := map[string]any{"feed": store.DefaultFeed, "content_hash": e.ContentHash, "raw": e.Raw}
-		for _, f := range traffic.Fields {
-			m[f.Name] = f.Value(e)
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return m
-	}
 	for i, o := range objs {
 		e, _, err := open511.DecodeEvent(o, nil)
 		if err != nil {
@@ -60,21 +50,26 @@ func seedHistory(b *testing.B, dbURL string) *store.Store {
 			last := (first/changeEvery+1)*changeEvery + int64(i%changeEvery)
 			last = min(max(last, first), benchRuns)
 			version++
-			v := row(&e, map[string]any{"event_id": e.ID, "version": version, "first_run_id": first, "valid_from": runAt(first)})
+			v := ledgertest.BulkRow(&e, map[string]any{"event_id": e.ID, "version": version, "first_run_id": first, "valid_from": runAt(first)})
 			if last < benchRuns { // the last spell stays open, as the store keeps it
 				v["last_run_id"], v["valid_to"] = last, runAt(last)
 			}
 			versions = append(versions, v)
 			first = last + 1
 		}
-		events = append(events, row(&e, map[string]any{"id": e.ID, "first_seen_at": runAt(1), "current_version": version}))
+		events = append(events, ledgertest.BulkRow(&e, map[string]any{"id": e.ID, "first_seen_at": runAt(1), "current_version": version}))
 	}
 	db := s.DB()
 	if err := db.CreateInBatches(&runs, 500).Error; err != nil {
 		b.Fatal(err)
 	}
-	for table, rows := range map[string][]map[string]any{"events": events, "event_versions": versions} {
-		if err := db.Table(table).CreateInBatches(rows, 200).Error; err != nil {
+	// Events first: the spells refer to them (a map's order failed
+	// now and then on the foreign key).
+	for _, table := range []struct {
+		name string
+		rows []map[string]any
+	}{{"events", events}, {"event_versions", versions}} {
+		if err := db.Table(table.name).CreateInBatches(table.rows, 200).Error; err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -235,7 +235,7 @@ func stream(ctx context.Context, st *store.Store, opts Options, f store.Filter, 
 	case Counts:
 		grouped := opts.Series.Grouped()
 		cells := make([]Cell, len(countColumns(opts.Series.By))+1)
-		return st.Counts(ctx, f, opts.Series, func(c *store.IntervalCount) error {
+		return st.IntervalCounts(ctx, f, opts.Series, func(c *store.IntervalCount) error {
 			setAt(&cells[0], c.Start)
 			setAt(&cells[1], c.End)
 			cells[2].S = c.Feed

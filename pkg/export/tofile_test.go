@@ -184,3 +184,16 @@ func TestToFileErrorsNameThePathGiven(t *testing.T) {
 		t.Fatalf("the folder was replaced: %v", err)
 	}
 }
+
+// TestToFileExplainsADanglingSymlinkInAMissingFolder: a symlink whose
+// target's folder does not exist is one sentence saying so.
+func TestToFileExplainsADanglingSymlinkInAMissingFolder(t *testing.T) {
+	st := seeded(t, 3)
+	dir := t.TempDir()
+	link, target := filepath.Join(dir, "latest.csv"), filepath.Join(dir, "gone", "events.csv")
+	os.Symlink(target, link)
+	want := "export to " + link + ": it is a symlink to " + target + ", whose folder does not exist"
+	if _, err := export.ToFile(context.Background(), st, csvEvents, link); err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}

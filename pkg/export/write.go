@@ -30,7 +30,7 @@ const (
 )
 
 // Formats lists the output formats.
-var Formats = []Format{CSV, JSONL, GeoJSON}
+var Formats = []Format{CSV, JSONL, GeoJSON, Parquet}
 
 // Options select what to export and how.
 type Options struct {
@@ -54,7 +54,7 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 	if err := checkOptions(opts); err != nil {
 		return 0, err
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
+	bw := bufio.NewWriterSize(ctxWriter{ctx, w}, 256<<10)
 	var rw rowWriter
 	switch opts.Format {
 	case CSV, "":
@@ -73,6 +73,33 @@ func Write(ctx context.Context, st *store.Store, opts Options, w io.Writer) (int
 		return n, err
 	}
 	return n, bw.Flush()
+}
+
+// ctxWriter gives up a write when ctx ends: a pipe whose reader stopped
+// reading, or a FIFO, would otherwise block an export that SIGINT or
+// SIGTERM cancelled. The write itself goes on in its goroutine until the
+// process ends; w is not written to again.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.w.Write(p)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-c.ctx.Done():
+		return 0, context.Cause(c.ctx)
+	}
 }
 
 // columns are the columns of an export and the filter that reads them.
@@ -104,6 +131,11 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 	}
 	var n int64
 	err = stream(ctx, st, opts, f, func(cells []Cell) error {
+		// Some tables (counts) are computed rather than read: no driver
+		// would notice that SIGINT or SIGTERM cancelled ctx.
+		if n%1024 == 0 && ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		if err := rw.row(cols, cells[:len(cols)]); err != nil {
 			return err
 		}
@@ -138,43 +170,59 @@ func copyRows(ctx context.Context, st *store.Store, opts Options, rw rowWriter) 
 // named pipe) is written in place: renaming over it would replace it with
 // a file. Errors name path as given, never the temporary file.
 func ToFile(ctx context.Context, st *store.Store, opts Options, path string) (int64, error) {
-	fail := func(err error) error { return fmt.Errorf("export to %s: %w", path, unwrapPath(err)) }
+	var n int64
+	err := WriteFile(ctx, path, "export to", func(w io.Writer) (err error) {
+		n, err = Write(ctx, st, opts, w)
+		return err
+	})
+	return n, err
+}
+
+// WriteFile writes what write produces to path as ToFile writes an export:
+// into a temporary file renamed over path once complete (with an old
+// file's permissions), through symlinks, or in place into a device or a
+// FIFO (whose wait for a reader ctx ends). Errors begin with what, then
+// path as given: "export to out.csv: ...".
+func WriteFile(ctx context.Context, path, what string, write func(io.Writer) error) error {
+	fail := func(err error) error { return fmt.Errorf("%s %s: %w", what, path, unwrapPath(err)) }
 	// Stat first, through the kernel: /dev/stdout's links through /proc
 	// end at a pipe or a terminal that no path names.
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():
-		return 0, fmt.Errorf("export to %s: it is a folder; give a file name", path)
+		return fmt.Errorf("%s %s: it is a folder; give a file name", what, path)
 	case err == nil && !fi.Mode().IsRegular():
-		n, err := toSpecialFile(ctx, st, opts, path)
-		if err != nil {
-			return n, fail(err)
+		if err := toSpecialFile(ctx, path, write); err != nil {
+			return fail(err)
 		}
-		return n, nil
+		return nil
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return 0, fail(err)
+		return fail(err)
 	}
 	target, err := linkTarget(path)
 	if err != nil {
-		return 0, fail(err)
+		return fail(err)
 	}
-	n, err := replaceFile(ctx, st, opts, target, fi)
-	if err != nil {
-		return n, fail(err)
+	if _, err := os.Stat(filepath.Dir(target)); target != path && errors.Is(err, fs.ErrNotExist) {
+		// "no such file or directory" alone would puzzle: path's own folder is there.
+		return fmt.Errorf("%s %s: it is a symlink to %s, whose folder does not exist", what, path, target)
 	}
-	return n, nil
+	if err := replaceFile(target, fi, write); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
-// replaceFile writes the export to a temporary file next to target and
-// renames it over target. The temporary file is created with mode 0666, so
-// the umask (and a folder's default ACL) applies as to any new file; when
-// there is an old file (nil for none), it gets that file's permissions.
-func replaceFile(ctx context.Context, st *store.Store, opts Options, target string, old fs.FileInfo) (int64, error) {
+// replaceFile writes to a temporary file next to target and renames it
+// over target. The temporary file is created with mode 0666, so the umask
+// (and a folder's default ACL) applies as to any new file; when there is
+// an old file (nil for none), it gets that file's permissions.
+func replaceFile(target string, old fs.FileInfo, write func(io.Writer) error) error {
 	tmp, err := createTemp(filepath.Dir(target), "."+filepath.Base(target)+".")
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n, err := Write(ctx, st, opts, tmp)
+	err = write(tmp)
 	if err == nil && old != nil {
 		err = tmp.Chmod(old.Mode().Perm())
 	}
@@ -189,9 +237,8 @@ func replaceFile(ctx context.Context, st *store.Store, opts Options, target stri
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return n, err
 	}
-	return n, nil
+	return err
 }
 
 // createTemp is os.CreateTemp with mode 0666 instead of 0600: an export is
@@ -207,20 +254,42 @@ func createTemp(dir, prefix string) (*os.File, error) {
 	}
 }
 
-// toSpecialFile writes the export into an existing file that is not a
-// regular one (a device, a FIFO), in place: opened for writing, without
-// creating, truncating, syncing or renaming anything. A FIFO's open waits
-// for its reader, as a shell's redirection does.
-func toSpecialFile(ctx context.Context, st *store.Store, opts Options, target string) (int64, error) {
-	f, err := os.OpenFile(target, os.O_WRONLY, 0)
-	if err != nil {
-		return 0, err
+// toSpecialFile writes into an existing file that is not a regular one
+// (a device, a FIFO), in place: opened for writing, without creating,
+// truncating, syncing or renaming anything. A FIFO's open waits for its
+// reader, as a shell's redirection does, or until ctx ends.
+func toSpecialFile(ctx context.Context, target string, write func(io.Writer) error) error {
+	// The reader may never come: the open goes on in its goroutine until
+	// the process ends.
+	type opened struct {
+		f   *os.File
+		err error
 	}
-	n, err := Write(ctx, st, opts, f)
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.OpenFile(target, os.O_WRONLY, 0)
+		done <- opened{f, err}
+	}()
+	var f *os.File
+	select {
+	case o := <-done:
+		if o.err != nil {
+			return o.err
+		}
+		f = o.f
+	case <-ctx.Done():
+		go func() { // should the reader come after all
+			if o := <-done; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return context.Cause(ctx)
+	}
+	err := write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return n, err
+	return err
 }
 
 // linkTarget is the file path names: path itself, or, for a symlink, the

@@ -111,7 +111,7 @@ func classify(k known, stored bool, hash string) change {
 }
 
 // count adds one event's change to c.
-func (c *Counts) count(ch change) {
+func (c *RunCounts) count(ch change) {
 	switch ch {
 	case isNew:
 		c.New++
@@ -123,8 +123,8 @@ func (c *Counts) count(ch change) {
 }
 
 // planCounts counts what a snapshot (unique ids) would change.
-func planCounts(state map[string]known, events []traffic.Event) Counts {
-	var c Counts
+func planCounts(state map[string]known, events []traffic.Event) RunCounts {
+	var c RunCounts
 	present := make(map[string]bool, len(events))
 	for _, e := range events {
 		present[e.ID] = true
@@ -141,10 +141,10 @@ func planCounts(state map[string]known, events []traffic.Event) Counts {
 
 // Plan reports what applying the snapshot would change, writing nothing.
 // On a database that was never migrated every event is new.
-func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (Counts, error) {
+func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (RunCounts, error) {
 	st, err := s.Migrations(ctx)
 	if err != nil {
-		return Counts{}, err
+		return RunCounts{}, err
 	}
 	if len(st.Applied) == 0 {
 		return planCounts(nil, events), nil
@@ -152,20 +152,20 @@ func (s *Store) Plan(ctx context.Context, feed string, events []traffic.Event) (
 	if len(st.Pending) > 0 {
 		// A dry run writes nothing, not even a migration, and an older
 		// schema cannot be read as this one.
-		return Counts{}, fmt.Errorf("%s needs migrating before a dry run can compare with it (pending: %s); run trafficctl migrate",
+		return RunCounts{}, fmt.Errorf("%s needs migrating before a dry run can compare with it (pending: %s); run trafficctl migrate",
 			s.display, strings.Join(st.Pending, ", "))
 	}
 	db := s.db.WithContext(ctx)
 	state, err := s.loadOpen(db, feed, 0)
 	if err != nil {
-		return Counts{}, err
+		return RunCounts{}, err
 	}
 	ids := make([]string, len(events))
 	for i, e := range events {
 		ids[i] = e.ID
 	}
 	if err := s.addClosed(db, feed, state, state, ids); err != nil {
-		return Counts{}, err
+		return RunCounts{}, err
 	}
 	return planCounts(state, events), nil
 }

@@ -386,7 +386,7 @@ func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	}
 	tx := f.tx.WithContext(ctx)
 	defer f.Rollback()
-	var counts Counts
+	var counts RunCounts
 	var gone, spells []string
 	for id := range f.open {
 		if _, met := f.seen[id]; !met {

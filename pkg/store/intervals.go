@@ -38,6 +38,16 @@ func (g Grid) Check() error {
 // Floor is the start of the interval that t is in.
 func (g Grid) Floor(t time.Time) time.Time {
 	if !g.local() {
+		if g.Every%time.Second == 0 {
+			// In seconds: nanoseconds since 1970 overflow int64 outside
+			// 1678-2262, and --until 9999-12-31 is year 10000.
+			s, d := t.Unix(), int64(g.Every/time.Second)
+			k := s / d
+			if s%d < 0 {
+				k--
+			}
+			return time.Unix(k*d, 0).UTC()
+		}
 		n, d := t.UnixNano(), int64(g.Every)
 		k := n / d
 		if n%d < 0 {

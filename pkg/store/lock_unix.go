@@ -27,5 +27,8 @@ func lockFeed(path, feed string) (unlock func(), err error) {
 		}
 		return nil, fmt.Errorf("%w: take the run lock %s: %v", ErrUnavailable, name, err)
 	}
-	return func() { fd.Close() }, nil // closing releases the lock
+	// Unlock before closing: a child process forked by this one (a test's,
+	// or a hook's) may hold a copy of the descriptor until it execs, and
+	// closing ours alone would leave the lock held until then.
+	return func() { syscall.Flock(int(fd.Fd()), syscall.LOCK_UN); fd.Close() }, nil
 }

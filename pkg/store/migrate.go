@@ -21,103 +21,15 @@ const (
 	fetchLockKey   = 5110002
 )
 
-// migrations is the versioned schema, oldest first. Applied ones are never
-// edited: a change is a new migration.
+// migrations is the versioned schema, oldest first: the SQL of each is in
+// migrations/ (see sqlMigration). Applied ones are never edited: a change
+// is a new migration.
 func (s *Store) migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
-		{ID: "0001_initial", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.initialSchema()) }},
-		{ID: "0002_feeds", Migrate: s.migrateFeeds},
-		{ID: "0003_views", Migrate: migrateViews},
+		s.sqlMigration("0001_initial"),
+		s.sqlMigration("0002_feeds", fillSchedule0002),
+		s.sqlMigration("0003_views"),
 	}
-}
-
-// initialSchema is written as SQL rather than derived from the models so
-// that the schema of each applied version is fixed text, and so that each
-// dialect gets its own types: jsonb for raw on PostgreSQL (queryable), text
-// on SQLite; timestamptz on PostgreSQL so times are unambiguous.
-func (s *Store) initialSchema() []string {
-	id, ts, float, raw := "INTEGER PRIMARY KEY AUTOINCREMENT", "DATETIME", "REAL", "TEXT"
-	if s.dialect == Postgres {
-		id, ts, float, raw = "BIGSERIAL PRIMARY KEY", "TIMESTAMPTZ", "DOUBLE PRECISION", "JSONB"
-	}
-	fields := `headline TEXT NOT NULL DEFAULT '',
-	event_type TEXT NOT NULL DEFAULT '',
-	severity TEXT NOT NULL DEFAULT '',
-	lat ` + float + `,
-	lon ` + float + `,
-	status TEXT NOT NULL DEFAULT '',
-	event_subtypes TEXT NOT NULL DEFAULT '',
-	description TEXT NOT NULL DEFAULT '',
-	roads TEXT NOT NULL DEFAULT '',
-	areas TEXT NOT NULL DEFAULT '',
-	created ` + ts + `,
-	updated ` + ts + `,
-	geometry_type TEXT NOT NULL DEFAULT '',
-	geometry TEXT NOT NULL DEFAULT ''`
-	return []string{
-		`CREATE TABLE fetch_runs (
-	id ` + id + `,
-	started_at ` + ts + ` NOT NULL,
-	finished_at ` + ts + ` NOT NULL,
-	status TEXT NOT NULL,
-	source_url TEXT NOT NULL DEFAULT '',
-	pages INTEGER NOT NULL DEFAULT 0,
-	events_received INTEGER NOT NULL DEFAULT 0,
-	events_new INTEGER NOT NULL DEFAULT 0,
-	events_changed INTEGER NOT NULL DEFAULT 0,
-	events_unchanged INTEGER NOT NULL DEFAULT 0,
-	events_closed INTEGER NOT NULL DEFAULT 0,
-	events_skipped INTEGER NOT NULL DEFAULT 0,
-	error TEXT NOT NULL DEFAULT '',
-	version TEXT NOT NULL DEFAULT ''
-)`,
-		// The latest successful run is looked up by every fetch and status.
-		`CREATE INDEX fetch_runs_status_id ON fetch_runs (status, id)`,
-		`CREATE TABLE events (
-	id TEXT PRIMARY KEY,
-	` + fields + `,
-	first_seen_at ` + ts + ` NOT NULL,
-	last_seen_at ` + ts + `, -- NULL while open: the latest successful run's started_at
-	closed_at ` + ts + `,
-	current_version INTEGER NOT NULL,
-	content_hash TEXT NOT NULL,
-	raw ` + raw + ` NOT NULL
-)`,
-		// Each fetch reads the open events' ids and hashes: a covering
-		// partial index keeps that read off the wide rows.
-		`CREATE INDEX events_open ON events (id, content_hash, current_version) WHERE closed_at IS NULL`,
-		`CREATE TABLE event_versions (
-	event_id TEXT NOT NULL REFERENCES events (id),
-	version INTEGER NOT NULL,
-	first_run_id BIGINT NOT NULL REFERENCES fetch_runs (id),
-	last_run_id BIGINT REFERENCES fetch_runs (id), -- NULL while open: the latest successful run
-	valid_from ` + ts + ` NOT NULL,
-	valid_to ` + ts + `, -- NULL while open
-	content_hash TEXT NOT NULL,
-	` + fields + `,
-	raw ` + raw + ` NOT NULL,
-	PRIMARY KEY (event_id, version)
-)`,
-		// The snapshots export sweeps spells in the order they begin.
-		`CREATE INDEX event_versions_first_run ON event_versions (first_run_id, event_id)`,
-	}
-}
-
-// types are the column types of the dialect.
-func (s *Store) types() (id, ts, float, raw string) {
-	if s.dialect == Postgres {
-		return "BIGSERIAL PRIMARY KEY", "TIMESTAMPTZ", "DOUBLE PRECISION", "JSONB"
-	}
-	return "INTEGER PRIMARY KEY AUTOINCREMENT", "DATETIME", "REAL", "TEXT"
-}
-
-func execAll(tx *gorm.DB, statements []string) error {
-	for _, stmt := range statements {
-		if err := tx.Exec(stmt).Error; err != nil {
-			return fmt.Errorf("%s: %w", strings.SplitN(stmt, "(", 2)[0], err)
-		}
-	}
-	return nil
 }
 
 // MigrationStatus lists applied and pending migration ids.
@@ -143,6 +55,9 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 	db := s.db.WithContext(ctx)
 	applied := map[string]bool{}
 	if s.hasMigrationsTable(db) {
+		if err := s.checkMigrationsTable(db); err != nil {
+			return st, err
+		}
 		var ids []string
 		if err := db.Table(migrationsTable).Pluck("id", &ids).Error; err != nil {
 			return st, s.dbError("read applied migrations", err)
@@ -185,7 +100,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, fmt.Errorf("migrate %s: wait for the database's write lock (another run holds it): %w", s.display, context.Cause(ctx))
 		case <-time.After(wait):
 		}
 	}
@@ -206,7 +121,26 @@ func (s *Store) migrateOnce(ctx context.Context, target string) ([]string, error
 	if len(before.Pending) == 0 {
 		return nil, nil
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	db := s.db.WithContext(ctx)
+	if s.dialect == SQLite {
+		// Wait for the write lock in Migrate's loop, which gives up when ctx
+		// ends, not in the driver's busy timeout (5 s), which does not.
+		sqlDB, err := s.db.DB()
+		if err != nil {
+			return nil, err
+		}
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			return nil, s.dbError("connect", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+			return nil, s.dbError("migrate", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000")
+		db.Statement.ConnPool = conn
+	}
+	err = db.Transaction(func(tx *gorm.DB) error {
 		if s.dialect == Postgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
 				return err

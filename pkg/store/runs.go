@@ -11,7 +11,17 @@ import (
 
 // dbTime is how times are stored: UTC, whole seconds. SQLite keeps times as
 // text, and a fixed width keeps text order equal to time order.
-func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+func dbTime(t time.Time) time.Time {
+	// SQLite compares times as text, in which year 10000 sorts before
+	// 2026: --until 9999-12-31 (the end of that day) would match nothing.
+	if t.After(maxTime) {
+		return maxTime
+	}
+	return t.UTC().Truncate(time.Second)
+}
+
+// maxTime is the last second with a four-digit year.
+var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 
 // RunInfo describes one fetch run for the ledger.
 type RunInfo struct {
@@ -32,8 +42,9 @@ type RunInfo struct {
 	Skipped    int
 }
 
-// Counts is what a snapshot changed.
-type Counts struct {
+// RunCounts are what one run did to its feed's events: how many were new,
+// changed, unchanged and closed. (IntervalCounts is the time series.)
+type RunCounts struct {
 	New       int // ids never stored before
 	Changed   int // open events whose content changed, and closed events that came back
 	Unchanged int

@@ -92,7 +92,7 @@ type IntervalCount struct {
 // counts mean something.
 func (c *IntervalCount) HasData() bool { return c.Runs > 0 }
 
-// Counts streams a regular time series per feed, ordered by feed, interval
+// IntervalCounts streams a regular time series per feed, ordered by feed, interval
 // and group. For each feed with a successful run (among f.Feeds, if
 // given), the series covers the whole intervals that overlap
 // [f.Since, f.Until), or without them from the interval of the feed's
@@ -104,7 +104,7 @@ func (c *IntervalCount) HasData() bool { return c.Runs > 0 }
 // the successful run before the first interval (to tell which events the
 // first run in it closed): memory holds one snapshot's ids and the
 // current interval's.
-func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*IntervalCount) error) error {
+func (s *Store) IntervalCounts(ctx context.Context, f Filter, q Series, fn func(*IntervalCount) error) error {
 	if err := q.Check(); err != nil {
 		return err
 	}
@@ -128,6 +128,12 @@ func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*Interva
 		}
 		sort.Strings(feeds)
 		for _, feed := range feeds {
+			// Checked for every feed before writing any row.
+			if n, from, to := intervals(perFeed[feed], f, q.Grid()); n > MaxIntervals {
+				return &TooManyIntervalsError{Feed: feed, Intervals: n, From: from, To: to, Every: q.Every}
+			}
+		}
+		for _, feed := range feeds {
 			if err := s.feedCounts(db, feed, perFeed[feed], latest, f, q, fn); err != nil {
 				return err
 			}
@@ -136,16 +142,58 @@ func (s *Store) Counts(ctx context.Context, f Filter, q Series, fn func(*Interva
 	})
 }
 
-// feedCounts is one feed's series. runs are its successful runs in id
-// order, which is the order they started in (a feed's runs take turns).
-func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest latestRuns, f Filter, q Series, fn func(*IntervalCount) error) error {
-	from, to := runs[0].Started, runs[len(runs)-1].Started.Add(time.Nanosecond)
+// MaxIntervals is the most intervals a feed's counts series may have: a
+// million rows per feed (and group). A longer one is almost always a
+// mistake (--every 1s since 1970 is 1.7e9 rows) that would fill a disk.
+const MaxIntervals = 1_000_000
+
+// TooManyIntervalsError is Counts' refusal of a series longer than
+// MaxIntervals.
+type TooManyIntervalsError struct {
+	Feed      string
+	Intervals int64
+	From, To  time.Time
+	Every     time.Duration
+}
+
+func (e *TooManyIntervalsError) Error() string {
+	return fmt.Sprintf("the counts of feed %s from %s to %s would be %d intervals of %s, more than the %d an export may have",
+		e.Feed, e.From.UTC().Format(time.RFC3339), e.To.UTC().Format(time.RFC3339), e.Intervals, e.Every, MaxIntervals)
+}
+
+// seriesSpan is the time a feed's series covers: [f.Since, f.Until), or
+// without them from its first successful run to its last (runs, in order).
+func seriesSpan(runs []RunStart, f Filter) (from, to time.Time) {
+	from, to = runs[0].Started, runs[len(runs)-1].Started.Add(time.Nanosecond)
 	if !f.Since.IsZero() {
 		from = f.Since
 	}
 	if !f.Until.IsZero() {
 		to = f.Until
 	}
+	return from, to
+}
+
+// intervals is how many intervals a feed's series has (within a few
+// hundredths in a zone whose clocks change), and the time it covers.
+func intervals(runs []RunStart, f Filter, grid Grid) (n int64, from, to time.Time) {
+	from, to = seriesSpan(runs, f)
+	if !from.Before(to) {
+		return 0, from, to
+	}
+	if from.Year() < 1678 || to.Year() > 2261 {
+		// Beyond int64 nanoseconds, which Grid counts in: to.Sub(from)
+		// saturates, and so does this estimate.
+		return int64(to.Sub(from)/grid.Every) + 1, from, to
+	}
+	span := grid.Next(grid.Floor(to.Add(-time.Nanosecond))).Sub(grid.Floor(from))
+	return int64((span + grid.Every - 1) / grid.Every), from, to
+}
+
+// feedCounts is one feed's series. runs are its successful runs in id
+// order, which is the order they started in (a feed's runs take turns).
+func (s *Store) feedCounts(db *gorm.DB, feed string, runs []RunStart, latest latestRuns, f Filter, q Series, fn func(*IntervalCount) error) error {
+	from, to := seriesSpan(runs, f)
 	if !from.Before(to) {
 		return nil
 	}

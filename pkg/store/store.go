@@ -1,6 +1,9 @@
 // Package store keeps trafficctl's data in SQLite or PostgreSQL through
-// GORM: the current events, their history as spells of unchanged content,
-// and the ledger of runs. It knows nothing of HTTP.
+// GORM: for each feed, the current events, their history as spells of
+// unchanged content, and the ledger of runs; the per-feed run locks; the
+// versioned migrations (literal SQL per dialect, in migrations/); the
+// streaming queries that exports and status read, and SQL views of them.
+// It knows nothing of HTTP or of feed formats.
 package store
 
 import (
@@ -162,11 +165,23 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	case Postgres:
 		dialector = postgres.Open(t.DSN)
 	}
+	st, err := open(ctx, t, dialector)
+	if err != nil && t.Dialect == SQLite && isReadOnly(err) {
+		return nil, fmt.Errorf("%w: open %s: %w: fetch and migrate write to it, export, status and report can read it", ErrUnavailable, t.Display, ErrReadOnly)
+	}
+	return st, err
+}
+
+// open connects through dialector and checks the connection.
+func open(ctx context.Context, t Target, dialector gorm.Dialector) (*Store, error) {
 	db, err := gorm.Open(dialector, &gorm.Config{
 		Logger:                 logger.Discard, // errors are returned, and SQL with values must not reach logs
 		SkipDefaultTransaction: true,           // every write already runs in an explicit transaction
 	})
 	if err != nil {
+		if t.Dialect == SQLite && isReadOnly(err) {
+			return nil, err // Open says it in a sentence; OpenForReading tries again
+		}
 		return nil, fmt.Errorf("%w: open %s: %s", ErrUnavailable, t.Display, redact.Text(rootMessage(err)))
 	}
 	sqlDB, err := db.DB()
@@ -175,9 +190,12 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
+		if t.Dialect == SQLite && isReadOnly(err) {
+			return nil, err // Open says it in a sentence; OpenForReading tries again
+		}
 		return nil, fmt.Errorf("%w: open %s: %s", ErrUnavailable, t.Display, redact.Text(rootMessage(err)))
 	}
-	return &Store{db: db, dialect: t.Dialect, display: t.Display, path: path}, nil
+	return &Store{db: db, dialect: t.Dialect, display: t.Display, path: strings.TrimPrefix(t.Display, "sqlite:///")}, nil
 }
 
 // sqlitePageSize is the page size of a new SQLite database. Rows carry an
@@ -197,6 +215,9 @@ func sqliteDriver() string {
 	const name = "sqlite3_trafficctl"
 	registerSQLite.Do(func() {
 		sql.Register(name, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			if foreign, err := anotherProgramsFile(c); err != nil || foreign {
+				return err // its journal mode is its owner's (Migrations refuses it)
+			}
 			if _, err := c.Exec(fmt.Sprintf("PRAGMA page_size = %d;", sqlitePageSize), nil); err != nil {
 				return err
 			}

@@ -203,10 +203,3 @@ func insertEventsSQL(rows, cols int) string {
 	return "INSERT INTO events (" + strings.Join(insertColumns, ", ") + ") VALUES " +
 		row + strings.Repeat(", "+row, rows-1) + upsertEvents
 }
-
-func timeArg(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return *t
-}

@@ -23,7 +23,7 @@ import (
 // TestMain clears trafficctl's variables from the environment, and no .env
 // is read, so tests that use it share no process state and may run in
 // parallel.
-func run(t *testing.T, now time.Time, args ...string) (code int, stdout, stderr string) {
+func run(t testing.TB, now time.Time, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	f := &Factory{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -34,6 +35,9 @@ type FetchOptions struct {
 	OpenStore  func(context.Context) (*store.Store, error)
 	DryRun     bool
 	Feeds      []string // the feeds to run; empty means every configured feed
+	// Parallel is how many feeds run at once: --parallel, else
+	// fetch.parallel.
+	Parallel int
 }
 
 // NewCmdFetch builds "trafficctl fetch". runF replaces the run function in
@@ -44,15 +48,23 @@ func NewCmdFetch(f *Factory, runF func(context.Context, *FetchOptions) error) *c
 		Use:   "fetch [FEED...]",
 		Short: "Fetch one complete snapshot of each feed and store it",
 		Long: `Fetch every page of each configured feed's current events (or only of the feeds
-named), one feed after another in name order. For each feed, in one transaction:
-upsert its events, extend or start their history spells, close its events that
-are gone, and record the run in the ledger. Pending migrations are applied first.
+named), up to --parallel feeds at once (fetch.parallel, default 4; 1 runs them
+one after another in name order). For each feed, in one transaction: upsert
+its events, extend or start their history spells, close its events that are
+gone, and record the run in the ledger. Pending migrations are applied first.
 A run that fails writes nothing of its snapshot and is recorded as failed; the
-other feeds still run.`,
+other feeds still run, and a slow or hung feed holds up only its own slot. On
+SQLite, which has one writer, the feeds' snapshots are read side by side and
+written one at a time.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.IO, opts.Now, opts.HTTPClient, opts.Backoff = f.IO, f.Now, f.HTTPClient, f.Backoff
 			opts.Config, opts.Logger, opts.Secrets, opts.OpenStore = f.Config, f.Logger, f.Secrets, f.OpenStore
 			opts.Feeds = args
+			if !c.Flags().Changed("parallel") {
+				opts.Parallel = f.Config.Fetch.Parallel
+			} else if opts.Parallel < 1 {
+				return usageError{fmt.Errorf("--parallel must be at least 1, not %d", opts.Parallel)}
+			}
 			if runF != nil {
 				return runF(c.Context(), opts)
 			}
@@ -60,6 +72,7 @@ other feeds still run.`,
 		},
 	}
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "fetch and compare with the database, write nothing")
+	c.Flags().IntVar(&opts.Parallel, "parallel", config.DefaultParallel, "how many feeds to fetch at once (default: fetch.parallel, 4)")
 	return c
 }
 
@@ -104,22 +117,37 @@ func runFetch(ctx context.Context, opts *FetchOptions) error {
 		defer st.Close()
 	}
 	// Each feed is its own run; one failing does not stop the others. A
-	// signal stops the run under way (it is rolled back and recorded) and
-	// the rest do not start.
-	var failed, temporary []error
-	for _, f := range feeds {
-		if ctx.Err() != nil {
-			break
+	// signal stops the runs under way (each is rolled back and recorded)
+	// and the rest do not start.
+	runs := make([]collect.Params, len(feeds))
+	for i, f := range feeds {
+		if runs[i], err = feedParams(opts, st, f); err != nil {
+			return err
 		}
-		err := fetchFeed(ctx, opts, st, f)
+	}
+	errs := make([]error, len(feeds))
+	lines := make([]string, len(feeds)) // a dry run's report, printed in name order
+	collect.RunAll(ctx, runs, opts.Parallel, func(i int, sum collect.Summary, err error) {
+		lines[i], errs[i] = reportFeed(opts, feeds[i], sum, err)
+	})
+	for _, line := range lines {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(opts.IO.Out, line); err != nil {
+			return err
+		}
+	}
+	var failed, temporary []error
+	for i, err := range errs {
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
-			return err
+			return err // the signal, and the first run it stopped
 		case collect.IsTemporary(err):
-			temporary = append(temporary, feedError(f.Name, len(feeds), err))
+			temporary = append(temporary, feedError(feeds[i].Name, len(feeds), err))
 		default:
-			failed = append(failed, feedError(f.Name, len(feeds), err))
+			failed = append(failed, feedError(feeds[i].Name, len(feeds), err))
 		}
 	}
 	if ctx.Err() != nil {
@@ -174,18 +202,23 @@ func newFeed(opts *FetchOptions, f config.Feed) traffic.Feed {
 	return &open511.Feed{Source: src, URL: f.URL, Params: f.Params, PageSize: f.PageSize, MaxPages: f.MaxPages, Location: f.Location(), Logger: log}
 }
 
-// fetchFeed runs one feed and logs its one summary record.
-func fetchFeed(ctx context.Context, opts *FetchOptions, st *store.Store, f config.Feed) error {
+// feedParams are the inputs of one feed's run.
+func feedParams(opts *FetchOptions, st *store.Store, f config.Feed) (collect.Params, error) {
 	sourceURL, err := source.CheckURL(f.URL)
 	if err != nil {
-		return err // validated with the configuration already
+		return collect.Params{}, err // validated with the configuration already
 	}
-	sum, err := collect.Run(ctx, collect.Params{
+	return collect.Params{
 		Feed: newFeed(opts, f), FeedName: f.Name, Store: st, Now: opts.Now, Version: Version(), SourceURL: redact.URL(sourceURL),
 		Deadline: f.Deadline, DryRun: opts.DryRun, Logger: opts.Logger, Secrets: opts.Secrets,
-	})
+	}, nil
+}
+
+// reportFeed logs one feed's one summary record and returns its error and,
+// for a dry run, its line of the report.
+func reportFeed(opts *FetchOptions, f config.Feed, sum collect.Summary, err error) (string, error) {
 	if err != nil && sum.RunID == 0 && !opts.DryRun {
-		return err // nothing was recorded (locked, or the database failed): the error says it all
+		return "", err // nothing was recorded (locked, or the database failed): the error says it all
 	}
 	attrs := []any{
 		"feed", f.Name, "run_id", sum.RunID, "status", sum.Status, "received", sum.Received, "new", sum.New,
@@ -194,14 +227,13 @@ func fetchFeed(ctx context.Context, opts *FetchOptions, st *store.Store, f confi
 	}
 	if err != nil {
 		opts.Logger.Error("fetch finished", append(attrs, "error", err.Error())...)
-		return err
+		return "", err
 	}
 	if opts.DryRun {
 		opts.Logger.Info("fetch finished", append(attrs, "dry_run", true)...)
-		_, err := fmt.Fprintf(opts.IO.Out, "dry run: feed %s: %d events in %d pages would give %d new, %d changed, %d unchanged, %d closed (%d skipped); nothing was written\n",
-			f.Name, sum.Received, sum.Pages, sum.New, sum.Changed, sum.Unchanged, sum.Closed, sum.Skipped)
-		return err
+		return fmt.Sprintf("dry run: feed %s: %d events in %d pages would give %d new, %d changed, %d unchanged, %d closed (%d skipped); nothing was written\n",
+			f.Name, sum.Received, sum.Pages, sum.New, sum.Changed, sum.Unchanged, sum.Closed, sum.Skipped), nil
 	}
 	opts.Logger.Info("fetch finished", attrs...)
-	return nil
+	return "", nil
 }

@@ -189,7 +189,7 @@ func TestSIGTERMDuringASlowPage(t *testing.T) {
 
 func ctx() context.Context { return context.Background() }
 
-// TestSIGTERMStopsTheFeedsAfterTheOneRunning: with several feeds, the run
+// TestSIGTERMStopsTheFeedsAfterTheOneRunning: with feeds one at a time, the run
 // under way is rolled back and recorded as failed, and the feeds after it
 // do not start.
 func TestSIGTERMStopsTheFeedsAfterTheOneRunning(t *testing.T) {
@@ -206,7 +206,7 @@ func TestSIGTERMStopsTheFeedsAfterTheOneRunning(t *testing.T) {
 		return true
 	})
 	cfg := feedsConfig(t, slowSrv.URL(), map[string]string{"a-slow": slowSrv.URL(), "b-next": next.URL()}, "")
-	c, stderr := process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "fetch", "--config", cfg)
+	c, stderr := process(map[string]string{"TRAFFICCTL_DATABASE_URL": dbURL}, "fetch", "--parallel", "1", "--config", cfg)
 	if code := sigtermWhenHung(t, c, stderr, slow, "the first feed"); code != 143 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}

@@ -32,10 +32,17 @@ type Run struct {
 // Seed migrates the store and records the runs in order.
 func Seed(t testing.TB, s *store.Store, runs []Run) {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := s.Migrate(ctx); err != nil {
+	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	Record(t, s, runs)
+}
+
+// Record records the runs in order on the store's schema as it is (an
+// upgrade test's older one).
+func Record(t testing.TB, s *store.Store, runs []Run) {
+	t.Helper()
+	ctx := context.Background()
 	for _, r := range runs {
 		feed := r.Feed
 		if feed == "" {

@@ -26,9 +26,12 @@ type Params struct {
 	Version   string        // trafficctl's, for the ledger
 	SourceURL string        // redacted source URL, for the ledger
 	Deadline  time.Duration // the whole run, all pages and retries
-	DryRun    bool          // fetch and compare, write nothing
-	Logger    *slog.Logger
-	Secrets   *redact.Secrets // masked in the ledger's error text
+	// Started is when the run began; zero is now. A snapshot read ahead
+	// (RunAll on SQLite) began before Run.
+	Started time.Time
+	DryRun  bool // fetch and compare, write nothing
+	Logger  *slog.Logger
+	Secrets *redact.Secrets // masked in the ledger's error text
 	// Locked, if set, is called once the run lock is held; its error
 	// ends the run with nothing recorded (an import's order check).
 	Locked func(context.Context) error
@@ -55,7 +58,10 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	start := p.Now()
+	start := p.Started
+	if start.IsZero() {
+		start = p.Now()
+	}
 	sum := Summary{Feed: p.FeedName, DryRun: p.DryRun, Status: store.RunFailed}
 	finish := func(s Summary, err error) (Summary, error) {
 		s.Duration = p.Now().Sub(start)
@@ -64,8 +70,7 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	// The deadline covers migrating and the wait for the run lock too: on
 	// SQLite a run of another feed may hold the database's one writer, on
 	// PostgreSQL another trafficctl may be migrating.
-	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline,
-		fmt.Errorf("the run did not finish within source.deadline (%s)", p.Deadline))
+	runCtx, cancel := context.WithTimeoutCause(ctx, p.Deadline, deadlineCause(p.Deadline))
 	defer cancel()
 	if p.DryRun {
 		return dryRun(runCtx, p, sum, finish, log)
@@ -98,10 +103,9 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 
 	info := store.RunInfo{Feed: p.FeedName, StartedAt: start, SourceURL: p.SourceURL, Version: p.Version}
 	// Each page is written as it arrives, in the run's transaction: the
-	// database works while the next pages are fetched. Events stored
-	// unchanged come as their id and hash only: Write needs no more, and
-	// not building their columns is a third of the CPU of an unchanged
-	// 10,000-event fetch (510 -> 339 ms, issue 13, docs/benchmarks.md).
+	// database works while the next page is fetched. Events stored
+	// unchanged come as their id and hash only (traffic.Event.HashOnly):
+	// Write needs no more (docs/benchmarks.md, "What each fast path buys").
 	var snap traffic.Snapshot
 	err = fetch.Start(runCtx, info)
 	if err == nil {
@@ -193,6 +197,11 @@ func dryRun(ctx context.Context, p Params, sum Summary, finish func(Summary, err
 		sum.Status = "dry-run"
 	}
 	return finish(sum, err)
+}
+
+// deadlineCause is why a run that outlived its deadline failed.
+func deadlineCause(d time.Duration) error {
+	return fmt.Errorf("the run did not finish within source.deadline (%s)", d)
 }
 
 // ended names what ended the run, a signal or source.deadline, in err

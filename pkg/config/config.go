@@ -43,6 +43,7 @@ type Config struct {
 	// section, and is what every feed inherits otherwise.
 	Source Source `mapstructure:"source"`
 	Log    Log    `mapstructure:"log"`
+	Fetch  Fetch  `mapstructure:"fetch"`
 	// Feeds are the feeds to collect, in name order: the feeds section
 	// resolved, or the one feed "default" made of Source.
 	Feeds []Feed `mapstructure:"-"`
@@ -85,6 +86,18 @@ type Source struct {
 	MaxPages int               `mapstructure:"max_pages"` // Open511: more pages fail the run
 }
 
+// Fetch settings: how the feeds of one fetch are run.
+type Fetch struct {
+	// Parallel is how many feeds are fetched at once (fetch --parallel).
+	Parallel int `mapstructure:"parallel"`
+}
+
+// DefaultParallel is fetch.parallel when nothing sets it. The work is
+// mostly waiting for feeds, so more than the cores; a few, so that two or
+// three hung feeds cannot hold every slot, while the snapshots read ahead
+// on SQLite (one per slot) stay a few in memory.
+const DefaultParallel = 4
+
 // Log settings.
 type Log struct {
 	Level  string `mapstructure:"level"`
@@ -109,6 +122,7 @@ var defaults = map[string]any{
 	"log.level":        "info",
 	"log.format":       "text",
 	"log.quiet":        false,
+	"fetch.parallel":   DefaultParallel,
 }
 
 // extraEnv are environment names read besides TRAFFICCTL_<SECTION>_<KEY>,
@@ -549,6 +563,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return bad("log format %q is not text or json", c.Log.Format)
+	}
+	if c.Fetch.Parallel < 1 {
+		return bad("fetch.parallel must be at least 1, not %d", c.Fetch.Parallel)
 	}
 	return c.Source.validate("source", "TRAFFICCTL_API_KEY")
 }

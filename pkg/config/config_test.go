@@ -128,6 +128,13 @@ func TestFileValuesAndTypes(t *testing.T) {
 	if err := c.Feeds[0].RequireKey(); err != nil {
 		t.Fatalf("DriveBC needs no key: %v", err)
 	}
+	if c.Fetch.Parallel != DefaultParallel {
+		t.Fatalf("fetch.parallel %d, want the default %d", c.Fetch.Parallel, DefaultParallel)
+	}
+	t.Setenv("TRAFFICCTL_FETCH_PARALLEL", "7")
+	if c, err = Load(Options{File: "c.yaml"}); err != nil || c.Fetch.Parallel != 7 {
+		t.Fatalf("fetch.parallel from env: %v %v", c, err)
+	}
 	t.Setenv("TRAFFICCTL_SOURCE_PARAMS", "region=x&status=ARCHIVED")
 	c, err = Load(Options{File: "c.yaml"})
 	if err != nil || c.Source.Params["status"] != "ARCHIVED" || c.Source.Params["region"] != "x" {
@@ -143,6 +150,7 @@ func TestBadConfigIsAConfigError(t *testing.T) {
 		{"bad duration", "source:\n  timeout: soon\n", "", "configuration error"},
 		{"key in url", "source:\n  url: https://x/events?api_key=abc\n", "", "must not hold the API key"},
 		{"missing file", "", "", "no such file"},
+		{"no parallel", "fetch:\n  parallel: 0\n", "", "fetch.parallel must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,7 +57,7 @@ func seedHistory(b *testing.B, dbURL string) *store.Store {
 			versions = append(versions, v)
 			first = last + 1
 		}
-		events = append(events, ledgertest.BulkRow(&e, map[string]any{"id": e.ID, "first_seen_at": runAt(1), "current_version": version}))
+		events = append(events, ledgertest.EventRow(map[string]any{"id": e.ID, "first_seen_at": runAt(1), "current_version": version}))
 	}
 	db := s.DB()
 	if err := db.CreateInBatches(&runs, 500).Error; err != nil {

@@ -22,13 +22,9 @@ type envelope struct {
 // "events" member that is a list, and a pagination.next_url that is a
 // string or null if present: such bodies go to decodePage.
 //
-// What it buys (issue 13, scripts/bench-ab.sh, 7 alternating rounds of
-// 500 unchanged events, the whole fetch): the plain reader, each page
-// parsed whole into one fastjson tree, took a median of 61 ms on SQLite
-// and 71 ms on PostgreSQL; this scanner with per-event parsing, 38 and
-// 46 ms: about 35-40 % of a run. A one-shot process pays the page faults
-// of a whole page's tree afresh every run. docs/benchmarks.md has the
-// figures.
+// A one-shot process pays the page faults of a whole page's tree afresh
+// every run; what the scanner buys is in docs/benchmarks.md, "What each
+// fast path buys".
 func readEnvelope(data []byte) (env envelope, ok bool) {
 	i := traffic.SkipSpace(data, 0)
 	if i == len(data) || data[i] != '{' {

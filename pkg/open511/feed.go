@@ -9,12 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/valyala/fastjson"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/trafficctl/trafficctl/pkg/redact"
 	"github.com/trafficctl/trafficctl/pkg/source"
@@ -41,13 +43,15 @@ type Feed struct {
 }
 
 // Stream reads every page of the feed, following pagination.next_url, and
-// hands each page's events to sink, in feed order, from one goroutine,
-// while the next pages are fetched and decoded. Events without an id are
-// left out (counted as Skipped); an id met again is handed on again, and
-// its later content counts. If stored is not nil, an event it reports as
-// stored with this content is handed on as its ID and ContentHash only. If
-// a page fails, or sink returns an error, Stream stops and returns that
-// error; undoing what sink did is the caller's business (a transaction).
+// hands each page's events to sink, in feed order, on the calling
+// goroutine, while one other goroutine fetches the next page and decodes
+// it (in a share per core, decodeShares).
+// Events without an id are left out (counted as Skipped); an id met again
+// is handed on again, and its later content counts. If stored is not nil,
+// an event it reports as stored with this content is handed on as its ID
+// and ContentHash only, with HashOnly set. If a page fails, or sink returns
+// an error, Stream stops and returns that error; undoing what sink did is
+// the caller's business (a transaction).
 func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) bool, sink func(events []traffic.Event) error) (traffic.Snapshot, error) {
 	var snap traffic.Snapshot
 	next, err := f.firstURL()
@@ -58,58 +62,44 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	// Each page is decoded in the background while the next page is
-	// fetched, and handed to sink by one goroutine, in order. At most two
-	// decoded pages wait for sink, which bounds memory. (Measured together
-	// with readEnvelope, not apart: the plain sequential reader of both was
-	// 35-40 % slower on 500 events; on 10,000 the medians were within the
-	// machine's noise. See docs/benchmarks.md.)
-	type pending struct {
-		n    int
-		done <-chan []decoded
+	// One page decoded ahead at most, which bounds memory.
+	type page struct {
+		n      int
+		events []decoded
 	}
-	queue := make(chan pending, 2)
-	sunk := make(chan error, 1)
-	go func() {
-		var failed error
-		ids := map[string]bool{}
-		for p := range queue {
-			decoded := <-p.done
-			events := make([]traffic.Event, 0, len(decoded))
-			for _, d := range decoded {
-				if f.accept(&snap, ids, d, p.n) {
-					events = append(events, d.ev)
-				}
-			}
-			if failed != nil || ctx.Err() != nil {
-				continue // read, and counted for the ledger, but the run is failing
-			}
-			if failed = sink(events); failed != nil {
-				cancel(failed)
-			}
-		}
-		sunk <- failed
-	}()
-	fetchErr := f.fetchPages(ctx, next, &snap, func(n int, page pageInfo) error {
-		done := make(chan []decoded, 1)
-		go func() {
+	pages := make(chan page, 1)
+	var g errgroup.Group
+	g.Go(func() error {
+		defer close(pages)
+		return f.fetchPages(ctx, next, &snap.Pages, func(n int, p pageInfo) error {
 			var events []decoded
-			page.decode(stored, f.Location, func(d decoded) { events = append(events, d) })
-			f.Source.Release(page.body) // decoded events hold copies, not the body
-			done <- events
-		}()
-		select {
-		case queue <- pending{n, done}:
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
+			p.decode(stored, f.Location, func(d decoded) { events = append(events, d) })
+			f.Source.Release(p.body) // decoded events hold copies, not the body
+			select {
+			case pages <- page{n, events}:
+				return nil
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		})
 	})
-	if fetchErr != nil {
-		cancel(fetchErr) // sink is not called again
+	var sinkErr error
+	ids := map[string]bool{}
+	for p := range pages {
+		events := make([]traffic.Event, 0, len(p.events))
+		for _, d := range p.events {
+			if f.accept(&snap, ids, d, p.n) {
+				events = append(events, d.ev)
+			}
+		}
+		if sinkErr != nil || ctx.Err() != nil {
+			continue // read, and counted for the ledger, but the run is failing
+		}
+		if sinkErr = sink(events); sinkErr != nil {
+			cancel(sinkErr) // no more pages are fetched
+		}
 	}
-	close(queue)
-	sinkErr := <-sunk
+	fetchErr := g.Wait()
 	cancelled := errors.Is(sinkErr, context.Canceled) || errors.Is(sinkErr, context.DeadlineExceeded)
 	switch {
 	case sinkErr != nil && !cancelled:
@@ -125,23 +115,23 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 }
 
 // fetchPages fetches the pages from next on and hands each to got.
-func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snapshot, got func(n int, page pageInfo) error) error {
+func (f *Feed) fetchPages(ctx context.Context, next *url.URL, pages *int, got func(n int, page pageInfo) error) error {
 	maxPages := f.MaxPages
 	if maxPages <= 0 {
 		maxPages = DefaultMaxPages
 	}
 	seen := map[string]bool{}
 	for next != nil {
-		if snap.Pages == maxPages {
-			return fmt.Errorf("fetch page %d of %s: more than %d pages; raise source.max_pages if the feed is really this long", snap.Pages+1, redact.URL(next), maxPages)
+		if *pages == maxPages {
+			return fmt.Errorf("fetch page %d of %s: more than %d pages; raise source.max_pages if the feed is really this long", *pages+1, redact.URL(next), maxPages)
 		}
 		key := next.String()
 		if seen[key] {
-			return fmt.Errorf("fetch page %d: the feed links back to %s, which was already read (pagination loops)", snap.Pages+1, redact.URL(next))
+			return fmt.Errorf("fetch page %d: the feed links back to %s, which was already read (pagination loops)", *pages+1, redact.URL(next))
 		}
 		seen[key] = true
-		snap.Pages++
-		what := "page " + strconv.Itoa(snap.Pages)
+		*pages++
+		what := "page " + strconv.Itoa(*pages)
 		var page pageInfo
 		var following *url.URL
 		// A bad next_url fails the page like a bad body, so the error
@@ -157,7 +147,7 @@ func (f *Feed) fetchPages(ctx context.Context, next *url.URL, snap *traffic.Snap
 		if err != nil {
 			return err
 		}
-		if err := got(snap.Pages, page); err != nil {
+		if err := got(*pages, page); err != nil {
 			return err
 		}
 		next = following
@@ -252,19 +242,8 @@ func readPage(data []byte) (pageInfo, error) {
 	if fastjson.ValidateBytes(data) == nil {
 		if env, ok := readEnvelope(data); ok {
 			page := pageInfo{next: env.next, decode: func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
-				p, sc := parsers.Get(), scratches.Get().(*traffic.Scratch)
-				defer parsers.Put(p)
-				defer scratches.Put(sc)
-				for _, obj := range env.events {
-					v, err := traffic.Parse(p, "event", obj) // valid: the whole body was
-					if err == nil {
-						var e traffic.Event
-						var warnings []string
-						e, warnings, err = decodeEvent(v, sc, stored, loc)
-						emit(decoded{e, warnings, err})
-					} else {
-						emit(decoded{err: err})
-					}
+				for _, d := range decodeShares(env.events, stored, loc) {
+					emit(d)
 				}
 			}}
 			return page, nil
@@ -274,6 +253,36 @@ func readPage(data []byte) (pageInfo, error) {
 }
 
 var scratches = sync.Pool{New: func() any { return new(traffic.Scratch) }}
+
+// decodeShares decodes a page's event objects, in order, in one contiguous
+// share per core, each on a goroutine of its own: decoding is most of the
+// CPU of a run that finds its events unchanged, and one core left idle
+// made such a run a third slower (docs/benchmarks.md, "Content in spells").
+func decodeShares(objs [][]byte, stored func(string, string) bool, loc *time.Location) []decoded {
+	out := make([]decoded, len(objs))
+	per := max((len(objs)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0), 1)
+	var g errgroup.Group
+	for start := 0; start < len(objs); start += per {
+		end := min(start+per, len(objs))
+		g.Go(func() error {
+			p, sc := parsers.Get(), scratches.Get().(*traffic.Scratch)
+			defer parsers.Put(p)
+			defer scratches.Put(sc)
+			for i := start; i < end; i++ {
+				v, err := traffic.Parse(p, "event", objs[i]) // valid: the whole body was
+				if err != nil {
+					out[i] = decoded{err: err}
+					continue
+				}
+				e, warnings, err := decodeEvent(v, sc, stored, loc)
+				out[i] = decoded{e, warnings, err}
+			}
+			return nil
+		})
+	}
+	g.Wait() // the shares return no error: a bad object is an event to skip
+	return out
+}
 
 // decodePage reads a body that readEnvelope did not take, with
 // encoding/json, to say what is wrong with it: the body must be an object
@@ -333,7 +342,7 @@ func decodePage(data []byte) (pageInfo, error) {
 		for _, obj := range objs {
 			ev, warnings, err := DecodeEvent(obj, loc)
 			if err == nil && stored != nil && stored(ev.ID, ev.ContentHash) {
-				ev = traffic.Event{ID: ev.ID, ContentHash: ev.ContentHash}
+				ev = traffic.Event{ID: ev.ID, ContentHash: ev.ContentHash, HashOnly: true}
 			}
 			emit(decoded{ev, warnings, err})
 		}

@@ -55,11 +55,9 @@ type Client struct {
 }
 
 // Release gives back a body that Get returned and that nothing uses any
-// more: the next Get reads into it instead of allocating. Reading each
-// page into fresh memory made an unchanged 10,000-event fetch (20 pages)
-// allocate 85 MB instead of 46 and take about 80 ms (a quarter) longer,
-// in a process whose new memory is page faults (issue 13,
-// docs/benchmarks.md). Safe from any goroutine.
+// more: the next Get reads into it instead of allocating, which a process
+// whose new memory is page faults pays for (docs/benchmarks.md, "Content
+// in spells"). Safe from any goroutine.
 func (c *Client) Release(body []byte) {
 	select {
 	case c.freeList() <- body[:0]:
@@ -68,7 +66,7 @@ func (c *Client) Release(body []byte) {
 }
 
 func (c *Client) freeList() chan []byte {
-	c.freeOnce.Do(func() { c.free = make(chan []byte, 3) }) // two pages wait to be decoded, one is read
+	c.freeOnce.Do(func() { c.free = make(chan []byte, 2) }) // one page waits to be decoded, one is read
 	return c.free
 }
 

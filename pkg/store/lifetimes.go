@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sort"
 	"time"
 
@@ -47,26 +48,47 @@ func (l *Lifetime) Duration() time.Duration {
 // filter. The row passed to fn is reused.
 //
 // It reads each event's spells in order (feed, event_id, version), so it
-// holds one event at a time, and its feed's successful run ids (few and
-// small) to count the runs each spell spans.
+// holds one event at a time. The runs each spell spans are the difference
+// of the numbers the ledger's summary gives its first and last run (on a
+// database not migrated to 0005_ledger_index yet, they are counted among
+// its feed's successful run ids, all read first).
 func (s *Store) Lifetimes(ctx context.Context, f Filter, fn func(*Lifetime) error) error {
 	return s.read(ctx, func(db *gorm.DB) error {
 		w, latest, err := s.spanFilter(db, f, "id", "first_seen_at", "last_seen_at")
 		if err != nil {
 			return err
 		}
-		runs, err := s.successfulRuns(db, Filter{Feeds: f.Feeds})
-		if err != nil {
-			return err
+		// A spell's runs are counted from the numbers the ledger's summary
+		// gives each successful run; without it, from every successful
+		// run's id.
+		indexed := s.indexed(db)
+		var runIDs map[string][]int64 // per feed, ascending
+		var seqs map[string]int64     // per feed, the latest success's number
+		if indexed {
+			if seqs, err = s.successCounts(db); err != nil {
+				return err
+			}
+		} else {
+			runs, err := s.successfulRuns(db, Filter{Feeds: f.Feeds})
+			if err != nil {
+				return err
+			}
+			runIDs = map[string][]int64{}
+			for _, r := range runs {
+				runIDs[r.Feed] = append(runIDs[r.Feed], r.ID)
+			}
 		}
-		runIDs := map[string][]int64{} // per feed, ascending
-		for _, r := range runs {
-			runIDs[r.Feed] = append(runIDs[r.Feed], r.ID)
+		seqColumns, seqJoins := "NULL, NULL", ""
+		if indexed {
+			seqColumns = "fs.seq, ls.seq"
+			seqJoins = `
+LEFT JOIN ledger_successes fs ON fs.run_id = v.first_run_id
+LEFT JOIN ledger_successes ls ON ls.run_id = v.last_run_id`
 		}
 		q := `SELECT e.feed, e.id, e.headline, e.event_type, e.lat, e.lon, e.severity, e.first_seen_at, e.last_seen_at, e.closed_at,
-	v.first_run_id, v.last_run_id, v.severity
-FROM (SELECT feed, id, headline, event_type, lat, lon, severity, first_seen_at, last_seen_at, closed_at FROM events` + w.String() + `) e
-JOIN event_versions v ON v.feed = e.feed AND v.event_id = e.id
+	v.first_run_id, v.last_run_id, v.severity, ` + seqColumns + `
+FROM (SELECT feed, id, headline, event_type, lat, lon, severity, first_seen_at, last_seen_at, closed_at FROM ` + currentEvents + w.String() + `) e
+JOIN event_versions v ON v.feed = e.feed AND v.event_id = e.id` + seqJoins + `
 ORDER BY e.feed, e.id, v.version`
 		rows, err := db.Raw(q, w.args...).Rows()
 		if err != nil {
@@ -80,10 +102,12 @@ ORDER BY e.feed, e.id, v.version`
 			firstRun         int64
 			lastRun          sql.NullInt64
 			spellSeverity    string
+			firstSeq         sql.NullInt64
+			lastSeq          sql.NullInt64
 			started          bool
 		)
 		dest := []any{&l.Feed, &l.ID, &l.Headline, &l.EventType, &lat, &lon, &l.SeverityLast, &l.FirstSeenAt, &lastSeen, &closed,
-			&firstRun, &lastRun, &spellSeverity}
+			&firstRun, &lastRun, &spellSeverity, &firstSeq, &lastSeq}
 		for rows.Next() {
 			if err := rows.Scan(dest...); err != nil {
 				return s.dbError("read event lifetimes", err)
@@ -103,14 +127,28 @@ ORDER BY e.feed, e.id, v.version`
 				cur.ClosedAt = nullTime(closed)
 				cur.SeverityFirst = spellSeverity
 				cur.SeenAtStart = len(ids) > 0 && ids[0] == firstRun
+				if indexed {
+					cur.SeenAtStart = firstSeq.Int64 == 1
+				}
 				cur.Versions, cur.RunsPresent = 0, 0
 			}
-			last := latest[l.Feed].ID
-			if lastRun.Valid {
-				last = lastRun.Int64
-			}
 			cur.Versions++
-			cur.RunsPresent += countIn(runIDs[l.Feed], firstRun, last)
+			if !indexed {
+				last := latest[l.Feed].ID
+				if lastRun.Valid {
+					last = lastRun.Int64
+				}
+				cur.RunsPresent += countIn(runIDs[l.Feed], firstRun, last)
+				continue
+			}
+			last := seqs[l.Feed] // open: to the latest success
+			if lastRun.Valid {
+				last = lastSeq.Int64
+			}
+			if !firstSeq.Valid || (lastRun.Valid && !lastSeq.Valid) {
+				return fmt.Errorf("read event lifetimes on %s: the ledger's summary has no run %d or %d; run trafficctl migrate", s.display, firstRun, lastRun.Int64)
+			}
+			cur.RunsPresent += max(int(last-firstSeq.Int64+1), 0)
 		}
 		if err := rows.Err(); err != nil {
 			return s.dbError("read event lifetimes", err)
@@ -120,6 +158,23 @@ ORDER BY e.feed, e.id, v.version`
 		}
 		return nil
 	})
+}
+
+// successCounts is each feed's number of successful runs: the latest's
+// number in ledger_successes.
+func (s *Store) successCounts(db *gorm.DB) (map[string]int64, error) {
+	var feeds []struct {
+		Feed           string
+		SuccessfulRuns int64
+	}
+	if err := db.Table("ledger_feeds").Find(&feeds).Error; err != nil {
+		return nil, s.dbError("read the ledger", err)
+	}
+	out := make(map[string]int64, len(feeds))
+	for _, f := range feeds {
+		out[f.Feed] = f.SuccessfulRuns
+	}
+	return out, nil
 }
 
 // countIn counts the ids (ascending) in [from, to].

@@ -29,6 +29,8 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		s.sqlMigration("0001_initial"),
 		s.sqlMigration("0002_feeds", fillSchedule0002),
 		s.sqlMigration("0003_views"),
+		s.sqlMigration("0004_content_in_spells"),
+		s.sqlMigration("0005_ledger_index"),
 	}
 }
 
@@ -181,7 +183,7 @@ func (s *Store) migrateOnce(ctx context.Context, target string) ([]string, error
 
 // hasMigrationsTable reports whether the migrations table exists. On
 // PostgreSQL it asks the catalog directly: GORM's HasTable goes through
-// information_schema, which costs about 10 ms on every run.
+// information_schema, which is slow, and this is read on every run.
 func (s *Store) hasMigrationsTable(db *gorm.DB) bool {
 	if s.dialect != Postgres {
 		return db.Migrator().HasTable(migrationsTable)

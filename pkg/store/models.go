@@ -10,7 +10,11 @@ import (
 // stored before feeds existed.
 const DefaultFeed = "default"
 
-// Event is a row of events: the latest state of one event of one feed.
+// Event is one event of one feed as the events export gives it: its row of
+// events (Feed, ID, FirstSeenAt, LastSeenAt, ClosedAt, CurrentVersion:
+// identity and lifecycle) with its content, which is stored once, in its
+// current spell (the event_versions row CurrentVersion), and read from
+// there. events has no content columns.
 type Event struct {
 	Feed string
 	traffic.Event
@@ -26,13 +30,15 @@ type Event struct {
 
 // EventVersion is a row of event_versions: one spell, a stretch of
 // consecutive successful runs of its feed in which an event was present
-// with identical content. Event.ID is the event's id (event_id).
+// with identical content, and that content (typed columns, geometry,
+// schedule, raw and hash). Event.ID is the event's id (event_id).
 //
 // An open spell (the event is present, unchanged, in its feed's latest
 // successful run) has NULL LastRunID and ValidTo in the table: its end is
 // always that run, so it is not stored, and an unchanged run writes
 // nothing but its ledger row. They are set when the spell ends. The
-// streaming queries always fill them in.
+// streaming queries always fill them in. An event is open exactly while
+// its current spell is.
 type EventVersion struct {
 	Feed       string
 	Version    int

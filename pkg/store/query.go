@@ -210,7 +210,12 @@ func (c *rawCanon) fix(raw *string) error {
 type latestRuns map[string]RunStart
 
 func (s *Store) latestRuns(db *gorm.DB) (latestRuns, error) {
-	rows, err := db.Raw("SELECT feed, id, started_at FROM fetch_runs WHERE id IN (SELECT MAX(id) FROM fetch_runs WHERE status = ? GROUP BY feed)", RunSucceeded).Rows()
+	q := "SELECT feed, id, started_at FROM fetch_runs WHERE id IN (SELECT MAX(id) FROM fetch_runs WHERE status = ? GROUP BY feed)"
+	args := []any{RunSucceeded}
+	if s.indexed(db) { // a row per feed, not the whole ledger
+		q, args = "SELECT r.feed, r.id, r.started_at FROM ledger_feeds f JOIN fetch_runs r ON r.id = f.last_success_id", nil
+	}
+	rows, err := db.Raw(q, args...).Rows()
 	if err != nil {
 		return nil, s.dbError("read the ledger", err)
 	}
@@ -222,7 +227,7 @@ func (s *Store) latestRuns(db *gorm.DB) (latestRuns, error) {
 		if err := rows.Scan(&feed, &r.ID, &r.Started); err != nil {
 			return nil, s.dbError("read the ledger", err)
 		}
-		r.Started = r.Started.UTC()
+		r.Feed, r.Started = feed, r.Started.UTC()
 		latest[feed] = r
 	}
 	return latest, s.dbError("read the ledger", rows.Err())
@@ -268,6 +273,12 @@ func (s *Store) spanFilter(db *gorm.DB, f Filter, id, start, end string) (*where
 	return w, latest, nil
 }
 
+// currentEvents is events with each event's content, from its current
+// spell, as a table the filters read with unqualified columns.
+var currentEvents = "(SELECT e.feed, e.id, v." + strings.Join(traffic.FieldNames(), ", v.") +
+	", e.first_seen_at, e.last_seen_at, e.closed_at, e.current_version, v.content_hash, v.raw" +
+	" FROM events e JOIN event_versions v ON v.feed = e.feed AND v.event_id = e.id AND v.version = e.current_version) AS events"
+
 // Events streams the events table ordered by feed and id, with
 // last_seen_at filled in for open events. The row passed to fn is reused:
 // keep a copy (a shallow copy is enough).
@@ -278,7 +289,7 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(*Event) error) err
 			return err
 		}
 		q := "SELECT feed, id, " + fieldColumns + ", first_seen_at, last_seen_at, closed_at, current_version, content_hash, " +
-			rawColumn(f.WithRaw) + " FROM events" + w.String() + " ORDER BY feed, id"
+			rawColumn(f.WithRaw) + " FROM " + currentEvents + w.String() + " ORDER BY feed, id"
 		rows, err := db.Raw(q, w.args...).Rows()
 		if err != nil {
 			return s.dbError("read events", err)
@@ -415,8 +426,8 @@ func (s *Store) Versions(ctx context.Context, f Filter, fn func(*EventVersion) e
 }
 
 // runsQuery selects the ledger in id order, limited by feed and start time.
-func runsQuery(db *gorm.DB, f Filter) *gorm.DB {
-	q := db.Model(&FetchRun{}).Order("id")
+func (s *Store) runsQuery(db *gorm.DB, f Filter) *gorm.DB {
+	q := s.runs(db, f).Order("id")
 	if len(f.Feeds) > 0 {
 		q = q.Where("feed IN ?", f.Feeds)
 	}
@@ -434,7 +445,7 @@ func runsQuery(db *gorm.DB, f Filter) *gorm.DB {
 // like every export, so that it stays one if it ever reads more.
 func (s *Store) Runs(ctx context.Context, f Filter, fn func(*FetchRun) error) error {
 	return s.read(ctx, func(db *gorm.DB) error {
-		rows, err := runsQuery(db, f).Rows()
+		rows, err := s.runsQuery(db, f).Rows()
 		if err != nil {
 			return s.dbError("read the ledger", err)
 		}
@@ -554,7 +565,7 @@ func (s *Store) sweep(db *gorm.DB, runs []RunStart, latest latestRuns, f Filter,
 
 // successfulRuns are the successful runs f selects, in id order.
 func (s *Store) successfulRuns(db *gorm.DB, f Filter) ([]RunStart, error) {
-	rows, err := runsQuery(db, f).Select("id, feed, started_at").Where("status = ?", RunSucceeded).Rows()
+	rows, err := s.runsQuery(db, f).Select("id, feed, started_at").Where("status = ?", RunSucceeded).Rows()
 	if err != nil {
 		return nil, s.dbError("read the ledger", err)
 	}

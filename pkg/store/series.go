@@ -110,23 +110,21 @@ func (s *Store) IntervalCounts(ctx context.Context, f Filter, q Series, fn func(
 	}
 	q = q.orDefaults()
 	return s.read(ctx, func(db *gorm.DB) error {
-		runs, err := s.successfulRuns(db, Filter{Feeds: f.Feeds})
-		if err != nil || len(runs) == 0 {
-			return err
-		}
 		latest, err := s.latestRuns(db)
 		if err != nil {
 			return err
 		}
-		perFeed := map[string][]RunStart{}
-		for _, r := range runs {
-			perFeed[r.Feed] = append(perFeed[r.Feed], r)
-		}
-		feeds := make([]string, 0, len(perFeed))
-		for feed := range perFeed {
-			feeds = append(feeds, feed)
+		var feeds []string // those with a successful run, among f.Feeds
+		for feed := range latest {
+			if len(f.Feeds) == 0 || slices.Contains(f.Feeds, feed) {
+				feeds = append(feeds, feed)
+			}
 		}
 		sort.Strings(feeds)
+		perFeed, err := s.seriesRuns(db, f, q.Grid(), feeds)
+		if err != nil {
+			return err
+		}
 		for _, feed := range feeds {
 			// Checked for every feed before writing any row.
 			if n, from, to := intervals(perFeed[feed], f, q.Grid()); n > MaxIntervals {
@@ -140,6 +138,41 @@ func (s *Store) IntervalCounts(ctx context.Context, f Filter, q Series, fn func(
 		}
 		return nil
 	})
+}
+
+// seriesRuns are the successful runs each feed's series needs, in id
+// order: with f.Since, those from the start of its interval on (read
+// through the index on start times) and the one before them, to tell what
+// the first of them closed; without it, all of them.
+func (s *Store) seriesRuns(db *gorm.DB, f Filter, grid Grid, feeds []string) (map[string][]RunStart, error) {
+	window := Filter{Feeds: f.Feeds}
+	if !f.Since.IsZero() && f.Since.Year() >= 1678 { // within Grid's int64 nanoseconds
+		window.Since = grid.Floor(f.Since)
+	}
+	runs, err := s.successfulRuns(db, window)
+	if err != nil {
+		return nil, err
+	}
+	perFeed := map[string][]RunStart{}
+	for _, r := range runs {
+		perFeed[r.Feed] = append(perFeed[r.Feed], r)
+	}
+	if window.Since.IsZero() {
+		return perFeed, nil
+	}
+	for _, feed := range feeds {
+		if len(perFeed[feed]) == 0 {
+			continue
+		}
+		before, ok, err := s.successBefore(db, feed, perFeed[feed][0].ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			perFeed[feed] = append([]RunStart{before}, perFeed[feed]...)
+		}
+	}
+	return perFeed, nil
 }
 
 // MaxIntervals is the most intervals a feed's counts series may have: a
@@ -164,7 +197,9 @@ func (e *TooManyIntervalsError) Error() string {
 // seriesSpan is the time a feed's series covers: [f.Since, f.Until), or
 // without them from its first successful run to its last (runs, in order).
 func seriesSpan(runs []RunStart, f Filter) (from, to time.Time) {
-	from, to = runs[0].Started, runs[len(runs)-1].Started.Add(time.Nanosecond)
+	if len(runs) > 0 { // none when f.Since is after the feed's last run
+		from, to = runs[0].Started, runs[len(runs)-1].Started.Add(time.Nanosecond)
+	}
 	if !f.Since.IsZero() {
 		from = f.Since
 	}

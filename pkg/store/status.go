@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Status is what "trafficctl status" reports about a database: its schema,
@@ -141,16 +143,20 @@ func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, er
 		}
 		return byFeed[name]
 	}
-	counts := []struct {
+	indexed := slices.Contains(st.Applied, ledgerIndex)
+	type countQuery struct {
 		query string
 		dest  func(f *FeedStatus, n, m int64)
-	}{
+	}
+	counts := []countQuery{
 		{"SELECT feed, COUNT(*), COUNT(*) - COUNT(closed_at) FROM events GROUP BY feed",
 			func(f *FeedStatus, n, m int64) { f.Events, f.OpenEvents = n, m }},
 		{"SELECT feed, COUNT(*), 0 FROM event_versions GROUP BY feed",
 			func(f *FeedStatus, n, _ int64) { f.Versions = n }},
-		{"SELECT feed, COUNT(*), SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) FROM fetch_runs GROUP BY feed",
-			func(f *FeedStatus, n, m int64) { f.Runs, f.FailedRuns = n, m }},
+	}
+	if !indexed {
+		counts = append(counts, countQuery{"SELECT feed, COUNT(*), SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) FROM fetch_runs GROUP BY feed",
+			func(f *FeedStatus, n, m int64) { f.Runs, f.FailedRuns = n, m }})
 	}
 	for _, c := range counts {
 		rows, err := db.Raw(c.query).Rows()
@@ -171,8 +177,9 @@ func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, er
 			return st, s.dbError("count rows", err)
 		}
 	}
+	// Through the index on started_at: the runs of the window only.
 	var failures []FetchRun
-	err = db.Where("status = ? AND started_at >= ?", RunFailed, dbTime(failuresSince)).Order("id DESC").Find(&failures).Error
+	err = s.runs(db, Filter{Since: failuresSince}).Where("status = ? AND started_at >= ?", RunFailed, dbTime(failuresSince)).Order("id DESC").Find(&failures).Error
 	if err != nil {
 		return st, s.dbError("read failed runs", err)
 	}
@@ -181,24 +188,13 @@ func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, er
 		f := feed(r.Feed)
 		f.Failures = append(f.Failures, r)
 	}
-	runs, err := s.successfulRuns(db, Filter{})
+	if indexed {
+		err = s.ledgerStatus(db, feed)
+	} else {
+		err = s.scanLedgerStatus(db, feed)
+	}
 	if err != nil {
 		return st, err
-	}
-	perFeed := map[string][]RunStart{}
-	for _, r := range runs {
-		perFeed[r.Feed] = append(perFeed[r.Feed], r)
-	}
-	for name, runs := range perFeed {
-		f := feed(name)
-		f.SuccessfulRuns = len(runs)
-		f.MedianInterval, f.Gaps = FindGaps(runs)
-		var last FetchRun
-		if err := db.First(&last, runs[len(runs)-1].ID).Error; err != nil {
-			return st, s.dbError("read the ledger", err)
-		}
-		last.StartedAt, last.FinishedAt = last.StartedAt.UTC(), last.FinishedAt.UTC()
-		f.LastSuccess = &last
 	}
 	for _, f := range byFeed {
 		st.Events += f.Events
@@ -210,6 +206,39 @@ func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, er
 	}
 	slices.SortFunc(st.Feeds, func(a, b FeedStatus) int { return strings.Compare(a.Feed, b.Feed) })
 	return st, nil
+}
+
+// scanLedgerStatus fills in each feed's last success, median interval and
+// gaps from the whole ledger: a database whose 0005_ledger_index is still
+// pending (status never migrates).
+func (s *Store) scanLedgerStatus(db *gorm.DB, feed func(string) *FeedStatus) error {
+	runs, err := s.successfulRuns(db, Filter{})
+	if err != nil {
+		return err
+	}
+	perFeed := map[string][]RunStart{}
+	for _, r := range runs {
+		perFeed[r.Feed] = append(perFeed[r.Feed], r)
+	}
+	for name, runs := range perFeed {
+		f := feed(name)
+		f.SuccessfulRuns = len(runs)
+		f.MedianInterval, f.Gaps = FindGaps(runs)
+		if err := s.lastSuccess(db, f, runs[len(runs)-1].ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) lastSuccess(db *gorm.DB, f *FeedStatus, id int64) error {
+	var last FetchRun
+	if err := db.First(&last, id).Error; err != nil {
+		return s.dbError("read the ledger", err)
+	}
+	last.StartedAt, last.FinishedAt = last.StartedAt.UTC(), last.FinishedAt.UTC()
+	f.LastSuccess = &last
+	return nil
 }
 
 // NotCreated reports whether rawURL names a SQLite file that does not

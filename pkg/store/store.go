@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -49,8 +50,9 @@ var ErrUnavailable = errors.New("database unavailable")
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
-	display string // the URL with its password hidden
-	path    string // the SQLite file
+	display string      // the URL with its password hidden
+	path    string      // the SQLite file
+	ledger  atomic.Bool // 0005_ledger_index is known to be applied
 }
 
 // Target is a parsed database URL.
@@ -306,5 +308,15 @@ func (s *Store) dbError(what string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return fmt.Errorf("%s on %s: %s", what, s.display, redact.Text(err.Error()))
+	return &driverError{msg: fmt.Sprintf("%s on %s: %s", what, s.display, redact.Text(err.Error())), err: err}
 }
+
+// driverError is a driver's error said without secrets, which still
+// unwraps to the driver's own (isBusy reads its code).
+type driverError struct {
+	msg string
+	err error
+}
+
+func (e *driverError) Error() string { return e.msg }
+func (e *driverError) Unwrap() error { return e.err }

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"context"
 	"database/sql"
-	"fmt"
 	"strings"
 	"time"
 
@@ -14,192 +12,171 @@ import (
 	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
-// The columns of events that writeEvents sets, in the order of
-// eventRow; last_seen_at and closed_at are left NULL (the event is open).
-var insertColumns = append(append([]string{"feed", "id"}, traffic.FieldNames()...),
-	"first_seen_at", "current_version", "content_hash", "raw")
+// The SQL of a run's writes. A page's spells are written with their
+// events' rows (beginSpells); spells end when their event changes or
+// closes (endSpells, closeEvents); undoSpell takes back what the run wrote
+// for an id it meets again with other content.
 
-// eventRow appends to row the values of insertColumns for e.
-func eventRow(row []any, feed string, e *traffic.Event, at time.Time, version int) []any {
-	row = append(row, feed, e.ID)
+// spellColumns are the columns of event_versions a new spell sets, in the
+// order of spellRow; last_run_id and valid_to stay NULL (the spell is open).
+var spellColumns = append(append([]string{"feed", "event_id", "version", "first_run_id", "valid_from", "content_hash"},
+	traffic.FieldNames()...), "raw")
+
+// spellRow appends to row the values of spellColumns for sp.
+func spellRow(row []any, feed string, runID int64, at time.Time, sp *spell) []any {
+	e := sp.event
+	row = append(row, feed, e.ID, sp.version, runID, at, e.ContentHash)
 	for _, f := range traffic.Fields {
 		row = append(row, f.Value(e))
 	}
-	return append(row, at, version, e.ContentHash, e.Raw)
+	return append(row, e.Raw)
 }
 
-// upsertEvents is the ON CONFLICT clause of the events insert: a changed
-// or returning event takes the new content and is open again; its
-// first_seen_at stays.
-var upsertEvents = func() string {
-	var set []string
-	for _, c := range strings.Split(fieldColumns, ", ") {
-		set = append(set, c+" = excluded."+c)
-	}
-	set = append(set, "last_seen_at = NULL", "closed_at = NULL", "current_version = excluded.current_version",
-		"content_hash = excluded.content_hash", "raw = excluded.raw")
-	return " ON CONFLICT (feed, id) DO UPDATE SET " + strings.Join(set, ", ")
-}()
+// upsertEvent is how a spell's event is written: a new event gets its row;
+// a changed or returning one points at its new spell and is open again
+// (its first_seen_at stays).
+const upsertEvent = " ON CONFLICT (feed, id) DO UPDATE SET current_version = excluded.current_version, last_seen_at = NULL, closed_at = NULL"
 
-// copySpells starts a spell for each given event from its row in events,
-// which writeEvents has written: each event's content crosses from Go to
-// the database once.
-var copySpells = "INSERT INTO event_versions (feed, event_id, version, first_run_id, valid_from, content_hash, " +
-	fieldColumns + ", raw) SELECT feed, id, current_version, %s, %s, content_hash, " + fieldColumns + ", raw FROM events WHERE "
-
-// writeEvents upserts the new, changed and returning events into events;
-// startSpells then starts their spells.
-func (s *Store) writeEvents(tx *gorm.DB, conn *sql.Conn, feed string, at time.Time, write []traffic.Event, versions []int) error {
-	if len(write) == 0 {
-		return nil
-	}
-	ctx := tx.Statement.Context
-	if s.dialect == Postgres {
-		return s.writeEventsPostgres(ctx, tx.Statement.ConnPool, conn, feed, at, write, versions)
-	}
-	return s.writeEventsSQLite(ctx, tx.Statement.ConnPool, feed, at, write, versions)
-}
-
-// startSpells starts a spell in event_versions for each id, from its row in
-// events as writeEvents left it, in one statement per bind-parameter limit
-// on SQLite and one statement on PostgreSQL.
-func (s *Store) startSpells(tx *gorm.DB, feed string, runID int64, at time.Time, ids []string) error {
-	if len(ids) == 0 {
+// beginSpells writes the spells a page begins, each with its event's row
+// in events (first, for the foreign key).
+func (s *Store) beginSpells(tx *gorm.DB, conn *sql.Conn, feed string, runID int64, at time.Time, spells []spell) error {
+	if len(spells) == 0 {
 		return nil
 	}
 	ctx, db := tx.Statement.Context, tx.Statement.ConnPool
 	if s.dialect == Postgres {
-		// A join with the unnested ids, not "id = ANY($3)", which would
-		// compare every row with every id.
-		_, err := db.ExecContext(ctx, fmt.Sprintf(copySpells, "$1", "$2")+"feed = $3 AND id IN (SELECT unnest($4::text[]))", runID, at, feed, ids)
-		return s.dbError("write event versions", err)
-	}
-	err := inBatches(ids, s.maxParams()-3, func(batch []string) error {
-		args := make([]any, 0, len(batch)+3)
-		args = append(args, runID, at, feed)
-		for _, id := range batch {
-			args = append(args, id)
+		ids, versions := make([]string, len(spells)), make([]int, len(spells))
+		for i, sp := range spells {
+			ids[i], versions[i] = sp.event.ID, sp.version
 		}
-		query := fmt.Sprintf(copySpells, "?", "?") + "feed = ? AND id IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
-		_, err := db.ExecContext(ctx, query, args...)
-		return err
-	})
-	return s.dbError("write event versions", err)
-}
-
-// writeEventsPostgres loads events never stored before with COPY, the
-// bulk-load protocol (no statement with thousands of parameters to parse
-// and plan), and upserts the others (changed or back after closing,
-// usually a few) from one array per column. One or two statements,
-// whatever the number of events.
-func (s *Store) writeEventsPostgres(ctx context.Context, db gorm.ConnPool, conn *sql.Conn, feed string, at time.Time, write []traffic.Event, versions []int) error {
-	var fresh, again []int // positions in write
-	for i, v := range versions {
-		if v == 1 {
-			fresh = append(fresh, i)
-		} else {
-			again = append(again, i)
-		}
-	}
-	if len(fresh) > 0 {
-		err := conn.Raw(func(driverConn any) error {
-			pg := driverConn.(*stdlib.Conn).Conn()
-			row := make([]any, len(insertColumns))
-			k := -1
-			_, err := pg.CopyFrom(ctx, pgx.Identifier{"events"}, insertColumns, pgx.CopyFromFunc(func() ([]any, error) {
-				if k++; k == len(fresh) {
-					return nil, nil
-				}
-				return eventRow(row[:0], feed, &write[fresh[k]], at, 1), nil
-			}))
-			return err
-		})
+		_, err := db.ExecContext(ctx, "INSERT INTO events (feed, id, first_seen_at, current_version) SELECT $1, id, $2, version FROM unnest($3::text[], $4::int[]) AS u(id, version)"+upsertEvent,
+			feed, at, ids, versions)
 		if err != nil {
 			return s.dbError("write events", err)
 		}
+		// COPY, the bulk-load protocol: no statement with thousands of
+		// parameters to parse and plan.
+		err = conn.Raw(func(driverConn any) error {
+			row := make([]any, 0, len(spellColumns))
+			k := -1
+			_, err := driverConn.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{versionsTable}, spellColumns, pgx.CopyFromFunc(func() ([]any, error) {
+				if k++; k == len(spells) {
+					return nil, nil
+				}
+				return spellRow(row[:0], feed, runID, at, &spells[k]), nil
+			}))
+			return err
+		})
+		return s.dbError("write event versions", err)
 	}
-	if len(again) > 0 {
-		if err := s.upsertEventsPostgres(ctx, db, feed, at, write, versions, again); err != nil {
+	args := make([]any, 0, s.maxParams())
+	perStmt := s.maxParams() / 4
+	for start := 0; start < len(spells); start += perStmt {
+		batch := spells[start:min(start+perStmt, len(spells))]
+		args = args[:0]
+		for _, sp := range batch {
+			args = append(args, feed, sp.event.ID, at, sp.version)
+		}
+		if _, err := db.ExecContext(ctx, "INSERT INTO events (feed, id, first_seen_at, current_version) VALUES "+rows(len(batch), 4)+upsertEvent, args...); err != nil {
 			return s.dbError("write events", err)
 		}
 	}
-	return nil
-}
-
-// upsertEventsPostgres writes the events at positions pos from one array
-// per column.
-func (s *Store) upsertEventsPostgres(ctx context.Context, db gorm.ConnPool, feed string, at time.Time, write []traffic.Event, versions []int, pos []int) error {
-	n := len(pos)
-	// One array per column of insertColumns, typed for unnest.
-	arrays := make([]any, 0, len(insertColumns))
-	ids, hashes, raws, version := make([]string, n), make([]string, n), make([]string, n), make([]int, n)
-	for i, p := range pos {
-		ids[i], hashes[i], raws[i], version[i] = write[p].ID, write[p].ContentHash, write[p].Raw, versions[p]
-	}
-	var selects, unnests []string
-	arg := func(v any, cast, name string) {
-		arrays = append(arrays, v)
-		unnests = append(unnests, fmt.Sprintf("$%d::%s[]", len(arrays), cast))
-		selects = append(selects, name)
-	}
-	arg(ids, "text", "id")
-	for _, f := range traffic.Fields {
-		switch f.Kind {
-		case traffic.Float:
-			col := make([]*float64, n)
-			for i, p := range pos {
-				col[i] = *f.Ref(&write[p]).(**float64)
-			}
-			arg(col, "float8", f.Name)
-		case traffic.Time:
-			col := make([]*time.Time, n)
-			for i, p := range pos {
-				col[i] = *f.Ref(&write[p]).(**time.Time)
-			}
-			arg(col, "timestamptz", f.Name)
-		default:
-			col := make([]string, n)
-			for i, p := range pos {
-				col[i] = *f.Ref(&write[p]).(*string)
-			}
-			arg(col, "text", f.Name)
-		}
-	}
-	arg(version, "int", "current_version")
-	arg(hashes, "text", "content_hash")
-	arg(raws, "text", "raw")
-	arrays = append(arrays, feed, at)
-	insert := "INSERT INTO events (" + strings.Join(insertColumns, ", ") + ")\nSELECT " +
-		fmt.Sprintf("$%d, ", len(arrays)-1) + strings.Join(selects[:len(selects)-3], ", ") +
-		fmt.Sprintf(", $%d, current_version, content_hash, raw::jsonb", len(arrays)) +
-		"\nFROM unnest(" + strings.Join(unnests, ", ") + ") AS u(" + strings.Join(selects, ", ") + ")" + upsertEvents
-	_, err := db.ExecContext(ctx, insert, arrays...)
-	return err
-}
-
-// writeEventsSQLite inserts rows in statements of as many rows as the
-// bind-parameter limit allows. (Preparing each size once per run saved 6 %
-// of the CPU of a 10,000-event first fetch and nothing elsewhere, under the
-// 10 % a fast path must buy: issue 13, docs/benchmarks.md.)
-func (s *Store) writeEventsSQLite(ctx context.Context, db gorm.ConnPool, feed string, at time.Time, write []traffic.Event, versions []int) error {
-	cols := len(insertColumns)
-	perStmt := s.maxParams() / cols
-	args := make([]any, 0, min(len(write), perStmt)*cols)
-	for start := 0; start < len(write); start += perStmt {
-		batch := write[start:min(start+perStmt, len(write))]
+	perStmt = s.maxParams() / len(spellColumns)
+	insert := "INSERT INTO event_versions (" + strings.Join(spellColumns, ", ") + ") VALUES "
+	for start := 0; start < len(spells); start += perStmt {
+		batch := spells[start:min(start+perStmt, len(spells))]
 		args = args[:0]
 		for i := range batch {
-			args = eventRow(args, feed, &batch[i], at, versions[start+i])
+			args = spellRow(args, feed, runID, at, &batch[i])
 		}
-		if _, err := db.ExecContext(ctx, insertEventsSQL(len(batch), cols), args...); err != nil {
-			return s.dbError("write events", err)
+		if _, err := db.ExecContext(ctx, insert+rows(len(batch), len(spellColumns)), args...); err != nil {
+			return s.dbError("write event versions", err)
 		}
 	}
 	return nil
 }
 
-func insertEventsSQL(rows, cols int) string {
+// rows is the VALUES list of n rows of cols parameters each.
+func rows(n, cols int) string {
 	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
-	return "INSERT INTO events (" + strings.Join(insertColumns, ", ") + ") VALUES " +
-		row + strings.Repeat(", "+row, rows-1) + upsertEvents
+	return row + strings.Repeat(", "+row, n-1)
+}
+
+// endSpells ends the given open spells at the previous successful run.
+func (s *Store) endSpells(tx *gorm.DB, feed string, prev RunStart, spells []spellKey) error {
+	if len(spells) == 0 {
+		return nil
+	}
+	ctx, db := tx.Statement.Context, tx.Statement.ConnPool
+	if s.dialect == Postgres {
+		// Each spell by its whole primary key, joined with the unnested
+		// keys: matched on the open spells instead, the planner scanned
+		// them all (docs/benchmarks.md).
+		versions := make([]int, len(spells))
+		for i, sp := range spells {
+			versions[i] = sp.version
+		}
+		_, err := db.ExecContext(ctx, "UPDATE event_versions v SET last_run_id = $1, valid_to = $2 FROM unnest($4::text[], $5::int[]) AS u(id, version) WHERE v.feed = $3 AND v.event_id = u.id AND v.version = u.version",
+			prev.ID, prev.Started, feed, ids(spells), versions)
+		return s.dbError("end spells", err)
+	}
+	err := inBatches(ids(spells), s.maxParams()-3, func(batch []string) error {
+		_, err := db.ExecContext(ctx, "UPDATE event_versions SET last_run_id = ?, valid_to = ? WHERE feed = ? AND last_run_id IS NULL AND event_id IN "+rows(1, len(batch)),
+			append([]any{prev.ID, prev.Started, feed}, anys(batch)...)...)
+		return err
+	})
+	return s.dbError("end spells", err)
+}
+
+// closeEvents marks the events of ids closed by this run; they were last
+// seen by the previous one.
+func (s *Store) closeEvents(tx *gorm.DB, feed string, at time.Time, prev RunStart, ids []string) error {
+	ctx, db := tx.Statement.Context, tx.Statement.ConnPool
+	if s.dialect == Postgres {
+		if len(ids) == 0 {
+			return nil
+		}
+		_, err := db.ExecContext(ctx, "UPDATE events e SET closed_at = $1, last_seen_at = $2 FROM unnest($4::text[]) AS u(id) WHERE e.feed = $3 AND e.id = u.id",
+			at, prev.Started, feed, ids)
+		return s.dbError("close absent events", err)
+	}
+	err := inBatches(ids, s.maxParams()-3, func(batch []string) error {
+		_, err := db.ExecContext(ctx, "UPDATE events SET closed_at = ?, last_seen_at = ? WHERE feed = ? AND id IN "+rows(1, len(batch)),
+			append([]any{at, prev.Started, feed}, anys(batch)...)...)
+		return err
+	})
+	return s.dbError("close absent events", err)
+}
+
+// undoSpell takes back what the run wrote for an id it met before: the
+// spell it began; a changed event's spell before it is open and current
+// again. Rare (a feed whose pages shifted
+// while being read), so done one id at a time.
+func (s *Store) undoSpell(tx *gorm.DB, feed string, u undo) error {
+	var err error
+	exec := func(q string, args ...any) {
+		if err == nil {
+			err = tx.Exec(q, args...).Error
+		}
+	}
+	switch u.was {
+	case isNew: // still new when met again: beginSpells rewrites its row
+		exec("DELETE FROM event_versions WHERE feed = ? AND event_id = ?", feed, u.id)
+	case isChanged:
+		exec("DELETE FROM event_versions WHERE feed = ? AND event_id = ? AND version = ?", feed, u.id, u.version+1)
+		exec("UPDATE event_versions SET last_run_id = NULL, valid_to = NULL WHERE feed = ? AND event_id = ? AND version = ?", feed, u.id, u.version)
+		exec("UPDATE events SET current_version = ? WHERE feed = ? AND id = ?", u.version, feed, u.id)
+	case isReturning:
+		// Met again, it returns again: beginSpells rewrites its row.
+		exec("DELETE FROM event_versions WHERE feed = ? AND event_id = ? AND version = ?", feed, u.id, u.version+1)
+	}
+	return s.dbError("redo a repeated event", err)
+}
+
+func anys(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }

@@ -37,6 +37,11 @@ type Event struct {
 	Geometry      string // compact GeoJSON geometry: {"type":...,"coordinates":...}
 	Raw           string // canonical JSON of the event object
 	ContentHash   string // hex SHA-256 of Raw (first 16 bytes)
+	// HashOnly says that only ID and ContentHash are set: the caller of
+	// Stream told the decoder it already holds this content, and building
+	// the rest would be wasted (docs/benchmarks.md, "What each fast path
+	// buys").
+	HashOnly bool
 }
 
 // ErrNoID marks an event object without a usable id; it is skipped.
@@ -137,7 +142,7 @@ type Feed interface {
 	// feed order, a page (or a batch) at a time. An id met again is handed
 	// on again: its later content counts. If stored is not nil, an event it
 	// reports as stored with this content is handed on as its ID and
-	// ContentHash only. On error the snapshot is incomplete, and undoing
+	// ContentHash only, with HashOnly set. On error the snapshot is incomplete, and undoing
 	// what sink did is the caller's business.
 	Stream(ctx context.Context, stored func(id, contentHash string) bool, sink func(events []Event) error) (Snapshot, error)
 }

@@ -17,10 +17,7 @@ import (
 // its features, each as it lies in the body. The body is validated once
 // and walked once; each feature is parsed on its own later, so the
 // document is never held as one tree: memory stays at the body plus one
-// feature. What it buys (issue 13, BenchmarkStream, 511.org's 1,186
-// features stored unchanged, load average about 10): 27 ms a fetch against
-// 54-68 ms for one fastjson tree of the whole document, and the same
-// ratio as Open511's reader shows in whole runs (see readEnvelope there).
+// feature. What it buys: docs/benchmarks.md, "What each fast path buys".
 func readDocument(body []byte) ([][]byte, error) {
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, invalid(body)

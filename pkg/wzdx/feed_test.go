@@ -516,7 +516,7 @@ func TestStreamHandsOnStoredEventsAsIDAndHash(t *testing.T) {
 			}
 			continue
 		}
-		if e != (traffic.Event{ID: want.ID, ContentHash: want.ContentHash}) {
+		if e != (traffic.Event{ID: want.ID, ContentHash: want.ContentHash, HashOnly: true}) {
 			t.Fatalf("a stored event kept its content: %+v", e)
 		}
 	}

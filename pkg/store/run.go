@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strings"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/gorm"
 
 	"github.com/trafficctl/trafficctl/pkg/traffic"
@@ -23,41 +23,30 @@ var ErrLocked = errors.New("another trafficctl fetch of this feed is running on 
 // database works while the next page is fetched, and no page stays in
 // memory once written. Nothing is visible to others before Finish
 // commits, and a run that fails is rolled back whole.
+//
+// This file reads in the order a run goes: BeginRun, Start, Write (plan
+// the page, then apply it), Finish. What each step decides is in plan.go;
+// the SQL that writes events and spells is in write.go.
 type RunTx struct {
-	s     *Store
-	feed  string
-	lock  func()    // releases the feed's lock (SQLite)
-	conn  *sql.Conn // the connection the transaction runs on (for COPY)
-	tx    *gorm.DB
-	open  map[string]known // the open events; read-only once loaded
-	ready chan struct{}    // closed once open is loaded (or failed: openErr)
-	// openErr is why the open set could not be read.
+	s    *Store
+	feed string
+	lock func()    // releases the feed's lock (SQLite)
+	conn *sql.Conn // the connection the transaction runs on (for COPY)
+	tx   *gorm.DB
+
+	ready   chan struct{} // closed once the open set is loaded (or failed: openErr)
+	open    map[string]known
 	openErr error
-	closed  map[string]known // the closed events met so far
+	plan    *planner // made once the open set is loaded
+
+	// The spells planned but not yet written (with the ids whose open spell
+	// they end): flush writes them.
+	ending  []spellKey
+	waiting []spell
 
 	rec  FetchRun  // the ledger row, once Start wrote it
 	prev RunStart  // the previous successful run: spells that end, end there
 	at   time.Time // this run's started_at
-	// seen is what the run did with each id it met; Finish starts the new
-	// spells (of those new or changed) in one statement, from their rows in
-	// events.
-	seen map[string]outcome
-
-	// Changed events (usually a few per page) wait here to be written
-	// together, in a couple of statements instead of a couple per page; new
-	// events are written with their page. flush writes them.
-	changed  []traffic.Event
-	versions []int
-	ending   []string // the ids whose open spell ends: changed or gone
-}
-
-// flushAt is how many changed events may wait for flush.
-const flushAt = 500
-
-// outcome is what this run did with an id it met.
-type outcome struct {
-	hash   string
-	change change
 }
 
 // BeginRun takes the feed's run lock and starts the run's transaction. On
@@ -68,7 +57,7 @@ type outcome struct {
 // soon. If another run of the same feed holds its lock, BeginRun returns
 // ErrLocked at once.
 func (s *Store) BeginRun(ctx context.Context, feed string) (*RunTx, error) {
-	f := &RunTx{s: s, feed: feed, closed: map[string]known{}}
+	f := &RunTx{s: s, feed: feed}
 	if s.dialect == SQLite {
 		unlock, err := lockFeed(s.path, feed)
 		if err != nil {
@@ -112,19 +101,14 @@ func (s *Store) BeginRun(ctx context.Context, feed string) (*RunTx, error) {
 	f.prev = prev
 	// Unchanged, Write and Finish wait for the open set. On SQLite it is read
 	// on another connection while the run starts and its first pages are
-	// fetched (the lock is held, so nothing else can change it, and a run
-	// that is locked out has sent no request to the feed): issue 13
-	// measured a 10,000-event unchanged fetch at 218 ms with the overlap
-	// and 264 ms without (medians of 5 alternating runs), 17 %. On
-	// PostgreSQL a second connection costs a new server process, more than
-	// the overlap saves: it is read in the transaction, before anything
-	// else.
+	// fetched (the lock is held, so nothing else can change it); the figure
+	// is in docs/benchmarks.md ("What each fast path buys"). On PostgreSQL
+	// a second connection costs a new server process, more than the
+	// overlap saves: it is read in the transaction, before anything else.
 	f.ready = make(chan struct{})
 	load := func(db *gorm.DB) {
 		defer close(f.ready)
-		if f.open, f.openErr = s.loadOpen(db, feed, size); f.openErr == nil {
-			f.seen = make(map[string]outcome, len(f.open)) // usually the same ids again
-		}
+		f.open, f.openErr = s.loadOpen(db, feed, size)
 	}
 	if s.dialect != Postgres {
 		go load(s.db.WithContext(ctx))
@@ -137,32 +121,28 @@ func (s *Store) BeginRun(ctx context.Context, feed string) (*RunTx, error) {
 	return f, nil
 }
 
-// loaded waits for the open set and says whether it could be read.
+// loaded waits for the open set, says whether it could be read, and
+// makes the run's planner from it.
 func (f *RunTx) loaded() error {
 	<-f.ready
+	if f.openErr == nil && f.plan == nil {
+		f.plan = newPlanner(f.open)
+	}
 	return f.openErr
 }
 
 // Unchanged reports whether id is an open event stored with exactly this
 // content hash, so that a caller need not keep the event's content: only
-// its id and hash. It may be called from other goroutines while Write runs
-// (it reads only the open set, which nothing changes once loaded), and
-// waits for the open set to be loaded.
+// its id and hash (traffic.Event.HashOnly). It may be called from other
+// goroutines while Write runs (it reads only the open set, which nothing
+// changes once loaded), and waits for the open set to be loaded.
 func (f *RunTx) Unchanged(id, contentHash string) bool {
-	if f.loaded() != nil {
+	<-f.ready
+	if f.openErr != nil {
 		return false
 	}
 	k, ok := f.open[id]
 	return ok && k.hash == contentHash
-}
-
-// lookup is what was stored of id when the run began.
-func (f *RunTx) lookup(id string) (known, bool) {
-	if k, ok := f.open[id]; ok {
-		return k, true
-	}
-	k, ok := f.closed[id]
-	return k, ok
 }
 
 // begin starts the run's transaction on f.conn. On SQLite that takes the
@@ -201,9 +181,10 @@ func (f *RunTx) begin(ctx context.Context) error {
 	}
 }
 
+// isBusy reports whether err is SQLite's: another connection holds the lock.
 func isBusy(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+	var e sqlite3.Error
+	return errors.As(err, &e) && (e.Code == sqlite3.ErrBusy || e.Code == sqlite3.ErrLocked)
 }
 
 // Rollback abandons the run: nothing of it is written. Safe after Finish.
@@ -254,9 +235,10 @@ func (f *RunTx) Start(ctx context.Context, run RunInfo) error {
 	return f.s.dbError("record the run", tx.Create(&f.rec).Error)
 }
 
-// Write applies one page of the snapshot, in feed order. An id met again
-// later in the snapshot (pagination that shifted under us) takes the later
-// content: what was written for it is redone.
+// Write applies one page of the snapshot, in feed order: it looks up which
+// of the page's ids are closed events, plans the page, and applies the
+// plan. An id met again later in the snapshot (pagination that shifted
+// under us) takes the later content.
 func (f *RunTx) Write(ctx context.Context, events []traffic.Event) error {
 	if f.tx == nil || f.rec.ID == 0 {
 		return errors.New("the run is not started")
@@ -265,118 +247,62 @@ func (f *RunTx) Write(ctx context.Context, events []traffic.Event) error {
 		return err
 	}
 	tx := f.tx.WithContext(ctx)
-	// Look up ids not met before in this run (one met before may have been
-	// written by it: that is no closed event).
-	var unmet []string
-	for _, e := range events {
-		if _, met := f.seen[e.ID]; !met {
-			unmet = append(unmet, e.ID)
-		}
-	}
-	if err := f.s.addClosed(tx, f.feed, f.open, f.closed, unmet); err != nil {
-		return err
-	}
-	var fresh, again []traffic.Event
-	var ones []int
-	for _, e := range events {
-		if _, dup := f.seen[e.ID]; dup {
-			again = append(again, e) // after this page's writes, in order
-			continue
-		}
-		k, stored := f.lookup(e.ID)
-		ch := classify(k, stored, e.ContentHash)
-		switch ch {
-		case isNew:
-			fresh, ones = append(fresh, e), append(ones, 1)
-		case isChanged:
-			f.changed, f.versions = append(f.changed, e), append(f.versions, k.version+1)
-			if k.open {
-				f.ending = append(f.ending, e.ID)
-			}
-		}
-		f.seen[e.ID] = outcome{hash: e.ContentHash, change: ch}
-	}
-	if err := f.s.writeEvents(tx, f.conn, f.feed, f.at, fresh, ones); err != nil {
-		return err
-	}
-	if len(f.changed) >= flushAt || len(again) > 0 {
-		if err := f.flush(tx); err != nil {
+	// Closed events are looked up among the ids the run does not know; a
+	// feed's first successful run has none to find (events are written by
+	// successful runs only).
+	if f.prev.ID != 0 {
+		if err := f.s.addClosed(tx, f.feed, f.plan.closed, f.plan.unknown(events)); err != nil {
 			return err
 		}
 	}
-	for _, e := range again {
-		if err := f.redo(tx, e); err != nil {
+	plan, err := f.plan.page(events)
+	if err != nil {
+		return err
+	}
+	if len(plan.undo) > 0 {
+		if err := f.flush(tx); err != nil { // what is undone must be written first
 			return err
 		}
-	}
-	return nil
-}
-
-// flush ends the spells of the changed events waiting to be written and
-// writes them.
-func (f *RunTx) flush(tx *gorm.DB) error {
-	if err := f.endSpells(tx, f.ending); err != nil {
-		return err
-	}
-	if err := f.s.writeEvents(tx, f.conn, f.feed, f.at, f.changed, f.versions); err != nil {
-		return err
-	}
-	f.changed, f.versions, f.ending = f.changed[:0], f.versions[:0], f.ending[:0]
-	return nil
-}
-
-// redo makes e, met again with other content, the event's content in this
-// run. Rare (a feed whose pages shifted while being read), so done one by one.
-func (f *RunTx) redo(tx *gorm.DB, e traffic.Event) error {
-	prev := f.seen[e.ID]
-	if prev.hash == e.ContentHash {
-		return nil
-	}
-	if prev.change == isNew { // drop the row written for the earlier copy
-		if err := tx.Exec("DELETE FROM events WHERE feed = ? AND id = ?", f.feed, e.ID).Error; err != nil {
-			return f.s.dbError("redo a repeated event", err)
-		}
-	}
-	k, stored := f.lookup(e.ID)
-	now := outcome{hash: e.ContentHash, change: classify(k, stored, e.ContentHash)}
-	switch {
-	case now.change == isUnchanged:
-		// Back to the stored content (the caller kept only its id and
-		// hash): reopen the spell and restore the event from it.
-		err := tx.Exec("UPDATE event_versions SET last_run_id = NULL, valid_to = NULL WHERE feed = ? AND event_id = ? AND version = ?", f.feed, e.ID, k.version).Error
-		if err == nil {
-			err = tx.Exec("UPDATE events SET ("+fieldColumns+", current_version, content_hash, raw) = (SELECT "+fieldColumns+
-				", version, content_hash, raw FROM event_versions WHERE feed = ? AND event_id = ? AND version = ?) WHERE feed = ? AND id = ?",
-				f.feed, e.ID, k.version, f.feed, e.ID).Error
-		}
-		if err != nil {
-			return f.s.dbError("redo a repeated event", err)
-		}
-	default:
-		if prev.change == isUnchanged && k.open {
-			if err := f.endSpells(tx, []string{e.ID}); err != nil {
+		for _, u := range plan.undo {
+			if err := f.s.undoSpell(tx, f.feed, u); err != nil {
 				return err
 			}
 		}
-		if err := f.s.writeEvents(tx, f.conn, f.feed, f.at, []traffic.Event{e}, []int{k.version + 1}); err != nil {
-			return err
-		}
 	}
-	f.seen[e.ID] = now
+	f.ending = append(f.ending, plan.ending...)
+	for _, sp := range plan.begin {
+		e := *sp.event // the caller may reuse its page
+		sp.event = &e
+		f.waiting = append(f.waiting, sp)
+	}
+	if len(f.waiting) < flushAt {
+		return nil
+	}
+	return f.flush(tx)
+}
+
+// flushAt is how many spells may wait to be written. A page of a first
+// fetch is written as it comes; a few changed events a page wait, and are
+// written in a couple of statements for many pages instead of a couple a
+// page.
+const flushAt = 500
+
+// flush ends the spells of the changed events waiting to be written and
+// writes their new spells, with their events' rows.
+func (f *RunTx) flush(tx *gorm.DB) error {
+	if err := f.s.endSpells(tx, f.feed, f.prev, f.ending); err != nil {
+		return err
+	}
+	if err := f.s.beginSpells(tx, f.conn, f.feed, f.rec.ID, f.at, f.waiting); err != nil {
+		return err
+	}
+	f.ending, f.waiting = f.ending[:0], f.waiting[:0]
 	return nil
 }
 
-// endSpells ends the open spells of ids at the previous successful run.
-func (f *RunTx) endSpells(tx *gorm.DB, ids []string) error {
-	err := inBatches(ids, f.s.maxParams()-4, func(ids []string) error {
-		return tx.Table(versionsTable).Where("feed = ? AND last_run_id IS NULL AND first_run_id < ? AND event_id IN ?", f.feed, f.rec.ID, ids).
-			Updates(map[string]any{"last_run_id": f.prev.ID, "valid_to": f.prev.Started}).Error
-	})
-	return f.s.dbError("end spells", err)
-}
-
-// Finish closes the open events the snapshot did not list, completes the
-// ledger row with run's counts and commits.
+// Finish closes the open events the snapshot did not list (their spells
+// end at the previous run), completes the ledger row with the run's counts
+// and commits.
 func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	if f.tx == nil || f.rec.ID == 0 {
 		return FetchRun{}, errors.New("the run is not started")
@@ -386,35 +312,16 @@ func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	}
 	tx := f.tx.WithContext(ctx)
 	defer f.Rollback()
-	var counts RunCounts
-	var gone, spells []string
-	for id := range f.open {
-		if _, met := f.seen[id]; !met {
-			gone = append(gone, id)
-		}
-	}
-	for id, sn := range f.seen {
-		counts.count(sn.change)
-		if sn.change != isUnchanged {
-			spells = append(spells, id)
-		}
-	}
-	counts.Closed = len(gone)
 	if err := f.flush(tx); err != nil {
 		return FetchRun{}, err
 	}
-	if err := f.s.startSpells(tx, f.feed, f.rec.ID, f.at, spells); err != nil {
+	counts := f.plan.counts()
+	gone := f.plan.closing()
+	if err := f.s.endSpells(tx, f.feed, f.prev, gone); err != nil {
 		return FetchRun{}, err
 	}
-	if err := f.endSpells(tx, gone); err != nil {
+	if err := f.s.closeEvents(tx, f.feed, f.at, f.prev, ids(gone)); err != nil {
 		return FetchRun{}, err
-	}
-	err := inBatches(gone, f.s.maxParams()-3, func(ids []string) error {
-		return tx.Table(eventsTable).Where("feed = ? AND id IN ?", f.feed, ids).
-			Updates(map[string]any{"closed_at": f.at, "last_seen_at": f.prev.Started}).Error
-	})
-	if err != nil {
-		return FetchRun{}, f.s.dbError("close absent events", err)
 	}
 	rec := f.rec
 	rec.Pages, rec.EventsReceived, rec.EventsSkipped = run.Pages, run.Received, run.Skipped

@@ -1,0 +1,98 @@
+-- 0005_ledger_index: status and the runs, counts and lifetimes exports read
+-- what they need of a ledger of millions of runs without reading it all.
+-- A summary kept by a trigger in each run's own transaction (a run that
+-- rolls back takes its part of the summary with it), filled here from the
+-- ledger as it is.
+
+-- Runs by start time: the failures of the last day, export --since.
+CREATE INDEX fetch_runs_started_at ON fetch_runs (started_at);
+
+-- Each feed's ledger in a row: its runs, failed runs, successful runs and
+-- the latest successful run.
+CREATE TABLE ledger_feeds (
+	feed TEXT PRIMARY KEY,
+	runs BIGINT NOT NULL DEFAULT 0,
+	failed_runs BIGINT NOT NULL DEFAULT 0,
+	successful_runs BIGINT NOT NULL DEFAULT 0,
+	last_success_id BIGINT REFERENCES fetch_runs (id)
+);
+
+-- Each successful run: its number among its feed's successful runs (1 for
+-- the first), and the seconds since the start of the one before (NULL for
+-- the first). Gaps are the long intervals; a spell's runs are a difference
+-- of numbers.
+CREATE TABLE ledger_successes (
+	run_id BIGINT NOT NULL,
+	feed TEXT NOT NULL,
+	seq BIGINT NOT NULL,
+	started_at TIMESTAMPTZ NOT NULL,
+	seconds BIGINT
+);
+
+-- How many intervals between successive successful runs of each length,
+-- per feed: their median without reading them one by one.
+CREATE TABLE ledger_intervals (
+	feed TEXT NOT NULL,
+	seconds BIGINT NOT NULL,
+	runs BIGINT NOT NULL,
+	PRIMARY KEY (feed, seconds)
+);
+
+INSERT INTO ledger_feeds (feed, runs, failed_runs, successful_runs, last_success_id)
+SELECT feed, COUNT(*), COUNT(*) FILTER (WHERE status = 'failed'), COUNT(*) FILTER (WHERE status = 'succeeded'),
+	MAX(id) FILTER (WHERE status = 'succeeded')
+FROM fetch_runs GROUP BY feed;
+
+INSERT INTO ledger_successes (run_id, feed, seq, started_at, seconds)
+SELECT id, feed, ROW_NUMBER() OVER w, started_at, EXTRACT(EPOCH FROM started_at - LAG(started_at) OVER w)::BIGINT
+FROM fetch_runs WHERE status = 'succeeded'
+WINDOW w AS (PARTITION BY feed ORDER BY id);
+
+INSERT INTO ledger_intervals (feed, seconds, runs)
+SELECT feed, seconds, COUNT(*) FROM ledger_successes WHERE seconds IS NOT NULL GROUP BY feed, seconds;
+
+-- Keys and indexes are built once the rows are in: faster than keeping
+-- them row by row.
+ALTER TABLE ledger_successes ADD PRIMARY KEY (run_id), ADD FOREIGN KEY (run_id) REFERENCES fetch_runs (id);
+CREATE UNIQUE INDEX ledger_successes_seq ON ledger_successes (feed, seq);
+CREATE INDEX ledger_successes_seconds ON ledger_successes (feed, seconds);
+-- Statistics for the planner: the new tables were filled in one go, and a
+-- ledger seeded in bulk may never have been analysed.
+ANALYZE fetch_runs;
+ANALYZE ledger_feeds;
+ANALYZE ledger_successes;
+ANALYZE ledger_intervals;
+
+-- A run's ledger row is written once with its final status (a successful
+-- run's in its own transaction, a failed run's after that was rolled back).
+-- Runs of one feed take turns (its run lock), so its row here is updated by
+-- one transaction at a time.
+CREATE FUNCTION ledger_record_run() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	f ledger_feeds%ROWTYPE;
+	secs BIGINT;
+BEGIN
+	INSERT INTO ledger_feeds (feed) VALUES (NEW.feed) ON CONFLICT (feed) DO NOTHING;
+	SELECT * INTO f FROM ledger_feeds WHERE feed = NEW.feed FOR UPDATE;
+	IF NEW.status = 'succeeded' THEN
+		SELECT EXTRACT(EPOCH FROM NEW.started_at - p.started_at)::BIGINT INTO secs
+		FROM ledger_successes p WHERE p.run_id = f.last_success_id;
+		INSERT INTO ledger_successes (run_id, feed, seq, started_at, seconds)
+		VALUES (NEW.id, NEW.feed, f.successful_runs + 1, NEW.started_at, secs);
+		IF secs IS NOT NULL THEN
+			INSERT INTO ledger_intervals (feed, seconds, runs) VALUES (NEW.feed, secs, 1)
+			ON CONFLICT (feed, seconds) DO UPDATE SET runs = ledger_intervals.runs + 1;
+		END IF;
+	END IF;
+	UPDATE ledger_feeds SET
+		runs = runs + 1,
+		failed_runs = failed_runs + CASE WHEN NEW.status = 'failed' THEN 1 ELSE 0 END,
+		successful_runs = successful_runs + CASE WHEN NEW.status = 'succeeded' THEN 1 ELSE 0 END,
+		last_success_id = CASE WHEN NEW.status = 'succeeded' THEN NEW.id ELSE last_success_id END
+	WHERE feed = NEW.feed;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER fetch_runs_ledger AFTER INSERT ON fetch_runs
+FOR EACH ROW EXECUTE FUNCTION ledger_record_run();

@@ -61,6 +61,14 @@ echo "== $BIN export --table changes --id 511.org/762714 (Moderate, Major, Moder
 run export --table changes --id 511.org/762714 -o demo/changes.csv
 cut -c 1-160 demo/changes.csv
 
+echo
+echo "== one vocabulary across both feeds: open events per category (export --category …)"
+for category in construction detour incident; do
+	run export --jsonl --no-raw --table events --category "$category" -o demo/category.jsonl
+	echo "   $category: $(grep -c '"closed_at":null' demo/category.jsonl || true) open"
+done
+rm -f demo/category.jsonl
+
 run export --geojson -o demo/events.geojson
 run export --table snapshots -o demo/snapshots.csv
 echo

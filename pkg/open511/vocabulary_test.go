@@ -29,6 +29,7 @@ func TestVocabulary(t *testing.T) {
 		"o5": {"other", "unknown", "", ""},                   // no Unicode case folding
 		"o6": {"other", "unknown", "", ""},
 		"o7": {"incident", "road-closed", "I-880 N", "northbound"},
+		"o8": {"construction", "lanes-open", "SR-1", "both"},
 	}
 	for _, obj := range page.Events {
 		e, _, err := open511.DecodeEvent(obj, time.UTC)

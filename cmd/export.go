@@ -15,6 +15,7 @@ import (
 
 	"github.com/trafficctl/trafficctl/pkg/export"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // ExportOptions are the inputs of trafficctl export.
@@ -112,6 +113,7 @@ of an event: feed, id, version, changed_at, field, old and new (as text).
 	fs.StringVar(&fl.until, "until", "", "up to this time, exclusive; a date means the end of that day (UTC)")
 	fs.StringSliceVar(&opts.Filter.Feeds, "feed", nil, "only these feeds (repeatable, or comma-separated)")
 	fs.StringArrayVar(&opts.Filter.IDs, "id", nil, "only the event with this id (repeatable; ids may hold commas)")
+	fs.StringSliceVar(&opts.Filter.Categories, "category", nil, "only these categories (repeatable): "+strings.Join(traffic.Categories, ", "))
 	fs.StringSliceVar(&opts.Filter.EventTypes, "event-type", nil, "only these event types (repeatable), e.g. INCIDENT")
 	fs.StringSliceVar(&opts.Filter.Severities, "severity", nil, "only these severities as received (repeatable), e.g. Major")
 	fs.StringSliceVar(&opts.Filter.Statuses, "status", nil, "only these event statuses (repeatable), e.g. ACTIVE")
@@ -119,7 +121,7 @@ of an event: feed, id, version, changed_at, field, old and new (as text).
 	// One format: --format or one of its shorthands.
 	c.MarkFlagsMutuallyExclusive("format", "csv", "jsonl", "geojson", "parquet")
 	fs.DurationVar(&opts.Series.Every, "every", store.DefaultEvery, "counts: the interval (at least 1s), aligned to the Unix epoch in UTC, or to local midnight with --tz; at most 1,000,000 of them per feed")
-	fs.StringVar(&opts.Series.By, "by", store.ByNone, "counts: group each interval by event_type, severity, feed or none")
+	fs.StringVar(&opts.Series.By, "by", store.ByNone, "counts: group each interval by category, event_type, severity, feed or none")
 	fs.StringVar(&fl.tz, "tz", "", "counts: align the intervals to midnight in this time zone (America/Los_Angeles), and read --since/--until dates in it (default UTC)")
 	return c
 }
@@ -140,6 +142,11 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 	}
 	if !slices.Contains(export.Tables, opts.Table) {
 		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes, counts or changes", opts.Table)
+	}
+	for _, c := range opts.Filter.Categories {
+		if !slices.Contains(traffic.Categories, c) {
+			return fmt.Errorf("--category %q: use %s", c, strings.Join(traffic.Categories, ", "))
+		}
 	}
 	if opts.Table == export.Runs && len(opts.Filter.IDs) > 0 {
 		return fmt.Errorf("--id: the runs table has no event id (see --table snapshots --id)")
@@ -194,7 +201,7 @@ func (fl *exportFlags) applySeries(opts *ExportOptions) error {
 		}
 	}
 	if !slices.Contains(store.GroupBys, opts.Series.By) {
-		return fmt.Errorf("--by %q: use event_type, severity, feed or none", opts.Series.By)
+		return fmt.Errorf("--by %q: use category, event_type, severity, feed or none", opts.Series.By)
 	}
 	return nil
 }

@@ -80,3 +80,17 @@ func TestExportIDFlag(t *testing.T) {
 	parseExportFlags(t, []string{"--table", "changes", "--geojson"}, false, "no geometry")
 	parseExportFlags(t, []string{"--table", "changes", "--raw"}, false, "no raw column")
 }
+
+// TestExportCategoryFlag: --category takes the vocabulary's values, and
+// refuses others; --by category groups counts.
+func TestExportCategoryFlag(t *testing.T) {
+	got := parseExportFlags(t, []string{"--table", "lifetimes", "--category", "incident,construction", "--category", "detour"}, false, "")
+	if want := []string{"incident", "construction", "detour"}; !slices.Equal(got.Filter.Categories, want) {
+		t.Errorf("categories %q, want %q", got.Filter.Categories, want)
+	}
+	parseExportFlags(t, []string{"--category", "INCIDENT"}, false, `--category "INCIDENT": use incident, construction`)
+	got = parseExportFlags(t, []string{"--table", "counts", "--by", "category"}, false, "")
+	if got.Series.By != store.ByCategory {
+		t.Errorf("--by category: %q", got.Series.By)
+	}
+}

@@ -32,7 +32,8 @@ func TestHelpVersionAndCompletionNeedNoConfig(t *testing.T) {
 // TestCompletionOfFeedsAndFlagValues: feed names come from the
 // configuration (those not given yet; after a comma in --feed, the rest of
 // the list); --table, --format, --by, --partition and --log-format from
-// their fixed lists. The last word of each case is the one being completed.
+// their fixed lists, and --category from the vocabulary. The last word of
+// each case is the one being completed.
 func TestCompletionOfFeedsAndFlagValues(t *testing.T) {
 	t.Parallel()
 	cfg := feedsConfig(t, "https://api.511.org/traffic/events", map[string]string{"bayarea": "https://api.511.org/traffic/events", "drivebc": "https://api.open511.gov.bc.ca/events"}, "")
@@ -48,7 +49,8 @@ func TestCompletionOfFeedsAndFlagValues(t *testing.T) {
 		{[]string{"export", "--feed", "bayarea,drivebc,"}, ":6\n"},
 		{[]string{"export", "--table", ""}, "events\nversions\nruns\nsnapshots\nlifetimes\ncounts\nchanges\n:4\n"},
 		{[]string{"export", "--format", ""}, "csv\njsonl\ngeojson\nparquet\n:4\n"},
-		{[]string{"export", "--by", ""}, "none\nfeed\nevent_type\nseverity\n:4\n"},
+		{[]string{"export", "--by", ""}, "none\nfeed\nevent_type\nseverity\ncategory\n:4\n"},
+		{[]string{"export", "--category", ""}, "incident\nconstruction\nspecial-event\nweather\nroad-condition\ndetour\nrestriction\nother\n:4\n"},
 		{[]string{"export", "--partition", ""}, "day\n:4\n"},
 		{[]string{"fetch", "--log-format", ""}, "text\njson\n:4\n"},
 	} {

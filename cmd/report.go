@@ -42,7 +42,9 @@ func NewCmdReport(f *Factory, runF func(context.Context, *ReportOptions) error) 
 (runs, failures, gaps), active events over time by category with new and closed
 per interval, how long events last (Kaplan–Meier survival by category with the
 median and its 95% confidence interval), a map of the events, the top roads
-and the longest-open events; for all feeds and for each one.
+and the longest-open events; for all feeds and for each one. Categories are
+the one vocabulary of every feed (incident, construction, detour, ...), each
+in the same colour on every report.
 
 The file opens without a network: its scripts and styles are inline. Only
 the map's basemap tiles (OpenStreetMap) are loaded online; without them the

@@ -24,6 +24,7 @@ import (
 	exportpkg "github.com/trafficctl/trafficctl/pkg/export"
 	"github.com/trafficctl/trafficctl/pkg/redact"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // Exit statuses, documented in the README.
@@ -177,6 +178,7 @@ func registerCompletions(f *Factory, root, fetch, status, export, imp, report *c
 	export.RegisterFlagCompletionFunc("format", fixed(formats...))
 	export.RegisterFlagCompletionFunc("feed", feedList)
 	export.RegisterFlagCompletionFunc("by", fixed(store.GroupBys...))
+	export.RegisterFlagCompletionFunc("category", fixed(traffic.Categories...))
 	export.RegisterFlagCompletionFunc("partition", fixed(partitionDay))
 	imp.RegisterFlagCompletionFunc("feed", feedArgs)
 	report.RegisterFlagCompletionFunc("feed", feedList)

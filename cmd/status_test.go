@@ -35,7 +35,7 @@ func TestStatusReportsTheSeededLedger(t *testing.T) {
 		}
 		for _, want := range []string{
 			`(?m)^database: +` + regexp.QuoteMeta(display) + `$`,
-			`(?m)^schema: +0005_ledger_index \(up to date\)$`,
+			`(?m)^schema: +0006_vocabulary \(up to date\)$`,
 			`(?m)^events: +9 \(8 open\)$`,
 			`(?m)^versions: +10$`,
 			`(?m)^runs: +13 \(10 succeeded, 3 failed\)$`,
@@ -97,7 +97,7 @@ func TestStatusJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
 		}
-		if got.Database != display || !got.Migrated || got.SchemaVersion != "0005_ledger_index" || len(got.Pending) != 0 {
+		if got.Database != display || !got.Migrated || got.SchemaVersion != "0006_vocabulary" || len(got.Pending) != 0 {
 			t.Errorf("database/schema: %+v", got)
 		}
 		if got.Events != sc.Events || got.OpenEvents != sc.OpenEvents || got.Versions != sc.Versions || got.Runs != sc.AllRuns || got.FailedRuns != sc.FailedRuns {

@@ -6,7 +6,7 @@
 # (testdata/511-real-2021, their times in its manifest.csv), and 511.org's
 # WZDx feed as published on 2025-10-10 (testdata/wzdx). Then it shows
 # status, lifetimes, local-time counts and the changes of one event, and
-# writes the report. CI runs it too, so it must stay offline and exit 0.
+# writes the report, demo/report.html. CI runs it too, so it must stay offline and exit 0.
 #
 # Environment: TRAFFICCTL_BIN (default bin/trafficctl).
 set -euo pipefail
@@ -61,15 +61,20 @@ echo "== $BIN export --table changes --id 511.org/762714 (Moderate, Major, Moder
 run export --table changes --id 511.org/762714 -o demo/changes.csv
 cut -c 1-160 demo/changes.csv
 
+echo
+echo "== one vocabulary across both feeds: open events per category (export --category …)"
+for category in construction detour incident; do
+	run export --jsonl --no-raw --table events --category "$category" -o demo/category.jsonl
+	echo "   $category: $(grep -c '"closed_at":null' demo/category.jsonl || true) open"
+done
+rm -f demo/category.jsonl
+
 run export --geojson -o demo/events.geojson
 run export --table snapshots -o demo/snapshots.csv
 echo
 echo "== also written: demo/events.geojson (open it in geojson.io or QGIS), demo/snapshots.csv"
 
-# The report hook: once trafficctl has a report command, the demo ends
-# with demo/report.html.
-if run help report >/dev/null 2>&1 && run --help | grep -q '^  report '; then
-	run report -o demo/report.html
-	echo "== and demo/report.html (open it in a browser)"
-fi
+echo
+echo "== $BIN report --tz America/Los_Angeles -o demo/report.html (open it in a browser: charts and a map)"
+run report --tz America/Los_Angeles -o demo/report.html
 echo "   try: $BIN --config demo/trafficctl.yaml export --jsonl --table versions --feed bayarea"

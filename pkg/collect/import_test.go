@@ -67,6 +67,19 @@ func exports(t *testing.T, st *store.Store) map[string]string {
 	return out
 }
 
+// sameExports checks that imported exports as fetched does, and returns
+// the exports.
+func sameExports(t *testing.T, fetched, imported *store.Store) map[string]string {
+	t.Helper()
+	want, got := exports(t, fetched), exports(t, imported)
+	for table, w := range want {
+		if got[table] != w {
+			t.Errorf("%s differs:\nimported %.600s\nfetched  %.600s", table, got[table], w)
+		}
+	}
+	return want
+}
+
 // TestImportIsFetchingThen: importing the 20 real snapshots with their
 // manifest (bare lists of events, one of them gzipped, one with a
 // byte-order mark) stores exactly
@@ -121,12 +134,7 @@ func TestImportIsFetchingThen(t *testing.T) {
 		if err != nil || len(runs) != 20 {
 			t.Fatalf("%d runs: %v", len(runs), err)
 		}
-		want, got := exports(t, fetched), exports(t, imported)
-		for table, w := range want {
-			if got[table] != w {
-				t.Errorf("%s differs:\nimported %.600s\nfetched  %.600s", table, got[table], w)
-			}
-		}
+		want := sameExports(t, fetched, imported)
 		if n := strings.Count(want[export.Versions], "\n"); n != 46 {
 			t.Errorf("%d versions, want the fixture's 46 spells", n)
 		}
@@ -163,12 +171,7 @@ func TestImportWZDxIsFetchingThen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, got := exports(t, fetched), exports(t, imported)
-		for table, w := range want {
-			if got[table] != w {
-				t.Errorf("%s differs:\nimported %.600s\nfetched  %.600s", table, got[table], w)
-			}
-		}
+		want := sameExports(t, fetched, imported)
 		if n := strings.Count(want[export.Events], "\n"); n != 1186 {
 			t.Errorf("%d events, want the document's 1,186", n)
 		}
@@ -232,6 +235,27 @@ func TestImportAppendsOnly(t *testing.T) {
 		st.Runs(ctx, store.Filter{}, func(*store.FetchRun) error { runs++; return nil })
 		if runs != 5 {
 			t.Errorf("%d runs, want the 3 imported, the failed one and the one after it", runs)
+		}
+
+		// A fetch that lands between two files (cron, while importing):
+		// the next file is refused under its run's lock, and not recorded.
+		fetchAt := latest.Add(time.Hour)
+		other := &collect.Archive{Open511: true}
+		err = collect.Import(ctx, p, archive, []collect.Archived{{Path: archives[4].Path, ObservedAt: latest.Add(10 * time.Minute)}, {Path: archives[5].Path, ObservedAt: latest.Add(20 * time.Minute)}},
+			func(a collect.Archived, _ collect.Summary, _ error) {
+				if a.Path == archives[4].Path {
+					if err := collect.Import(ctx, importParams(st, store.DefaultFeed, other), other, []collect.Archived{{Path: archives[6].Path, ObservedAt: fetchAt}}, none); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+		if err == nil || !strings.Contains(err.Error(), "not after the feed's latest run ("+fetchAt.Format(time.RFC3339)+")") {
+			t.Errorf("a file older than a run made meanwhile: %v", err)
+		}
+		runs = 0
+		st.Runs(ctx, store.Filter{}, func(*store.FetchRun) error { runs++; return nil })
+		if runs != 7 {
+			t.Errorf("%d runs, want 7: the refused file left none", runs)
 		}
 	})
 }

@@ -43,12 +43,13 @@ func TestUpgradeFromTheReleaseBeforeFeeds(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		st := releaseDatabase(t, releaseDB, dbURL)
 		applied, err := st.Migrate(ctx)
-		if err != nil || !reflect.DeepEqual(applied, []string{"0002_feeds", "0003_views", "0004_content_in_spells", "0005_ledger_index"}) {
-			t.Fatalf("migrate applied %v, %v; want 0002_feeds to 0005_ledger_index", applied, err)
+		if err != nil || !reflect.DeepEqual(applied, []string{"0002_feeds", "0003_views", "0004_content_in_spells", "0005_ledger_index", "0006_vocabulary"}) {
+			t.Fatalf("migrate applied %v, %v; want 0002_feeds to 0006_vocabulary", applied, err)
 		}
 
 		// The same snapshot rows as the release exported, with feed first
-		// and starts_at/ends_at added.
+		// and starts_at/ends_at, category, impact, road and direction added
+		// (these from raw: TestVocabularyFromRawIsTheDecoders').
 		before := readCSV(t, mustOpen(t, releaseSnapshots))
 		after := exportCSV(t, st, export.Snapshots)
 		if len(after) != len(before) || len(before) < 100 {
@@ -62,6 +63,12 @@ func TestUpgradeFromTheReleaseBeforeFeeds(t *testing.T) {
 			delete(row, "feed")
 			delete(row, "starts_at")
 			delete(row, "ends_at")
+			if row["category"] != map[string]string{"CONSTRUCTION": "construction", "INCIDENT": "incident"}[row["event_type"]] || row["impact"] != "unknown" {
+				t.Fatalf("row %d: %s is %s with impact %s", i, row["event_type"], row["category"], row["impact"])
+			}
+			for _, c := range []string{"category", "impact", "road", "direction"} {
+				delete(row, c)
+			}
 			if !reflect.DeepEqual(row, before[i]) {
 				t.Fatalf("row %d changed:\n got %v\nwant %v", i, row, before[i])
 			}

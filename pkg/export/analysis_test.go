@@ -135,6 +135,7 @@ func (h history) lifetimes(f store.Filter) []row {
 			}
 			out = append(out, row{
 				"feed": feed, "id": id, "headline": last["headline"], "event_type": last["event_type"],
+				"category": last["category"], "impact": last["impact"], "road": last["road"], "direction": last["direction"],
 				"lat": last["lat"], "lon": last["lon"], "severity_first": first["severity"], "severity_last": last["severity"],
 				"first_seen_at": firstSeen.Format(time.RFC3339), "last_seen_at": lastSeen.Format(time.RFC3339), "closed_at": closed,
 				"duration_seconds": fmt.Sprint(int64(end.Sub(firstSeen).Seconds())),
@@ -151,14 +152,14 @@ func keeps(f store.Filter, feed string, r row) bool {
 	if len(f.Feeds) > 0 && !slices.Contains(f.Feeds, feed) {
 		return false
 	}
-	return matches(export.Snapshots, store.Filter{EventTypes: f.EventTypes, Severities: f.Severities, Statuses: f.Statuses, BBox: f.BBox}, r)
+	return matches(export.Snapshots, store.Filter{EventTypes: f.EventTypes, Categories: f.Categories, Severities: f.Severities, Statuses: f.Statuses, BBox: f.BBox}, r)
 }
 
 // counts computes the counts export, per feed and interval: the runs that
 // started in it; the events they list; those whose first run is one of
 // them; and those the run before one of them listed and it does not.
 func (h history) counts(f store.Filter, every time.Duration, by string, loc *time.Location) []row {
-	grouped := by == store.ByEventType || by == store.BySeverity
+	grouped := by == store.ByEventType || by == store.BySeverity || by == store.ByCategory
 	group := func(r row) string {
 		if grouped {
 			return r[by]
@@ -310,12 +311,13 @@ func TestLifetimesMatchTheSnapshots(t *testing.T) {
 	}{
 		{"all", store.Filter{}},
 		{"incidents", store.Filter{EventTypes: []string{"INCIDENT"}}},
+		{"construction", store.Filter{Categories: []string{"construction"}}},
 		{"major now", store.Filter{Severities: []string{"Major"}}},
 		{"feed other", store.Filter{Feeds: []string{"other"}}},
 		{"overlap", store.Filter{Since: gappyDay.Add(9 * time.Hour), Until: gappyDay.Add(12 * time.Hour)}},
 		{"after the gap", store.Filter{Since: gappyDay.Add(11 * time.Hour)}},
 	}
-	keys := []string{"feed", "id", "headline", "event_type", "lat", "lon", "severity_first", "severity_last",
+	keys := []string{"feed", "id", "headline", "event_type", "category", "impact", "road", "direction", "lat", "lon", "severity_first", "severity_last",
 		"first_seen_at", "last_seen_at", "closed_at", "duration_seconds", "versions", "runs_present", "open", "seen_at_start"}
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := replayed(t, dbURL)
@@ -366,6 +368,7 @@ func TestCountsMatchTheSnapshots(t *testing.T) {
 		{"hourly", time.Hour, store.ByNone, store.Filter{}},
 		{"hourly by feed", time.Hour, store.ByFeed, store.Filter{}},
 		{"half-hourly by type", 30 * time.Minute, store.ByEventType, store.Filter{}},
+		{"hourly incidents by category", time.Hour, store.ByCategory, store.Filter{Categories: []string{"incident"}}},
 		{"every 20m by severity", 20 * time.Minute, store.BySeverity, store.Filter{}},
 		{"every 7m", 7 * time.Minute, store.ByNone, store.Filter{}},
 		{"10m bounded", 10 * time.Minute, store.BySeverity, store.Filter{Since: gappyDay.Add(8*time.Hour + 40*time.Minute), Until: gappyDay.Add(12 * time.Hour)}},
@@ -382,7 +385,7 @@ func TestCountsMatchTheSnapshots(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				want := h.counts(c.filter, c.every, c.by, nil)
 				keys := []string{"interval_start", "interval_end", "feed"}
-				if c.by == store.ByEventType || c.by == store.BySeverity {
+				if c.by == store.ByEventType || c.by == store.BySeverity || c.by == store.ByCategory {
 					keys = append(keys, c.by)
 				}
 				keys = append(keys, "runs", "open_events", "new_events", "closed_events")

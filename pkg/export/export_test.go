@@ -330,6 +330,7 @@ func (r row) time(col string) time.Time {
 func matches(table string, f store.Filter, r row) bool {
 	if table != export.Runs {
 		if len(f.EventTypes) > 0 && !slices.Contains(f.EventTypes, r["event_type"]) ||
+			len(f.Categories) > 0 && !slices.Contains(f.Categories, r["category"]) ||
 			len(f.Severities) > 0 && !slices.Contains(f.Severities, r["severity"]) ||
 			len(f.Statuses) > 0 && !slices.Contains(f.Statuses, r["status"]) {
 			return false
@@ -369,6 +370,7 @@ func TestFiltersSelectTheMatchingRows(t *testing.T) {
 		tables []string
 	}{
 		{"event type", store.Filter{EventTypes: []string{"INCIDENT"}}, nil},
+		{"category", store.Filter{Categories: []string{"construction", "weather"}}, []string{export.Events, export.Versions, export.Snapshots, export.Lifetimes}},
 		{"severities", store.Filter{Severities: []string{"Major", "Minor"}}, nil},
 		{"status", store.Filter{Statuses: []string{"ARCHIVED"}}, nil},
 		{"bbox", store.Filter{BBox: &store.BBox{MinLon: -122.0, MinLat: 37.0, MaxLon: -121.5, MaxLat: 37.5}}, nil},

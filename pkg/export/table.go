@@ -84,7 +84,8 @@ var (
 		{"pages", Int}, {"events_received", Int}, {"events_new", Int}, {"events_changed", Int}, {"events_unchanged", Int},
 		{"events_closed", Int}, {"events_skipped", Int}, {"error", Text}, {"version", Text}}
 	snapshotColumns = concat([]Column{{"feed", Text}, {"run_id", Int}, {"observed_at", Time}, {"id", Text}}, fieldColumns)
-	lifetimeColumns = []Column{{"feed", Text}, {"id", Text}, {"headline", Text}, {"event_type", Text}, {"lat", Float}, {"lon", Float},
+	lifetimeColumns = []Column{{"feed", Text}, {"id", Text}, {"headline", Text}, {"event_type", Text},
+		{"category", Text}, {"impact", Text}, {"road", Text}, {"direction", Text}, {"lat", Float}, {"lon", Float},
 		{"severity_first", Text}, {"severity_last", Text}, {"first_seen_at", Time}, {"last_seen_at", Time}, {"closed_at", Time},
 		{"duration_seconds", Int}, {"versions", Int}, {"runs_present", Int}, {"open", Bool}, {"seen_at_start", Bool}}
 	changeColumns = []Column{{"feed", Text}, {"id", Text}, {"version", Int}, {"changed_at", Time}, {"field", Text}, {"old", Text}, {"new", Text}}
@@ -208,17 +209,18 @@ func stream(ctx context.Context, st *store.Store, opts Options, f store.Filter, 
 		cells := make([]Cell, len(lifetimeColumns)+1)
 		return st.Lifetimes(ctx, f, func(l *store.Lifetime) error {
 			cells[0].S, cells[1].S, cells[2].S, cells[3].S = l.Feed, l.ID, l.Headline, l.EventType
-			setFloat(&cells[4], l.Lat)
-			setFloat(&cells[5], l.Lon)
-			cells[6].S, cells[7].S = l.SeverityFirst, l.SeverityLast
-			setAt(&cells[8], l.FirstSeenAt)
-			setAt(&cells[9], l.LastSeenAt)
-			setTime(&cells[10], l.ClosedAt)
-			setInt(&cells[11], int64(l.Duration()/time.Second))
-			setInt(&cells[12], int64(l.Versions))
-			setInt(&cells[13], int64(l.RunsPresent))
-			setBool(&cells[14], l.Open())
-			setBool(&cells[15], l.SeenAtStart)
+			cells[4].S, cells[5].S, cells[6].S, cells[7].S = l.Category, l.Impact, l.Road, l.Direction
+			setFloat(&cells[8], l.Lat)
+			setFloat(&cells[9], l.Lon)
+			cells[10].S, cells[11].S = l.SeverityFirst, l.SeverityLast
+			setAt(&cells[12], l.FirstSeenAt)
+			setAt(&cells[13], l.LastSeenAt)
+			setTime(&cells[14], l.ClosedAt)
+			setInt(&cells[15], int64(l.Duration()/time.Second))
+			setInt(&cells[16], int64(l.Versions))
+			setInt(&cells[17], int64(l.RunsPresent))
+			setBool(&cells[18], l.Open())
+			setBool(&cells[19], l.SeenAtStart)
 			return emit(cells)
 		})
 	case Changes:

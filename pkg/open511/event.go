@@ -78,13 +78,17 @@ func decodeEvent(v *fastjson.Value, sc *traffic.Scratch, stored func(id, content
 			subtypes = append(subtypes, traffic.CleanText(s.GetStringBytes()))
 		}
 	}
-	for _, r := range v.GetArray("roads") {
+	for i, r := range v.GetArray("roads") {
 		name, dir := text(r, "name"), text(r, "direction")
+		if i == 0 {
+			e.Road, e.Direction = traffic.TrimRoad(name), traffic.Direction(dir)
+		}
 		if dir != "" {
 			name += " (" + dir + ")"
 		}
 		roads = append(roads, name)
 	}
+	e.Category, e.Impact = category(e.EventType), impact(v.GetArray("roads"))
 	for _, a := range v.GetArray("areas") {
 		areas = append(areas, text(a, "name"))
 	}
@@ -131,4 +135,43 @@ func Intervals(v *fastjson.Value) []string {
 		}
 	}
 	return out
+}
+
+// category is the category of an Open511 event_type (any case).
+func category(eventType string) string {
+	switch traffic.Key(eventType) {
+	case "incident":
+		return traffic.CategoryIncident
+	case "construction":
+		return traffic.CategoryConstruction
+	case "special_event":
+		return traffic.CategorySpecialEvent
+	case "weather_condition":
+		return traffic.CategoryWeather
+	case "road_condition":
+		return traffic.CategoryRoadCondition
+	}
+	return traffic.CategoryOther
+}
+
+// impact is the worst state of an event's roads: a road CLOSED closes it,
+// SOME_LANES_CLOSED or SINGLE_LANE_ALTERNATING closes lanes, and
+// ALL_LANES_OPEN leaves them open; without a state it is unknown.
+func impact(roads []*fastjson.Value) string {
+	worst := 0 // unknown, lanes open, lanes closed, road closed
+	for _, r := range roads {
+		s := r.Get("state")
+		if s == nil || s.Type() != fastjson.TypeString {
+			continue
+		}
+		switch traffic.Key(string(s.GetStringBytes())) {
+		case "closed":
+			worst = max(worst, 3)
+		case "some_lanes_closed", "single_lane_alternating":
+			worst = max(worst, 2)
+		case "all_lanes_open":
+			worst = max(worst, 1)
+		}
+	}
+	return [...]string{traffic.ImpactUnknown, traffic.ImpactLanesOpen, traffic.ImpactLanesClosed, traffic.ImpactRoadClosed}[worst]
 }

@@ -103,6 +103,8 @@ type pageState struct {
 	Drawn       map[string]int
 	Scopes      int
 	Rows        int
+	Legend      string
+	RoadsNote   string
 }
 
 const state = `({
@@ -113,6 +115,8 @@ const state = `({
   drawn: ` + drawn + `,
   scopes: document.getElementById('scope').options.length,
   rows: document.querySelectorAll('#km-table tr, #roads tr, #longest tr').length,
+  legend: document.getElementById('map-legend').textContent,
+  roadsNote: document.getElementById('roads-note').textContent,
 })`
 
 // TestReportInBrowser opens a report of the two-feed history in headless
@@ -187,6 +191,12 @@ func TestReportInBrowser(t *testing.T) {
 		if got.Scopes != 3 {
 			t.Errorf("%d scopes in the menu, want all feeds and the two feeds", got.Scopes)
 		}
+		if !strings.Contains(got.Legend, "construction") {
+			t.Errorf("%s: the map's legend %q does not name the categories", scope, got.Legend)
+		}
+		if want := scope != "wzdx"; strings.Contains(got.RoadsNote, "511 name no road") != want {
+			t.Errorf("%s: the top roads' note is %q; want it to say 511's events name no road: %v", scope, got.RoadsNote, want)
+		}
 	}
 	check("all feeds")
 	if out := os.Getenv(screenshotEnv); out != "" {
@@ -239,8 +249,9 @@ func TestReportInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(popup, "<b>") || !strings.Contains(popup, "first seen 2021-04-") || !strings.Contains(popup, `<a href="http`) {
-		t.Errorf("popup %q: want a headline, times and a link", popup)
+	if !strings.Contains(popup, "<b>") || !strings.Contains(popup, "first seen 2021-04-") || !strings.Contains(popup, `<a href="http`) ||
+		!strings.Contains(popup, "impact: ") {
+		t.Errorf("popup %q: want a headline, times, the impact and a link", popup)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -11,11 +11,10 @@ import (
 	"math"
 	"net/url"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // Data is everything a report shows, as read from the store.
@@ -41,8 +40,9 @@ type Data struct {
 // Event is what the map and tables show of one event.
 type Event struct {
 	Feed, ID, Headline string
-	Category           string
-	Roads              string
+	Category           string // one of traffic.Categories
+	Impact             string // one of the traffic Impact values
+	Road, Direction    string // the first road's name and direction
 	Geometry           string // GeoJSON geometry, or "" (then Lat/Lon if any)
 	Lat, Lon           *float64
 	FirstSeen          time.Time
@@ -51,18 +51,43 @@ type Event struct {
 	Link               string
 }
 
-// CategoryOf is the category an event is grouped by. Feeds name their
-// event types differently; until a shared vocabulary is stored, the feed's
-// own event type is the category.
-func CategoryOf(eventType string) string {
-	if eventType == "" {
+// categoryOf is the name an event's stored category is shown by: the
+// category itself, or "(none)" for an empty one (not in the vocabulary,
+// so drawn grey).
+func categoryOf(category string) string {
+	if category == "" {
 		return "(none)"
 	}
-	return eventType
+	return category
 }
 
-// categoryGroup is the store's grouping that gives CategoryOf's values.
-const categoryGroup = store.ByEventType
+// categoryGroup is the store's grouping that gives categoryOf's values.
+const categoryGroup = store.ByCategory
+
+// categoryColours give each category of traffic.Categories the same
+// colour on every page, whichever feeds and categories it shows, so that
+// reports of different feeds can be read side by side.
+var categoryColours = map[string]string{
+	traffic.CategoryIncident:      "#d62728",
+	traffic.CategoryConstruction:  "#ff7f0e",
+	traffic.CategorySpecialEvent:  "#9467bd",
+	traffic.CategoryWeather:       "#1f77b4",
+	traffic.CategoryRoadCondition: "#17becf",
+	traffic.CategoryDetour:        "#2ca02c",
+	traffic.CategoryRestriction:   "#8c564b",
+	traffic.CategoryOther:         "#e377c2",
+}
+
+// otherColour is for a category outside the vocabulary.
+const otherColour = "#7f7f7f"
+
+// categoryColour is the colour category is drawn in on every page.
+func categoryColour(category string) string {
+	if c, ok := categoryColours[category]; ok {
+		return c
+	}
+	return otherColour
+}
 
 // page is the JSON the page's script draws from. Times are Unix seconds.
 type page struct {
@@ -76,6 +101,7 @@ type page struct {
 	Tiles      string   `json:"tiles"`
 	Feeds      []string `json:"feeds"`
 	Categories []string `json:"categories"`
+	Colours    []string `json:"colours"` // one per category
 	Scopes     []scope  `json:"scopes"`
 	Events     events   `json:"events"`
 }
@@ -90,7 +116,9 @@ type scope struct {
 	Series  series     `json:"series"`
 	KM      []curve    `json:"km"`
 	Roads   []road     `json:"roads"`
-	Longest []int      `json:"longest"` // indexes into events
+	// NoRoads are the scope's feeds whose events name no road.
+	NoRoads []string `json:"noRoads"`
+	Longest []int    `json:"longest"` // indexes into events
 }
 
 type summary struct {
@@ -149,7 +177,9 @@ type events struct {
 	ID          []string          `json:"id"`
 	Headline    []string          `json:"headline"`
 	Category    []int             `json:"cat"`
-	Roads       []string          `json:"roads"`
+	Impact      []string          `json:"impact"`
+	Road        []string          `json:"road"`
+	Direction   []string          `json:"dir"`
 	Geometry    []json.RawMessage `json:"geom"`
 	First       []int64           `json:"first"`
 	Last        []int64           `json:"last"`
@@ -192,25 +222,29 @@ func build(d *Data) *page {
 	for i, f := range p.Feeds {
 		feedIndex[f] = i
 	}
-	// Categories, the commonest first.
-	catCount := map[string]int{}
+	// Categories present, in the vocabulary's order (others after it), so
+	// that legends list them alike on every page.
+	present := map[string]bool{}
 	for _, e := range d.Events {
-		catCount[e.Category]++
+		present[e.Category] = true
 	}
 	for _, c := range d.Counts {
 		if c.Group != nil {
-			if _, ok := catCount[CategoryOf(*c.Group)]; !ok {
-				catCount[CategoryOf(*c.Group)] = 0
-			}
+			present[categoryOf(*c.Group)] = true
 		}
 	}
-	for c := range catCount {
-		p.Categories = append(p.Categories, c)
+	rank := func(c string) int {
+		if i := slices.Index(traffic.Categories, c); i >= 0 {
+			return i
+		}
+		return len(traffic.Categories)
 	}
-	sort.Slice(p.Categories, func(i, j int) bool {
-		a, b := p.Categories[i], p.Categories[j]
-		return catCount[a] > catCount[b] || catCount[a] == catCount[b] && a < b
+	p.Categories = slices.SortedFunc(mapKeys(present), func(a, b string) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a, b))
 	})
+	for _, c := range p.Categories {
+		p.Colours = append(p.Colours, categoryColour(c))
+	}
 	catIndex := map[string]int{}
 	for i, c := range p.Categories {
 		catIndex[c] = i
@@ -228,7 +262,9 @@ func build(d *Data) *page {
 		ev.ID = append(ev.ID, e.ID)
 		ev.Headline = append(ev.Headline, e.Headline)
 		ev.Category = append(ev.Category, catIndex[e.Category])
-		ev.Roads = append(ev.Roads, e.Roads)
+		ev.Impact = append(ev.Impact, e.Impact)
+		ev.Road = append(ev.Road, e.Road)
+		ev.Direction = append(ev.Direction, e.Direction)
 		ev.Geometry = append(ev.Geometry, geometryOf(&e))
 		ev.First = append(ev.First, e.FirstSeen.Unix())
 		ev.Last = append(ev.Last, e.LastSeen.Unix())
@@ -255,7 +291,7 @@ func ptr[T any](v T) *T { return &v }
 // buildScope is the view of one feed (feed >= 0) or of all.
 func buildScope(d *Data, p *page, name string, feed int) scope {
 	in := func(f string) bool { return feed < 0 || p.Feeds[feed] == f }
-	sc := scope{Name: name, Feed: feed, Gaps: [][2]int64{}, Roads: []road{}, Longest: []int{}}
+	sc := scope{Name: name, Feed: feed, Gaps: [][2]int64{}, Roads: []road{}, NoRoads: []string{}, Longest: []int{}}
 
 	// Runs and gaps.
 	rs := slices.Clone(d.Runs)
@@ -292,14 +328,16 @@ func buildScope(d *Data, p *page, name string, feed int) scope {
 
 	// Top roads and the longest-open events.
 	roadCount := map[string]int{}
+	named := map[string]bool{} // feeds with events, and whether any names a road
 	var open []int
 	for i, e := range d.Events {
 		if !in(e.Feed) {
 			continue
 		}
 		sc.Summary.Events++
-		for _, r := range roadsOf(e.Roads) {
-			roadCount[r]++
+		named[e.Feed] = named[e.Feed] || e.Road != ""
+		if e.Road != "" {
+			roadCount[e.Road]++
 		}
 		if e.Closed == nil {
 			sc.Summary.Open++
@@ -311,6 +349,11 @@ func buildScope(d *Data, p *page, name string, feed int) scope {
 	}
 	slices.SortFunc(sc.Roads, func(a, b road) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Road, b.Road)) })
 	sc.Roads = sc.Roads[:min(len(sc.Roads), topN)]
+	for _, f := range slices.Sorted(mapKeys(named)) {
+		if !named[f] {
+			sc.NoRoads = append(sc.NoRoads, f)
+		}
+	}
 	slices.SortStableFunc(open, func(a, b int) int {
 		da, db := d.Events[a].LastSeen.Sub(d.Events[a].FirstSeen), d.Events[b].LastSeen.Sub(d.Events[b].FirstSeen)
 		return cmp.Compare(db, da)
@@ -360,7 +403,7 @@ func buildSeries(counts []store.IntervalCount, every time.Duration, categories [
 		if c.Group == nil {
 			continue // an interval whose runs saw nothing
 		}
-		g := CategoryOf(*c.Group)
+		g := categoryOf(*c.Group)
 		x.open[g] += c.Open
 		x.new[g] += c.New
 		x.closed[g] += c.Closed
@@ -424,7 +467,7 @@ func buildCurves(lifetimes []store.Lifetime, evs []Event, categories []string, i
 		}
 		cat, ok := category[[2]string{l.Feed, l.ID}]
 		if !ok {
-			cat = CategoryOf(l.EventType)
+			cat = categoryOf(l.Category)
 		}
 		if groups[cat] == nil {
 			groups[cat] = &group{}
@@ -467,22 +510,6 @@ func buildCurves(lifetimes []store.Lifetime, evs []Event, categories []string, i
 }
 
 func round(v float64) float64 { return math.Round(v*1e4) / 1e4 }
-
-// roadsOf splits an event's roads ("I-880 N (Northbound); CA-17 S") into
-// road names without their direction, each once.
-func roadsOf(roads string) []string {
-	var out []string
-	for _, r := range strings.Split(roads, ";") {
-		r = strings.TrimSpace(r)
-		if i := strings.LastIndex(r, " ("); i > 0 && strings.HasSuffix(r, ")") {
-			r = r[:i]
-		}
-		if r != "" && !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
 
 // geometryOf is the event's geometry with coordinates rounded to 5
 // decimals (about a metre), or a point at Lat/Lon, or null.

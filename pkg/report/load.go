@@ -89,7 +89,8 @@ func Load(ctx context.Context, src Source, opts Options) (*Data, error) {
 	}
 	f.WithRaw = true
 	err = src.Events(ctx, f, func(e *store.Event) error {
-		x := Event{Feed: e.Feed, ID: e.ID, Headline: e.Headline, Category: CategoryOf(e.EventType), Roads: e.Roads,
+		x := Event{Feed: e.Feed, ID: e.ID, Headline: e.Headline, Category: categoryOf(e.Category), Impact: e.Impact,
+			Road: e.Road, Direction: e.Direction,
 			Geometry: e.Geometry, Lat: e.Lat, Lon: e.Lon, FirstSeen: e.FirstSeenAt, Closed: e.ClosedAt}
 		if e.LastSeenAt != nil {
 			x.LastSeen = *e.LastSeenAt

@@ -13,12 +13,14 @@ import (
 	"github.com/trafficctl/trafficctl/internal/dbtest"
 	"github.com/trafficctl/trafficctl/pkg/report"
 	"github.com/trafficctl/trafficctl/pkg/store"
+	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
 // pageData is the part of the page's JSON the tests look at.
 type pageData struct {
 	Feeds      []string `json:"feeds"`
 	Categories []string `json:"categories"`
+	Colours    []string `json:"colours"`
 	Every      int64    `json:"every"`
 	Scopes     []struct {
 		Name    string `json:"name"`
@@ -34,8 +36,9 @@ type pageData struct {
 			OK []bool  `json:"ok"`
 		} `json:"runs"`
 		Series struct {
-			T     []int64 `json:"t"`
-			Total []*int  `json:"total"`
+			T     []int64           `json:"t"`
+			Total []*int            `json:"total"`
+			Open  map[string][]*int `json:"open"`
 		} `json:"series"`
 		KM []struct {
 			Cat    string   `json:"cat"`
@@ -43,10 +46,20 @@ type pageData struct {
 			Closed int      `json:"closed"`
 			Median *float64 `json:"median"`
 		} `json:"km"`
+		Roads []struct {
+			Road string `json:"road"`
+			N    int    `json:"n"`
+		} `json:"roads"`
+		NoRoads []string `json:"noRoads"`
 	} `json:"scopes"`
 	Events struct {
-		ID   []string          `json:"id"`
-		Geom []json.RawMessage `json:"geom"`
+		Feed   []int             `json:"feed"`
+		ID     []string          `json:"id"`
+		Cat    []int             `json:"cat"`
+		Impact []string          `json:"impact"`
+		Road   []string          `json:"road"`
+		Dir    []string          `json:"dir"`
+		Geom   []json.RawMessage `json:"geom"`
 	} `json:"events"`
 }
 
@@ -176,7 +189,7 @@ func TestReportEscapesFeedText(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	d := &report.Data{
 		Title: hostile, Generated: at, Every: time.Hour,
-		Events: []report.Event{{Feed: "f", ID: hostile, Headline: hostile, Category: hostile, Roads: hostile, FirstSeen: at, LastSeen: at,
+		Events: []report.Event{{Feed: "f", ID: hostile, Headline: hostile, Category: hostile, Impact: hostile, Road: hostile, Direction: hostile, FirstSeen: at, LastSeen: at,
 			Link: "javascript:alert(1)", Geometry: `{"type":"Point","coordinates":[-122.123456789,37.5]}`}},
 	}
 	var buf bytes.Buffer
@@ -192,5 +205,107 @@ func TestReportEscapesFeedText(t *testing.T) {
 	}
 	if !strings.Contains(page, `"coordinates":[-122.12346,37.5]`) {
 		t.Error("coordinates are not rounded to 5 decimals")
+	}
+}
+
+// TestReportOneVocabulary: an Open511 and a WZDx feed are grouped by the
+// one vocabulary's category, whose colour is the same on every page; top
+// roads count the road column; the map has each event's impact, road and
+// direction as stored.
+func TestReportOneVocabulary(t *testing.T) {
+	st := seedHistory(t, dbtest.SQLite(t))
+	ctx := context.Background()
+	type stored struct{ feed, category, impact, road, direction string }
+	byID := map[string]stored{}
+	perCategory := map[string]map[string]int{} // category -> feed -> events
+	err := st.Events(ctx, store.Filter{}, func(e *store.Event) error {
+		byID[e.ID] = stored{e.Feed, e.Category, e.Impact, e.Road, e.Direction}
+		if perCategory[e.Category] == nil {
+			perCategory[e.Category] = map[string]int{}
+		}
+		perCategory[e.Category][e.Feed]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perCategory["construction"]["511"] == 0 || perCategory["construction"]["wzdx"] == 0 {
+		t.Fatalf("the history should have construction in both feeds: %v", perCategory)
+	}
+
+	_, p := renderHistory(t, st, report.Options{Every: 24 * time.Hour, Now: historyStart})
+	var want []string
+	for _, c := range traffic.Categories {
+		if perCategory[c] != nil {
+			want = append(want, c)
+		}
+	}
+	if !slices.Equal(p.Categories, want) || len(p.Colours) != len(want) {
+		t.Fatalf("categories %v (colours %v), want the stored ones in the vocabulary's order %v", p.Categories, p.Colours, want)
+	}
+	for c := range p.Scopes[0].Series.Open {
+		if !slices.Contains(traffic.Categories, c) {
+			t.Errorf("active events have a series for %q, not a category", c)
+		}
+	}
+	for _, km := range p.Scopes[0].KM[1:] {
+		if n := perCategory[km.Cat]["511"] + perCategory[km.Cat]["wzdx"]; km.N != n {
+			t.Errorf("survival of %q: %d events, want both feeds' %d", km.Cat, km.N, n)
+		}
+	}
+	for i, id := range p.Events.ID {
+		e := byID[id]
+		got := stored{p.Feeds[p.Events.Feed[i]], p.Categories[p.Events.Cat[i]], p.Events.Impact[i], p.Events.Road[i], p.Events.Dir[i]}
+		if got != e {
+			t.Fatalf("event %s on the page: %+v, stored %+v", id, got, e)
+		}
+	}
+
+	// A category's colour is the same on pages of different feeds.
+	colour := func(p pageData, c string) string {
+		t.Helper()
+		i := slices.Index(p.Categories, c)
+		if i < 0 {
+			t.Fatalf("no %q on the page of %v", c, p.Feeds)
+		}
+		return p.Colours[i]
+	}
+	_, p511 := renderHistory(t, st, report.Options{Feeds: []string{"511"}, Every: 24 * time.Hour, Now: historyStart})
+	_, pWZDx := renderHistory(t, st, report.Options{Feeds: []string{"wzdx"}, Every: 24 * time.Hour, Now: historyStart})
+	if !slices.Equal(p511.Feeds, []string{"511"}) || !slices.Equal(pWZDx.Feeds, []string{"wzdx"}) {
+		t.Fatalf("feeds %v and %v", p511.Feeds, pWZDx.Feeds)
+	}
+	if a, b, all := colour(p511, "construction"), colour(pWZDx, "construction"), colour(p, "construction"); a != b || a != all {
+		t.Errorf("construction is %s on 511's page, %s on wzdx's and %s on both", a, b, all)
+	}
+	if slices.Equal(p511.Categories, pWZDx.Categories) {
+		t.Errorf("both feeds have categories %v: the colours were not tested across different sets", p511.Categories)
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(p.Colours)))) != len(p.Colours) {
+		t.Errorf("two categories share a colour: %v %v", p.Categories, p.Colours)
+	}
+
+	// Top roads: events by road, without direction; the 2021 Open511
+	// snapshots name no roads, and the page says so.
+	roads := map[string]int{}
+	for _, e := range byID {
+		if e.road != "" {
+			roads[e.road]++
+		}
+	}
+	all, of511, ofWZDx := p.Scopes[0], p.Scopes[1], p.Scopes[2]
+	if len(all.Roads) == 0 || !slices.Equal(all.NoRoads, []string{"511"}) {
+		t.Fatalf("top roads %v, feeds without roads %v: want wzdx's roads and 511 named", all.Roads, all.NoRoads)
+	}
+	for i, r := range all.Roads {
+		if r.N != roads[r.Road] || i > 0 && r.N > all.Roads[i-1].N {
+			t.Errorf("top road %d %q: %d events, stored %d (or out of order)", i, r.Road, r.N, roads[r.Road])
+		}
+		if strings.Contains(r.Road, "bound") || strings.Contains(r.Road, "(") {
+			t.Errorf("top road %q names a direction", r.Road)
+		}
+	}
+	if len(of511.Roads) != 0 || !slices.Equal(of511.NoRoads, []string{"511"}) || len(ofWZDx.Roads) == 0 || len(ofWZDx.NoRoads) != 0 {
+		t.Errorf("511: roads %v, without %v; wzdx: roads %d, without %v", of511.Roads, of511.NoRoads, len(ofWZDx.Roads), ofWZDx.NoRoads)
 	}
 }

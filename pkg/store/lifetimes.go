@@ -15,9 +15,10 @@ import (
 // it is open, its feed's latest successful run).
 type Lifetime struct {
 	Feed, ID string
-	// Headline, EventType, Lat and Lon are the latest state's.
-	Headline, EventType string
-	Lat, Lon            *float64
+	// Headline, EventType, Category, Impact, Road, Direction, Lat and Lon
+	// are the latest state's.
+	Headline, EventType, Category, Impact, Road, Direction string
+	Lat, Lon                                               *float64
 	// SeverityFirst is the first spell's severity, SeverityLast the latest's.
 	SeverityFirst, SeverityLast string
 	FirstSeenAt, LastSeenAt     time.Time
@@ -85,9 +86,9 @@ func (s *Store) Lifetimes(ctx context.Context, f Filter, fn func(*Lifetime) erro
 LEFT JOIN ledger_successes fs ON fs.run_id = v.first_run_id
 LEFT JOIN ledger_successes ls ON ls.run_id = v.last_run_id`
 		}
-		q := `SELECT e.feed, e.id, e.headline, e.event_type, e.lat, e.lon, e.severity, e.first_seen_at, e.last_seen_at, e.closed_at,
+		q := `SELECT e.feed, e.id, e.headline, e.event_type, e.category, e.impact, e.road, e.direction, e.lat, e.lon, e.severity, e.first_seen_at, e.last_seen_at, e.closed_at,
 	v.first_run_id, v.last_run_id, v.severity, ` + seqColumns + `
-FROM (SELECT feed, id, headline, event_type, lat, lon, severity, first_seen_at, last_seen_at, closed_at FROM ` + currentEvents + w.String() + `) e
+FROM (SELECT feed, id, headline, event_type, category, impact, road, direction, lat, lon, severity, first_seen_at, last_seen_at, closed_at FROM ` + currentEvents + w.String() + `) e
 JOIN event_versions v ON v.feed = e.feed AND v.event_id = e.id` + seqJoins + `
 ORDER BY e.feed, e.id, v.version`
 		rows, err := db.Raw(q, w.args...).Rows()
@@ -106,7 +107,7 @@ ORDER BY e.feed, e.id, v.version`
 			lastSeq          sql.NullInt64
 			started          bool
 		)
-		dest := []any{&l.Feed, &l.ID, &l.Headline, &l.EventType, &lat, &lon, &l.SeverityLast, &l.FirstSeenAt, &lastSeen, &closed,
+		dest := []any{&l.Feed, &l.ID, &l.Headline, &l.EventType, &l.Category, &l.Impact, &l.Road, &l.Direction, &lat, &lon, &l.SeverityLast, &l.FirstSeenAt, &lastSeen, &closed,
 			&firstRun, &lastRun, &spellSeverity, &firstSeq, &lastSeq}
 		for rows.Next() {
 			if err := rows.Scan(dest...); err != nil {

@@ -31,6 +31,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		s.sqlMigration("0003_views"),
 		s.sqlMigration("0004_content_in_spells"),
 		s.sqlMigration("0005_ledger_index"),
+		s.sqlMigration("0006_vocabulary"),
 	}
 }
 

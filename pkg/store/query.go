@@ -24,6 +24,7 @@ type Filter struct {
 	Feeds        []string  // only these feeds
 	IDs          []string  // only these event ids
 	EventTypes   []string
+	Categories   []string // traffic.Categories
 	Severities   []string
 	Statuses     []string
 	BBox         *BBox
@@ -68,6 +69,7 @@ func (f Filter) content(id string) *where {
 	w.in("feed", f.Feeds)
 	w.in(id, f.IDs)
 	w.in("event_type", f.EventTypes)
+	w.in("category", f.Categories)
 	w.in("severity", f.Severities)
 	w.in("status", f.Statuses)
 	if b := f.BBox; b != nil {
@@ -82,6 +84,7 @@ func (f Filter) content(id string) *where {
 func (f Filter) matches(e *traffic.Event) bool {
 	if len(f.IDs) > 0 && !slices.Contains(f.IDs, e.ID) ||
 		len(f.EventTypes) > 0 && !slices.Contains(f.EventTypes, e.EventType) ||
+		len(f.Categories) > 0 && !slices.Contains(f.Categories, e.Category) ||
 		len(f.Severities) > 0 && !slices.Contains(f.Severities, e.Severity) ||
 		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, e.Status) {
 		return false

@@ -18,10 +18,11 @@ const (
 	ByFeed      = "feed" // the same rows as none: every row has its feed anyway
 	ByEventType = "event_type"
 	BySeverity  = "severity"
+	ByCategory  = "category"
 )
 
 // GroupBys lists the values of Series.By.
-var GroupBys = []string{ByNone, ByFeed, ByEventType, BySeverity}
+var GroupBys = []string{ByNone, ByFeed, ByEventType, BySeverity, ByCategory}
 
 // DefaultEvery is a Series' interval when it has none.
 const DefaultEvery = time.Hour
@@ -34,9 +35,9 @@ type Series struct {
 	Every time.Duration
 	// Location is the time zone of the intervals; nil is UTC.
 	Location *time.Location
-	// By groups each interval's events: ByEventType or BySeverity (the
-	// value the event had in the run it is counted at), or ByNone/ByFeed
-	// (or empty: none).
+	// By groups each interval's events: ByEventType, BySeverity or
+	// ByCategory (the value the event had in the run it is counted at), or
+	// ByNone/ByFeed (or empty: none).
 	By string
 }
 
@@ -44,7 +45,9 @@ type Series struct {
 func (q Series) Grid() Grid { return Grid{Every: q.orDefaults().Every, Loc: q.Location} }
 
 // Grouped says whether the rows have a group value.
-func (q Series) Grouped() bool { return q.By == ByEventType || q.By == BySeverity }
+func (q Series) Grouped() bool {
+	return q.By == ByEventType || q.By == BySeverity || q.By == ByCategory
+}
 
 func (q Series) orDefaults() Series {
 	if q.Every == 0 {
@@ -63,7 +66,7 @@ func (q Series) Check() error {
 		return err
 	}
 	if !slices.Contains(GroupBys, q.By) {
-		return fmt.Errorf("cannot group by %q: use none, feed, event_type or severity", q.By)
+		return fmt.Errorf("cannot group by %q: use none, feed, event_type, severity or category", q.By)
 	}
 	return nil
 }
@@ -330,6 +333,8 @@ func (c *counter) group(e *traffic.Event) string {
 		return e.EventType
 	case BySeverity:
 		return e.Severity
+	case ByCategory:
+		return e.Category
 	}
 	return ""
 }

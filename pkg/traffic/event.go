@@ -24,6 +24,10 @@ type Event struct {
 	EventSubtypes string // joined with "; "
 	Description   string
 	Roads         string // "I-880 N (Northbound); CA-17 S (Southbound)"
+	Category      string // one of Categories, from the feed's type
+	Impact        string // one of the Impact values, from the feed's lane states
+	Road          string // the first road's name: "I-880 N"
+	Direction     string // the first road's direction (see Direction): "northbound"
 	Areas         string // names joined with "; "
 	Created       *time.Time
 	Updated       *time.Time
@@ -80,12 +84,16 @@ var Fields = []Field{
 	{"headline", Text, func(e *Event) any { return &e.Headline }},
 	{"event_type", Text, func(e *Event) any { return &e.EventType }},
 	{"severity", Text, func(e *Event) any { return &e.Severity }},
+	{"category", Text, func(e *Event) any { return &e.Category }},
+	{"impact", Text, func(e *Event) any { return &e.Impact }},
 	{"lat", Float, func(e *Event) any { return &e.Lat }},
 	{"lon", Float, func(e *Event) any { return &e.Lon }},
 	{"status", Text, func(e *Event) any { return &e.Status }},
 	{"event_subtypes", Text, func(e *Event) any { return &e.EventSubtypes }},
 	{"description", Text, func(e *Event) any { return &e.Description }},
 	{"roads", Text, func(e *Event) any { return &e.Roads }},
+	{"road", Text, func(e *Event) any { return &e.Road }},
+	{"direction", Text, func(e *Event) any { return &e.Direction }},
 	{"areas", Text, func(e *Event) any { return &e.Areas }},
 	{"created", Time, func(e *Event) any { return &e.Created }},
 	{"updated", Time, func(e *Event) any { return &e.Updated }},

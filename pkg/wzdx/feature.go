@@ -82,14 +82,16 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 	}
 	e.EventSubtypes = strings.Join(subtypes, "; ")
 
-	direction := strings.TrimSpace(f.text(coreProp("direction")))
+	sentDirection := f.text(coreProp("direction"))
+	direction := strings.TrimSpace(sentDirection)
 	switch strings.ToLower(direction) {
 	case "unknown", "undefined": // 4.1's values for "not known": no information
 		direction = ""
 	}
 	var names []string
 	roadNames := coreProp("road_names")
-	for _, n := range f.array(roadNames) {
+	nameList := f.array(roadNames)
+	for _, n := range nameList {
 		if s := strings.TrimSpace(f.text(field{n, roadNames.in, "road_names[]"})); s != "" {
 			names = append(names, s)
 		}
@@ -110,6 +112,8 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 		}
 	}
 	e.Roads = strings.Join(roads, "; ")
+	e.Road, e.Direction = firstRoad(nameList, core == nil, prop), traffic.Direction(sentDirection)
+	e.Category, e.Impact = category(e.EventType), impact(props.Get("vehicle_impact"))
 	if e.Headline = f.text(coreProp("name")); e.Headline == "" {
 		e.Headline = headline(e.EventType, names, direction)
 	}
@@ -227,4 +231,64 @@ func (f *fields) time(fd field, loc *time.Location) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// firstRoad is the name of road_names[0] (trimmed), or, in WZDx 3.0 (no
+// core_details) without road names, its road_number or else road_name.
+func firstRoad(names []*fastjson.Value, v3 bool, prop func(string) field) string {
+	if len(names) > 0 {
+		if names[0].Type() == fastjson.TypeString {
+			return traffic.TrimRoad(string(names[0].GetStringBytes()))
+		}
+		return ""
+	}
+	if !v3 {
+		return ""
+	}
+	for _, name := range []string{"road_number", "road_name"} {
+		if v := prop(name).v; v != nil && v.Type() == fastjson.TypeString {
+			if s := traffic.TrimRoad(string(v.GetStringBytes())); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// category is the category of a WZDx event_type (after the 3.x default,
+// work-zone).
+func category(eventType string) string {
+	switch traffic.Key(eventType) {
+	case "work-zone":
+		return traffic.CategoryConstruction
+	case "detour":
+		return traffic.CategoryDetour
+	case "restriction":
+		return traffic.CategoryRestriction
+	case "incident":
+		return traffic.CategoryIncident
+	case "special-event":
+		return traffic.CategorySpecialEvent
+	}
+	return traffic.CategoryOther
+}
+
+// impact is what a vehicle_impact does to the road: all lanes closed
+// close it; lanes closed in any way, alternating one way, flagging or a
+// temporary signal (one lane left, taking turns) close lanes; all lanes
+// open, shifted or not, leave them open; anything else is unknown.
+func impact(v *fastjson.Value) string {
+	if v == nil || v.Type() != fastjson.TypeString {
+		return traffic.ImpactUnknown
+	}
+	switch traffic.Key(string(v.GetStringBytes())) {
+	case "all-lanes-closed":
+		return traffic.ImpactRoadClosed
+	case "some-lanes-closed", "some-lanes-closed-merge-left", "some-lanes-closed-merge-right", "some-lanes-closed-split",
+		"alternating-one-way", "flagging", "temporary-traffic-signal":
+		return traffic.ImpactLanesClosed
+	case "all-lanes-open", "all-lanes-open-shift-left", "all-lanes-open-shift-right":
+		return traffic.ImpactLanesOpen
+	}
+	return traffic.ImpactUnknown
 }

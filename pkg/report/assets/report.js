@@ -8,9 +8,10 @@
   var charts = [];
   var state = { scope: 0, fitted: -1 };
 
+  // Each category has the same colour on every page (from the data).
   function color(cat) {
     var i = D.categories.indexOf(cat);
-    return i < 0 ? '#333' : PALETTE[i % PALETTE.length];
+    return i < 0 ? '#333' : D.colours[i];
   }
   function feedColor(i) { return PALETTE[(PALETTE.length - 1 - i + PALETTE.length) % PALETTE.length]; }
 
@@ -237,9 +238,11 @@
   function popup(i) {
     var ev = D.events;
     var closed = ev.closed[i] == null ? 'open (last seen ' + fmtTime(ev.last[i]) + ')' : 'closed ' + fmtTime(ev.closed[i]);
+    var road = ev.road[i] ? ev.road[i] + (ev.dir[i] ? ' (' + ev.dir[i] + ')' : '') : '';
     var html = '<b>' + esc(ev.headline[i] || ev.id[i]) + '</b><br>' + esc(D.feeds[ev.feed[i]]) + ' · ' + esc(D.categories[ev.cat[i]]) +
+      (ev.impact[i] ? ' · impact: ' + esc(ev.impact[i]) : '') +
       '<br>first seen ' + esc(fmtTime(ev.first[i])) + (ev.seenAtStart[i] ? ' (in the first run: began earlier)' : '') +
-      '<br>' + esc(closed) + (ev.roads[i] ? '<br>' + esc(ev.roads[i]) : '');
+      '<br>' + esc(closed) + (road ? '<br>' + esc(road) : '');
     if (ev.link[i]) html += '<br><a href="' + esc(ev.link[i]) + '" target="_blank" rel="noopener noreferrer">link</a>';
     return html;
   }
@@ -282,6 +285,10 @@
     el('roads').innerHTML = '<tr><th>road</th><th>events</th></tr>' + (sc.roads.length ? sc.roads.map(function (r) {
       return '<tr><td>' + esc(r.road) + '</td><td>' + r.n + '</td></tr>';
     }).join('') : '<tr><td colspan="2" class="empty">No roads named.</td></tr>');
+    var names = sc.noRoads.map(function (f) { return esc(f); }).join(', ');
+    el('roads-note').innerHTML = !sc.noRoads.length ? '' : sc.roads.length ?
+      'The events of ' + names + ' name no road: these are the other feeds\' roads only.' :
+      'The events of ' + names + ' name no road (the feed leaves their roads empty).';
     var ev = D.events;
     el('longest').innerHTML = '<tr><th>event</th><th>feed</th><th>category</th><th>first seen</th><th>open for</th></tr>' +
       (sc.longest.length ? sc.longest.map(function (i) {

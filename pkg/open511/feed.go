@@ -44,8 +44,8 @@ type Feed struct {
 
 // Stream reads every page of the feed, following pagination.next_url, and
 // hands each page's events to sink, in feed order, on the calling
-// goroutine, while one other goroutine fetches the next page and decodes
-// it (in a share per core, decodeShares).
+// goroutine, while one other goroutine fetches the next page as it decodes
+// the one before (in a share per core, decodeShares).
 // Events without an id are left out (counted as Skipped); an id met again
 // is handed on again, and its later content counts. If stored is not nil,
 // an event it reports as stored with this content is handed on as its ID
@@ -62,26 +62,44 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	// One page decoded ahead at most, which bounds memory.
+	// One page decoded and waiting for sink, and one decoding while the
+	// next is fetched, at most, which bounds memory.
 	type page struct {
 		n      int
 		events []decoded
 	}
 	pages := make(chan page, 1)
+	send := func(p page) error {
+		select {
+		case pages <- p:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
 	var g errgroup.Group
 	g.Go(func() error {
 		defer close(pages)
-		return f.fetchPages(ctx, next, &snap.Pages, func(n int, p pageInfo) error {
-			var events []decoded
-			p.decode(stored, f.Location, func(d decoded) { events = append(events, d) })
-			f.Source.Release(p.body) // decoded events hold copies, not the body
-			select {
-			case pages <- page{n, events}:
-				return nil
-			case <-ctx.Done():
-				return context.Cause(ctx)
+		var ahead page                // decoding while the next page is fetched
+		var decoding func() []decoded // waits for ahead's events
+		err := f.fetchPages(ctx, next, &snap.Pages, func(n int, p pageInfo) error {
+			ready := ahead
+			if decoding != nil {
+				ready.events = decoding()
 			}
+			ahead, decoding = page{n: n}, f.startDecode(p, stored)
+			if ready.n == 0 {
+				return nil // p is the first page
+			}
+			return send(ready)
 		})
+		if decoding != nil { // the last page, or the one before a failed one
+			ahead.events = decoding()
+			if sent := send(ahead); err == nil {
+				err = sent
+			}
+		}
+		return err
 	})
 	var sinkErr error
 	ids := map[string]bool{}
@@ -155,6 +173,17 @@ func (f *Feed) fetchPages(ctx context.Context, next *url.URL, pages *int, got fu
 	return nil
 }
 
+// startDecode starts decoding p's events and returns what waits for them;
+// p's body goes back to the client then.
+func (f *Feed) startDecode(p pageInfo, stored func(id, contentHash string) bool) func() []decoded {
+	wait := p.decode(stored, f.Location)
+	return func() []decoded {
+		events := wait()
+		f.Source.Release(p.body) // decoded events hold copies, not the body
+		return events
+	}
+}
+
 func (f *Feed) logger() *slog.Logger {
 	if f.Logger == nil {
 		return slog.New(slog.DiscardHandler)
@@ -221,10 +250,10 @@ func nextURL(current *url.URL, next string) (*url.URL, error) {
 type pageInfo struct {
 	body []byte // what decode reads; released to the client after it
 	next string // pagination.next_url
-	// decode hands the page's events to emit, in order; those that stored
-	// (if not nil) reports as stored unchanged carry only their ID and
-	// ContentHash. It may run on another goroutine, and only once.
-	decode func(stored func(id, contentHash string) bool, loc *time.Location, emit func(decoded))
+	// decode starts decoding the page's events and returns what waits for
+	// them, in order; those that stored (if not nil) reports as stored
+	// unchanged carry only their ID and ContentHash. It runs only once.
+	decode func(stored func(id, contentHash string) bool, loc *time.Location) (wait func() []decoded)
 }
 
 // decoded is one event object of a page, decoded or not.
@@ -241,10 +270,8 @@ type decoded struct {
 func readPage(data []byte) (pageInfo, error) {
 	if fastjson.ValidateBytes(data) == nil {
 		if env, ok := readEnvelope(data); ok {
-			page := pageInfo{next: env.next, decode: func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
-				for _, d := range decodeShares(env.events, stored, loc) {
-					emit(d)
-				}
+			page := pageInfo{next: env.next, decode: func(stored func(string, string) bool, loc *time.Location) func() []decoded {
+				return decodeShares(env.events, stored, loc)
 			}}
 			return page, nil
 		}
@@ -254,11 +281,12 @@ func readPage(data []byte) (pageInfo, error) {
 
 var scratches = sync.Pool{New: func() any { return new(traffic.Scratch) }}
 
-// decodeShares decodes a page's event objects, in order, in one contiguous
-// share per core, each on a goroutine of its own: decoding is most of the
-// CPU of a run that finds its events unchanged, and one core left idle
-// made such a run a third slower (docs/benchmarks.md, "Content in spells").
-func decodeShares(objs [][]byte, stored func(string, string) bool, loc *time.Location) []decoded {
+// decodeShares starts decoding a page's event objects, in one contiguous
+// share per core, each on a goroutine of its own, and returns what waits
+// for them, in order: decoding is most of the CPU of a run that finds its
+// events unchanged, and one core left idle made such a run a third slower
+// (docs/benchmarks.md, "Content in spells").
+func decodeShares(objs [][]byte, stored func(string, string) bool, loc *time.Location) func() []decoded {
 	out := make([]decoded, len(objs))
 	per := max((len(objs)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0), 1)
 	var g errgroup.Group
@@ -280,8 +308,10 @@ func decodeShares(objs [][]byte, stored func(string, string) bool, loc *time.Loc
 			return nil
 		})
 	}
-	g.Wait() // the shares return no error: a bad object is an event to skip
-	return out
+	return func() []decoded {
+		g.Wait() // the shares return no error: a bad object is an event to skip
+		return out
+	}
 }
 
 // decodePage reads a body that readEnvelope did not take, with
@@ -338,14 +368,16 @@ func decodePage(data []byte) (pageInfo, error) {
 	if !sawEvents {
 		return page, errors.New("the response has no \"events\" member; is this an Open511 events URL?")
 	}
-	page.decode = func(stored func(string, string) bool, loc *time.Location, emit func(decoded)) {
-		for _, obj := range objs {
+	page.decode = func(stored func(string, string) bool, loc *time.Location) func() []decoded {
+		out := make([]decoded, len(objs))
+		for i, obj := range objs {
 			ev, warnings, err := DecodeEvent(obj, loc)
 			if err == nil && stored != nil && stored(ev.ID, ev.ContentHash) {
 				ev = traffic.Event{ID: ev.ID, ContentHash: ev.ContentHash, HashOnly: true}
 			}
-			emit(decoded{ev, warnings, err})
+			out[i] = decoded{ev, warnings, err}
 		}
+		return func() []decoded { return out }
 	}
 	return page, nil
 }

@@ -23,11 +23,11 @@ func FuzzReadPageMatchesDecodePage(f *testing.F) {
 		var got, want []decoded
 		gotPage, gotErr := readPage(body)
 		if gotErr == nil {
-			gotPage.decode(nil, nil, func(d decoded) { got = append(got, d) })
+			got = gotPage.decode(nil, nil)()
 		}
 		wantPage, wantErr := decodePage(body)
 		if wantErr == nil {
-			wantPage.decode(nil, nil, func(d decoded) { want = append(want, d) })
+			want = wantPage.decode(nil, nil)()
 		}
 		if wantErr != nil {
 			if gotErr == nil {

@@ -37,9 +37,7 @@ func TestPageIsOneJSONValueWithAList(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				n := 0
-				page.decode(nil, nil, func(decoded) { n++ })
-				if n != tt.events {
+				if n := len(page.decode(nil, nil)()); n != tt.events {
 					t.Fatalf("%d events, want %d", n, tt.events)
 				}
 			})

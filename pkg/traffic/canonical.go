@@ -47,10 +47,12 @@ func (sc *Scratch) Identify(what string, v *fastjson.Value, idOf func(*fastjson.
 	return id, raw, Hash(raw), nil
 }
 
+// member has four words at most: the sort moves the members of every
+// object of every event, and a larger struct is copied through a bulk
+// write barrier (docs/benchmarks.md, "Fetching overlaps decoding again").
 type member struct {
-	key  []byte
-	orig []byte // the key as written, when cleaning changed it
-	val  *fastjson.Value
+	key []byte
+	val *fastjson.Value
 }
 
 // Canonical returns obj as compact JSON with object keys sorted and numbers
@@ -84,15 +86,15 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 		// above them and may move the stack.
 		start := len(sc.members)
 		obj := v.GetObject()
+		unlike := false // v's members are not what its canonical form holds
 		obj.Visit(func(k []byte, val *fastjson.Value) {
 			// Keys are made valid text before they are sorted and compared:
 			// two keys that cleaning makes alike are one key, as for
 			// encoding/json and jsonb, and the output stays sorted.
-			var orig []byte
 			if !isClean(k) {
-				orig, k = k, []byte(CleanText(k))
+				k, unlike = []byte(CleanText(k)), true
 			}
-			sc.members = append(sc.members, member{k, orig, val})
+			sc.members = append(sc.members, member{k, val})
 		})
 		end := len(sc.members)
 		// A stable sort keeps repeated keys in input order; the last wins.
@@ -101,13 +103,8 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 		for i := start; i < end; i++ {
 			m := sc.members[i]
 			if i+1 < end && bytes.Equal(m.key, sc.members[i+1].key) {
-				if i == start || !bytes.Equal(m.key, sc.members[i-1].key) {
-					lastWins(obj, sc.members[i:end])
-				}
+				unlike = true
 				continue
-			}
-			if m.orig != nil && (i == start || !bytes.Equal(m.key, sc.members[i-1].key)) {
-				lastWins(obj, sc.members[i:i+1])
 			}
 			if dst[len(dst)-1] != '{' {
 				dst = append(dst, ',')
@@ -118,6 +115,9 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 				sc.members = sc.members[:start]
 				return nil, err
 			}
+		}
+		if unlike {
+			settle(obj, sc.members[start:end])
 		}
 		sc.members = sc.members[:start]
 		return append(dst, '}'), nil
@@ -151,22 +151,20 @@ func (sc *Scratch) AppendCanonical(dst []byte, v *fastjson.Value) ([]byte, error
 	}
 }
 
-// lastWins leaves in obj, of the members that begin group and share its
-// first key, only the last, under the cleaned key: fastjson's Get returns
-// the first of a repeated key, and knows keys only as written.
-func lastWins(obj *fastjson.Object, group []member) {
-	n := 1
-	for n < len(group) && bytes.Equal(group[n].key, group[0].key) {
-		n++
+// settle makes obj hold the members of its canonical form, sorted: under
+// cleaned keys, and of a repeated key only the last, since fastjson's Get
+// returns the first of a repeated key and knows keys only as written.
+func settle(obj *fastjson.Object, sorted []member) {
+	var written []string
+	obj.Visit(func(k []byte, _ *fastjson.Value) { written = append(written, string(k)) })
+	for _, k := range written {
+		obj.Del(k) // one at a time: Del removes the first with the key
 	}
-	for _, m := range group[:n] {
-		k := m.key
-		if m.orig != nil {
-			k = m.orig
+	for i, m := range sorted {
+		if i+1 == len(sorted) || !bytes.Equal(m.key, sorted[i+1].key) {
+			obj.Set(string(m.key), m.val)
 		}
-		obj.Del(string(k)) // one at a time: Del removes the first with the key
 	}
-	obj.Set(string(group[0].key), group[n-1].val)
 }
 
 // errNumberRange is a number PostgreSQL's jsonb cannot hold.

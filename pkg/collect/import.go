@@ -129,28 +129,36 @@ func (m multiCloser) Close() error {
 // run: runs are appended in time order, which the ledger's order is.
 var ErrNotAfter = errors.New("not after the feed's latest run")
 
-// LatestRun is the start of feed's latest run (of any status), or zero.
-func LatestRun(ctx context.Context, st *store.Store, feed string) (time.Time, error) {
-	var latest time.Time
+// LatestRun is feed's latest run (of any status), or the zero run.
+func LatestRun(ctx context.Context, st *store.Store, feed string) (store.FetchRun, error) {
+	var latest store.FetchRun
 	err := st.Runs(ctx, store.Filter{Feeds: []string{feed}}, func(r *store.FetchRun) error {
-		latest = r.StartedAt
+		latest = *r
 		return nil
 	})
 	return latest, err
 }
 
+// appendable says whether a run observed at can follow latest: after it,
+// or at its very time when latest failed (the retry of a file that failed
+// to import; the failed run stays in the ledger, as a failed fetch does).
+func appendable(at time.Time, latest store.FetchRun) bool {
+	return latest.StartedAt.IsZero() || at.After(latest.StartedAt) ||
+		(at.Equal(latest.StartedAt) && latest.Status == store.RunFailed)
+}
+
 // notAfter is the sentence for an archive observed at or before latest.
-func notAfter(feed string, a Archived, latest time.Time) error {
-	return fmt.Errorf("%s was observed at %s, %w (%s): feed %s's runs can only be appended after it; import into a feed without later runs, or a fresh database",
-		a.Path, a.ObservedAt.UTC().Format(time.RFC3339), ErrNotAfter, latest.UTC().Format(time.RFC3339), feed)
+func notAfter(feed string, a Archived, latest store.FetchRun) error {
+	return fmt.Errorf("%s was observed at %s, %w (%s, %s): feed %s's runs can only be appended after it; import into a feed without later runs, or a fresh database",
+		a.Path, a.ObservedAt.UTC().Format(time.RFC3339), ErrNotAfter, latest.StartedAt.UTC().Format(time.RFC3339), latest.Status, feed)
 }
 
 // Import stores each archive as one run of p.FeedName at its ObservedAt,
 // in that order, through Run: the same decoder, snapshot semantics and
 // ledger row as a fetch made then. p.Feed must read through a's Client.
 // The archives must be in increasing time order and after the feed's
-// latest run, which is checked first and again under each run's lock;
-// otherwise nothing more is imported. A file that fails is recorded as a
+// latest run (or at its time if it failed), which is checked first and
+// again under each run's lock; otherwise nothing more is imported. A file that fails is recorded as a
 // failed run, as a fetch would be, and the rest are still imported; done
 // is told about each run. The error joins the runs' errors.
 func Import(ctx context.Context, p Params, a *Archive, archives []Archived, done func(Archived, Summary, error)) error {
@@ -170,7 +178,7 @@ func Import(ctx context.Context, p Params, a *Archive, archives []Archived, done
 				arc.Path, arc.ObservedAt.UTC().Format(time.RFC3339), archives[i-1].Path, archives[i-1].ObservedAt.UTC().Format(time.RFC3339))
 		}
 	}
-	if len(archives) > 0 && !latest.IsZero() && !archives[0].ObservedAt.After(latest) {
+	if len(archives) > 0 && !appendable(archives[0].ObservedAt, latest) {
 		return notAfter(p.FeedName, archives[0], latest)
 	}
 	var failed []error
@@ -186,7 +194,7 @@ func Import(ctx context.Context, p Params, a *Archive, archives []Archived, done
 		run.Locked = func(ctx context.Context) error {
 			// Another process may have fetched since the first check.
 			latest, err := LatestRun(ctx, p.Store, p.FeedName)
-			if err == nil && !latest.IsZero() && !at.After(latest) {
+			if err == nil && !appendable(at, latest) {
 				err = notAfter(p.FeedName, arc, latest)
 			}
 			return err

@@ -87,7 +87,7 @@ func (opts *ImportOptions) archives() ([]collect.Archived, error) {
 		}
 		if info.IsDir() {
 			if !opts.ObservedAt.IsZero() {
-				return nil, usageError{fmt.Errorf("--observed-at is for one file; the folder %s has a %s", p, collect.ManifestName)}
+				return nil, usageError{fmt.Errorf("--observed-at is for one file; %s is a folder, and a folder's times come from its %s", p, collect.ManifestName)}
 			}
 			list, err := collect.ReadManifest(p)
 			if err != nil {

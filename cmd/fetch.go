@@ -72,7 +72,7 @@ written one at a time.`,
 		},
 	}
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "fetch and compare with the database, write nothing")
-	c.Flags().IntVar(&opts.Parallel, "parallel", config.DefaultParallel, "how many feeds to fetch at once (default: fetch.parallel, 4)")
+	c.Flags().IntVar(&opts.Parallel, "parallel", config.DefaultParallel, "how many feeds to fetch at once (overrides fetch.parallel)")
 	return c
 }
 

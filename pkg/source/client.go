@@ -258,8 +258,9 @@ func readInto(r io.Reader, size, limit int64, into []byte) ([]byte, error) {
 // copied or thrown away) while they hold at most half the limit; past
 // that, into one buffer of limit+1 bytes, with the chunks copied to it.
 // A body that fits in the chunks is joined into one slice of its size at
-// the end (2 × at most half the limit). bytes.Buffer.ReadFrom doubled its
-// buffer past the limit and left each smaller one behind: 3.5 × limit.
+// the end (2 × at most half the limit). bytes.Buffer.ReadFrom would double
+// its buffer past the limit and leave each smaller one behind
+// (docs/benchmarks.md, "Gzip bomb").
 func readBody(r io.Reader, size, limit int64) ([]byte, error) {
 	if size > limit {
 		return nil, errTooLarge

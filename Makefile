@@ -16,9 +16,10 @@ test:
 	$(GO) test -count=1 $(PKGS)
 
 # The packages that start goroutines (the feed decoders' page readers, the
-# store's open-set reader, the command's signal handling) and collect, which
+# store's open-set reader, the export's pipe writes and FIFO opens that an
+# interrupt gives up on, the command's signal handling) and collect, which
 # drives them, under the race detector. CI runs it after make test.
-RACE_PKGS := ./pkg/open511 ./pkg/wzdx ./pkg/store ./pkg/collect ./cmd
+RACE_PKGS := ./pkg/open511 ./pkg/wzdx ./pkg/store ./pkg/export ./pkg/collect ./cmd
 test-race:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 

@@ -15,7 +15,7 @@ import (
 	"github.com/trafficctl/trafficctl/internal/feedtest"
 )
 
-// BenchmarkFiftyFeeds is issue 20's collection of many feeds: 25 Open511
+// BenchmarkFiftyFeeds is a collection of many feeds: 25 Open511
 // feeds of 500 generated events and 25 WZDx documents of 500 features (the
 // first 500 of testdata/wzdx/511-mtc-v4.1.json), five of the fifty answering
 // after 2 s and two hung until their 20 s deadline; each iteration is the

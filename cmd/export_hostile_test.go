@@ -54,7 +54,7 @@ func TestExportOfAnUnknownFeedNamesTheFeeds(t *testing.T) {
 }
 
 // TestExportUntilTheLastDayExportsEverything: --until 9999-12-31 means the
-// start of year 10000, which SQLite, comparing times as text, used to put
+// start of year 10000, which SQLite, comparing times as text, would put
 // before every stored time; both databases export every row.
 func TestExportUntilTheLastDayExportsEverything(t *testing.T) {
 	t.Parallel()

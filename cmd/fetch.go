@@ -72,7 +72,7 @@ written one at a time.`,
 		},
 	}
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "fetch and compare with the database, write nothing")
-	c.Flags().IntVar(&opts.Parallel, "parallel", config.DefaultParallel, "how many feeds to fetch at once (default: fetch.parallel, 4)")
+	c.Flags().IntVar(&opts.Parallel, "parallel", config.DefaultParallel, "how many feeds to fetch at once (overrides fetch.parallel)")
 	return c
 }
 
@@ -191,11 +191,20 @@ func (o oneLine) Unwrap() error { return o.error }
 
 // newFeed builds the decoder of a configured feed.
 func newFeed(opts *FetchOptions, f config.Feed) traffic.Feed {
-	log := opts.Logger.With("feed", f.Name)
-	src := &source.Client{
+	return feedDecoder(f, newSource(opts, f))
+}
+
+// newSource is the HTTP client of feed f's requests.
+func newSource(opts *FetchOptions, f config.Feed) *source.Client {
+	return &source.Client{
 		HTTP: opts.HTTPClient, APIKey: f.APIKey, Timeout: f.Timeout, Retries: f.Retries, Backoff: opts.Backoff,
-		MaxBody: f.MaxBody, UserAgent: "trafficctl/" + Version() + " (+https://github.com/trafficctl/trafficctl)", Logger: log,
+		MaxBody: f.MaxBody, UserAgent: "trafficctl/" + Version() + " (+https://github.com/trafficctl/trafficctl)", Logger: opts.Logger.With("feed", f.Name),
 	}
+}
+
+// feedDecoder is feed f's decoder, reading through src.
+func feedDecoder(f config.Feed, src *source.Client) traffic.Feed {
+	log := src.Logger
 	if f.Format == config.FormatWZDx {
 		return &wzdx.Feed{Source: src, URL: f.URL, Params: f.Params, Location: f.Location(), Logger: log}
 	}

@@ -87,7 +87,7 @@ func (opts *ImportOptions) archives() ([]collect.Archived, error) {
 		}
 		if info.IsDir() {
 			if !opts.ObservedAt.IsZero() {
-				return nil, usageError{fmt.Errorf("--observed-at is for one file; the folder %s has a %s", p, collect.ManifestName)}
+				return nil, usageError{fmt.Errorf("--observed-at is for one file; %s is a folder, and a folder's times come from its %s", p, collect.ManifestName)}
 			}
 			list, err := collect.ReadManifest(p)
 			if err != nil {
@@ -124,11 +124,14 @@ func runImport(ctx context.Context, opts *ImportOptions) error {
 	}
 	defer st.Close()
 	feed := feeds[0]
-	archive := &collect.Archive{Open511: feed.Format != config.FormatWZDx}
+	archive := &collect.Archive{Open511: feed.Format != config.FormatWZDx, MaxBody: feed.MaxBody}
 	// The decoder is the fetch's, reading through the archive: no retries
-	// (a file says the same again), and a URL that says where it reads.
-	feed.Retries, feed.URL = 0, "http://import.invalid/"
-	decoder := newFeed(&FetchOptions{HTTPClient: archive.Client(), Logger: opts.Logger}, feed)
+	// (a file says the same again), no key, and errors that name the file.
+	// Its URL is never requested, only parsed.
+	feed.Retries, feed.URL, feed.APIKey = 0, "http://import.invalid/", ""
+	src := newSource(&FetchOptions{HTTPClient: archive.Client(), Logger: opts.Logger}, feed)
+	src.Name = archive.Name
+	decoder := feedDecoder(feed, src)
 	p := collect.Params{Feed: decoder, FeedName: feed.Name, Store: st, Version: Version(), Deadline: feed.Deadline, Logger: opts.Logger, Secrets: opts.Secrets}
 	runs, failed := 0, 0
 	err = collect.Import(ctx, p, archive, archives, func(a collect.Archived, sum collect.Summary, err error) {

@@ -1,5 +1,5 @@
-// Package cmd is trafficctl's command line (fetch, export, status, migrate,
-// version): one file per subcommand, each a constructor, an options struct
+// Package cmd is trafficctl's command line (fetch, import, migrate, export,
+// status, report, version): one file per subcommand, each a constructor, an options struct
 // and a run function that makes one call into pkg/. No SQL and no HTTP here.
 package cmd
 

@@ -15,9 +15,9 @@ import (
 
 // TestSIGINTWhileWaitingForSQLitesWriteLock: a fetch that waits for
 // SQLite's write lock, held by a run of another feed, ends at SIGINT with
-// exit status 130 while the lock is still held (issue 14, item 12: it used
-// to wait out the 5 s busy timeout first), and, never having had the
-// lock, records nothing and asks the feed nothing.
+// exit status 130 while the lock is still held (not after the driver's busy
+// timeout), and, never having had the lock, records nothing and asks the
+// feed nothing.
 func TestSIGINTWhileWaitingForSQLitesWriteLock(t *testing.T) {
 	dbURL := dbtest.SQLite(t)
 	srv := feedtest.New()

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trafficctl/trafficctl/pkg/source"
 	"github.com/trafficctl/trafficctl/pkg/store"
 )
 
@@ -36,6 +38,10 @@ type Archive struct {
 	// Open511 says the decoder is Open511's: a file that is a bare list of
 	// events is served as the page {"events": [...]}.
 	Open511 bool
+	// MaxBody is the feed's body limit (0: source.DefaultMaxBody): a bare
+	// list up to it is checked before it is wrapped, so that a syntax
+	// error's offset is the file's.
+	MaxBody int64
 
 	mu      sync.Mutex
 	current string // the file of the run under way
@@ -47,6 +53,20 @@ var ErrNextPage = errors.New("the archived page links to a next page (pagination
 
 // Client is an HTTP client whose every request is answered by a.
 func (a *Archive) Client() *http.Client { return &http.Client{Transport: a} }
+
+// Name is the file:// URL of the file being imported, what the decoder's
+// errors call their source (source.Client.Name).
+func (a *Archive) Name() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return fileURL(a.current)
+}
+
+// fileURL is path as an absolute file:// URL.
+func fileURL(path string) string {
+	abs, _ := filepath.Abs(path)
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+}
 
 func (a *Archive) open(path string) {
 	a.mu.Lock()
@@ -80,16 +100,45 @@ func (a *Archive) RoundTrip(req *http.Request) (*http.Response, error) {
 	if br := body.(*bufio.Reader); a.Open511 && startsList(br) {
 		// The list is the page's events; the decoder still checks it all.
 		// A byte-order mark would end up inside the page: it goes.
+		skipped := 0
 		if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
-			br.Discard(3)
+			skipped, _ = br.Discard(3)
 		}
-		body = io.MultiReader(bytes.NewReader([]byte(`{"events":`)), br, bytes.NewReader([]byte("}")))
+		list, err := a.checkList(br, skipped)
+		if err != nil {
+			closer.Close()
+			return nil, err
+		}
+		body = io.MultiReader(bytes.NewReader([]byte(`{"events":`)), list, bytes.NewReader([]byte("}")))
 	}
 	return &http.Response{
 		StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: http.Header{"Content-Type": {"application/json"}}, ContentLength: -1,
 		Body: readCloser{body, closer}, Request: req,
 	}, nil
+}
+
+// checkList reads a bare list of events (up to the body limit; a longer
+// one the decoder refuses for its size) and checks its JSON syntax here,
+// where a bad byte's offset is still the file's (skipped bytes, a
+// byte-order mark, were read before it), not the wrapped page's.
+func (a *Archive) checkList(r io.Reader, skipped int) (io.Reader, error) {
+	limit := a.MaxBody
+	if limit <= 0 {
+		limit = source.DefaultMaxBody
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the archived file: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return io.MultiReader(bytes.NewReader(data), r), nil
+	}
+	var syn *json.SyntaxError
+	if err := json.Unmarshal(data, new(json.RawMessage)); errors.As(err, &syn) {
+		return nil, fmt.Errorf("the archived file is not valid JSON at byte %d: %v", syn.Offset+int64(skipped), syn)
+	}
+	return bytes.NewReader(data), nil
 }
 
 // startsList says whether the body's first character, after white space
@@ -129,28 +178,36 @@ func (m multiCloser) Close() error {
 // run: runs are appended in time order, which the ledger's order is.
 var ErrNotAfter = errors.New("not after the feed's latest run")
 
-// LatestRun is the start of feed's latest run (of any status), or zero.
-func LatestRun(ctx context.Context, st *store.Store, feed string) (time.Time, error) {
-	var latest time.Time
+// LatestRun is feed's latest run (of any status), or the zero run.
+func LatestRun(ctx context.Context, st *store.Store, feed string) (store.FetchRun, error) {
+	var latest store.FetchRun
 	err := st.Runs(ctx, store.Filter{Feeds: []string{feed}}, func(r *store.FetchRun) error {
-		latest = r.StartedAt
+		latest = *r
 		return nil
 	})
 	return latest, err
 }
 
+// appendable says whether a run observed at can follow latest: after it,
+// or at its very time when latest failed (the retry of a file that failed
+// to import; the failed run stays in the ledger, as a failed fetch does).
+func appendable(at time.Time, latest store.FetchRun) bool {
+	return latest.StartedAt.IsZero() || at.After(latest.StartedAt) ||
+		(at.Equal(latest.StartedAt) && latest.Status == store.RunFailed)
+}
+
 // notAfter is the sentence for an archive observed at or before latest.
-func notAfter(feed string, a Archived, latest time.Time) error {
-	return fmt.Errorf("%s was observed at %s, %w (%s): feed %s's runs can only be appended after it; import into a feed without later runs, or a fresh database",
-		a.Path, a.ObservedAt.UTC().Format(time.RFC3339), ErrNotAfter, latest.UTC().Format(time.RFC3339), feed)
+func notAfter(feed string, a Archived, latest store.FetchRun) error {
+	return fmt.Errorf("%s was observed at %s, %w (%s, %s): feed %s's runs can only be appended after it; import into a feed without later runs, or a fresh database",
+		a.Path, a.ObservedAt.UTC().Format(time.RFC3339), ErrNotAfter, latest.StartedAt.UTC().Format(time.RFC3339), latest.Status, feed)
 }
 
 // Import stores each archive as one run of p.FeedName at its ObservedAt,
 // in that order, through Run: the same decoder, snapshot semantics and
 // ledger row as a fetch made then. p.Feed must read through a's Client.
 // The archives must be in increasing time order and after the feed's
-// latest run, which is checked first and again under each run's lock;
-// otherwise nothing more is imported. A file that fails is recorded as a
+// latest run (or at its time if it failed), which is checked first and
+// again under each run's lock; otherwise nothing more is imported. A file that fails is recorded as a
 // failed run, as a fetch would be, and the rest are still imported; done
 // is told about each run. The error joins the runs' errors.
 func Import(ctx context.Context, p Params, a *Archive, archives []Archived, done func(Archived, Summary, error)) error {
@@ -170,7 +227,7 @@ func Import(ctx context.Context, p Params, a *Archive, archives []Archived, done
 				arc.Path, arc.ObservedAt.UTC().Format(time.RFC3339), archives[i-1].Path, archives[i-1].ObservedAt.UTC().Format(time.RFC3339))
 		}
 	}
-	if len(archives) > 0 && !latest.IsZero() && !archives[0].ObservedAt.After(latest) {
+	if len(archives) > 0 && !appendable(archives[0].ObservedAt, latest) {
 		return notAfter(p.FeedName, archives[0], latest)
 	}
 	var failed []error
@@ -181,12 +238,11 @@ func Import(ctx context.Context, p Params, a *Archive, archives []Archived, done
 		run := p
 		at := arc.ObservedAt.UTC()
 		run.Now = func() time.Time { return at }
-		abs, _ := filepath.Abs(arc.Path)
-		run.SourceURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+		run.SourceURL = fileURL(arc.Path)
 		run.Locked = func(ctx context.Context) error {
 			// Another process may have fetched since the first check.
 			latest, err := LatestRun(ctx, p.Store, p.FeedName)
-			if err == nil && !latest.IsZero() && !at.After(latest) {
+			if err == nil && !appendable(at, latest) {
 				err = notAfter(p.FeedName, arc, latest)
 			}
 			return err

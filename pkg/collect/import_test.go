@@ -212,7 +212,7 @@ func TestImportAppendsOnly(t *testing.T) {
 			archives []collect.Archived
 			want     string
 		}{
-			{"the latest run's time", []collect.Archived{{archives[3].Path, latest}}, "not after the feed's latest run (2021-04-15T17:39:42Z)"},
+			{"the latest run's time", []collect.Archived{{archives[3].Path, latest}}, "not after the feed's latest run (2021-04-15T17:39:42Z, succeeded)"},
 			{"earlier", []collect.Archived{{archives[3].Path, latest.Add(-time.Hour)}, {archives[4].Path, latest.Add(time.Hour)}}, "runs can only be appended"},
 			{"out of order", []collect.Archived{{archives[4].Path, latest.Add(2 * time.Hour)}, {archives[3].Path, latest.Add(time.Hour)}}, "list the files in the order they were fetched"},
 		}
@@ -249,13 +249,55 @@ func TestImportAppendsOnly(t *testing.T) {
 					}
 				}
 			})
-		if err == nil || !strings.Contains(err.Error(), "not after the feed's latest run ("+fetchAt.Format(time.RFC3339)+")") {
+		if err == nil || !strings.Contains(err.Error(), "not after the feed's latest run ("+fetchAt.Format(time.RFC3339)+", succeeded)") {
 			t.Errorf("a file older than a run made meanwhile: %v", err)
 		}
 		runs = 0
 		st.Runs(ctx, store.Filter{}, func(*store.FetchRun) error { runs++; return nil })
 		if runs != 7 {
 			t.Errorf("%d runs, want 7: the refused file left none", runs)
+		}
+	})
+}
+
+// TestImportRetriesAFailedFile: a file that failed to import can be
+// imported again, corrected, at its own time: the failed run stays and the
+// successful one follows it at the same time; once it has succeeded, that
+// time is taken.
+func TestImportRetriesAFailedFile(t *testing.T) {
+	archives, err := collect.ReadManifest(realSnapshots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.json")
+	os.WriteFile(broken, []byte(`[{"id": "a", "headline": `), 0o644)
+	at := archives[1].ObservedAt
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		st := dbtest.Open(t, dbURL)
+		archive := &collect.Archive{Open511: true}
+		p := importParams(st, store.DefaultFeed, archive)
+		none := func(collect.Archived, collect.Summary, error) {}
+		if err := collect.Import(ctx, p, archive, archives[:1], none); err != nil {
+			t.Fatal(err)
+		}
+		if err := collect.Import(ctx, p, archive, []collect.Archived{{broken, at}}, none); err == nil {
+			t.Fatal("a truncated file imported")
+		}
+		if err := collect.Import(ctx, p, archive, []collect.Archived{{archives[1].Path, at}}, none); err != nil {
+			t.Fatalf("the corrected file at the failed run's time: %v", err)
+		}
+		err := collect.Import(ctx, p, archive, []collect.Archived{{archives[1].Path, at}}, none)
+		if err == nil || !strings.Contains(err.Error(), "not after the feed's latest run ("+at.Format(time.RFC3339)+", succeeded)") {
+			t.Errorf("a second import at a succeeded run's time: %v", err)
+		}
+		var runs []string
+		st.Runs(ctx, store.Filter{}, func(r *store.FetchRun) error {
+			runs = append(runs, r.StartedAt.UTC().Format(time.RFC3339)+" "+r.Status)
+			return nil
+		})
+		want := []string{archives[0].ObservedAt.Format(time.RFC3339) + " succeeded", at.Format(time.RFC3339) + " failed", at.Format(time.RFC3339) + " succeeded"}
+		if strings.Join(runs, "; ") != strings.Join(want, "; ") {
+			t.Errorf("runs\n%s\nwant\n%s", strings.Join(runs, "; "), strings.Join(want, "; "))
 		}
 	})
 }

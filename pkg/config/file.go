@@ -12,8 +12,8 @@ import (
 
 // MaxFileBytes is the largest config file read. The YAML library checks
 // each mapping for repeated keys in time that grows with the square of its
-// keys (a 1 MB mapping took 12 s); a config file is a few kilobytes, and at
-// this size the worst case is read in about a tenth of a second.
+// keys, so a large file could take seconds to read; a config file is a few
+// kilobytes, and this limit keeps the worst case short.
 const MaxFileBytes = 64 << 10
 
 // MaxAliasValues is how many values the aliases of a config file may add

@@ -93,7 +93,7 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); re
 
 // BenchmarkExportSnapshots writes every past snapshot (1,000 runs of 1,000
 // events: 1,000,000 rows) as CSV to a discarding writer. rows/s is the
-// figure of the issue; MB/s is CSV bytes.
+// export's throughput (docs/benchmarks.md); MB/s is CSV bytes.
 func BenchmarkExportSnapshots(b *testing.B) {
 	for _, db := range []struct {
 		name string

@@ -13,8 +13,8 @@ import (
 // zstd's default) kept for the whole file, with a 1 MiB window: pages are
 // 256 KiB, dictionary pages at most 2 MiB. parquet-go's own codec keeps its
 // encoders in a pool that every garbage collection empties, and each new
-// encoder allocates its default 8 MiB window twice over: in a large export
-// that was 30 MiB of live heap and as much again in garbage.
+// encoder allocates its default 8 MiB window twice over, in live heap and
+// again in garbage, for every garbage collection of a large export.
 type zstdCodec struct {
 	mu  sync.Mutex
 	enc *zstd.Encoder

@@ -306,7 +306,7 @@ func TestFetchSnapshotAcceptsGzip(t *testing.T) {
 }
 
 // A long feed that ends is read whole: 3,000 events at 25 a page are 120
-// pages, more than the limit used to be (a fixed 100).
+// pages, more than a fixed limit of 100 would allow.
 func TestFetchSnapshotReadsLongFeedsWhole(t *testing.T) {
 	srv := feedtest.New()
 	defer srv.Close()

@@ -89,7 +89,7 @@ func seedMonth(tb testing.TB, dbURL string, runs int) (*store.Store, int) {
 	return s, rows
 }
 
-// maxReportBytes is the limit for a 30-day, 2,000-event history.
+// maxReportBytes is the largest report a 30-day, 2,000-event history may give.
 const maxReportBytes = 5 << 20
 
 // TestReportSizeOfAMonth renders a 30-day history of 2,000 events fetched

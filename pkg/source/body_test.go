@@ -34,8 +34,8 @@ func gzipServer(tb testing.TB, n int) *httptest.Server {
 }
 
 // A gzipped body larger than max_body once decompressed is refused, and
-// reading it allocates at most about 1.5 × max_body: bytes.Buffer.ReadFrom
-// doubled its buffer past the limit (to 2 × max_body, 4 × allocated in all).
+// reading it allocates at most about 1.5 × max_body, not the 2 × max_body
+// buffer (and smaller ones left behind) of bytes.Buffer.ReadFrom.
 func TestGetRefusesGzipBombWithinMaxBody(t *testing.T) {
 	const maxBody = 2 << 20
 	srv := gzipServer(t, 3<<20)

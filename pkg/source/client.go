@@ -47,6 +47,9 @@ type Client struct {
 	MaxBody   int64         // bytes of one decoded body
 	UserAgent string
 	Logger    *slog.Logger
+	// Name, when set, is what errors call the source in place of the
+	// request's URL: an import's requests read an archived file.
+	Name func() string
 
 	// free holds bodies the caller is done with (Release), to read the
 	// next ones into.
@@ -105,7 +108,11 @@ var ErrTruncated = errors.New("the response body ended early (truncated)")
 // parse error that wraps ErrTruncated is retried; any other fails the
 // request. what names the request in errors, e.g. "page 2".
 func (c *Client) Get(ctx context.Context, u *url.URL, what string, parse func(body []byte) error) error {
-	where := fmt.Sprintf("fetch %s of %s", what, redact.URL(c.withKey(u)))
+	src := redact.URL(c.withKey(u))
+	if c.Name != nil {
+		src = c.Name()
+	}
+	where := fmt.Sprintf("fetch %s of %s", what, src)
 	backoff := c.Backoff
 	if backoff <= 0 {
 		backoff = DefaultBackoff
@@ -251,8 +258,9 @@ func readInto(r io.Reader, size, limit int64, into []byte) ([]byte, error) {
 // copied or thrown away) while they hold at most half the limit; past
 // that, into one buffer of limit+1 bytes, with the chunks copied to it.
 // A body that fits in the chunks is joined into one slice of its size at
-// the end (2 × at most half the limit). bytes.Buffer.ReadFrom doubled its
-// buffer past the limit and left each smaller one behind: 3.5 × limit.
+// the end (2 × at most half the limit). bytes.Buffer.ReadFrom would double
+// its buffer past the limit and leave each smaller one behind
+// (docs/benchmarks.md, "Gzip bomb").
 func readBody(r io.Reader, size, limit int64) ([]byte, error) {
 	if size > limit {
 		return nil, errTooLarge

@@ -51,9 +51,8 @@ func churnEvents(t *testing.T, k int64) []traffic.Event {
 // TestExportsAreConsistentWhileFetching runs fetches and exports side by
 // side for a few seconds and checks every export against what each run
 // served: whatever commits during an export, it is one state of the
-// database (issue 14, item 5: first_run_id > last_run_id in 1 export of
-// 173, when a run committed between reading the latest runs and the
-// spells).
+// database (never, say, a spell with first_run_id > last_run_id because a
+// run committed between reading the latest runs and the spells).
 func TestExportsAreConsistentWhileFetching(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		s := dbtest.Open(t, dbURL)

@@ -7,7 +7,7 @@
 #   scripts/bench-ab.sh OLD_BINARY [NEW_BINARY (default bin/trafficctl)]
 #
 # SQLite always; PostgreSQL too when TRAFFICCTL_TEST_DATABASE_URL is set
-# (databases ab_* are created with psql and dropped at the end).
+# (databases ab_*_<pid> are created with psql and dropped at the end).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -5,7 +5,7 @@
 #
 #   serve NAME ARGS...   start a feedserver with ARGS; its URL goes in $NAME
 #   pgurl DBNAME         $TRAFFICCTL_TEST_DATABASE_URL naming another database
-#   pgdb DBNAME          (re)create DBNAME on that server, dropped at exit; print its URL
+#   pgdb DBNAME          (re)create DBNAME_<pid> on that server, dropped at exit; print its URL
 #   us CMD...            run CMD and print its wall time in microseconds
 
 export PGOPTIONS="-c client_min_messages=warning" # no NOTICE from DROP ... IF EXISTS
@@ -43,10 +43,13 @@ pgurl() {
 }
 
 # Called in $(...) subshells too, so the names go to a file, not a variable.
+# The names carry this script's PID ($$ is the same in its subshells): two
+# benchmarks run at once must not drop each other's databases.
 pgdb() {
-	psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
-	echo "$1" >>"$work/pg_dbs"
-	pgurl "$1"
+	local name="$1_$$"
+	psql -q "$TRAFFICCTL_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+	echo "$name" >>"$work/pg_dbs"
+	pgurl "$name"
 }
 
 # The clock is bash's own ($EPOCHREALTIME): no process is started around

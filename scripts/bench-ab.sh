@@ -64,10 +64,10 @@ run sqlite
 # a kept one is made once.
 postgres() {
 	local name=ab_$1_$2
-	if [ "$1" = fresh ] || ! grep -qx "$name" "$work/pg_dbs" 2>/dev/null; then
+	if [ "$1" = fresh ] || ! grep -qx "${name}_$$" "$work/pg_dbs" 2>/dev/null; then
 		pgdb "$name"
 	else
-		pgurl "$name"
+		pgurl "${name}_$$"
 	fi
 }
 if [ -n "${TRAFFICCTL_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null; then

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -420,4 +421,52 @@ func fetch(ctx context.Context, f *open511.Feed) (*result, error) {
 		return nil, err
 	}
 	return &result{events, snap}, nil
+}
+
+// The fetch goes on to the next pages while a page decodes: decoding page
+// 1 here waits until page 3 is requested. A fetch that waited for page 1's
+// decode before it fetched page 3 would only go on after the guard's
+// minute, and fail.
+func TestStreamFetchesAheadOfDecoding(t *testing.T) {
+	t.Parallel()
+	srv := feedtest.New()
+	defer srv.Close()
+	srv.SetEvents(idEvents(4), 1)
+	third := make(chan struct{})
+	var once sync.Once
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		if page >= 2 { // zero-based: the third page
+			once.Do(func() { close(third) })
+		}
+		return false
+	})
+	c := client(srv)
+	c.PageSize = 1
+	waited := false
+	stored := func(id, hash string) bool {
+		if id == "p/0" {
+			select {
+			case <-third:
+			case <-time.After(time.Minute): // only so that a failure does not hang
+				waited = true
+			}
+		}
+		return false
+	}
+	var got []string
+	_, err := c.Stream(context.Background(), stored, func(page []traffic.Event) error {
+		for _, e := range page {
+			got = append(got, e.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited {
+		t.Fatal("page 3 was not requested while page 1 decoded")
+	}
+	if strings.Join(got, " ") != "p/0 p/1 p/2 p/3" {
+		t.Fatalf("events %v, want p/0 to p/3 in order", got)
+	}
 }

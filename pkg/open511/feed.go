@@ -44,8 +44,8 @@ type Feed struct {
 
 // Stream reads every page of the feed, following pagination.next_url, and
 // hands each page's events to sink, in feed order, on the calling
-// goroutine, while one other goroutine fetches the next page as it decodes
-// the one before (in a share per core, decodeShares).
+// goroutine, while one other goroutine fetches the next pages and starts
+// their decodes (in a share per core, decodeShares).
 // Events without an id are left out (counted as Skipped); an id met again
 // is handed on again, and its later content counts. If stored is not nil,
 // an event it reports as stored with this content is handed on as its ID
@@ -62,50 +62,36 @@ func (f *Feed) Stream(ctx context.Context, stored func(id, contentHash string) b
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	// One page decoded and waiting for sink, and one decoding while the
-	// next is fetched, at most, which bounds memory.
+	// The fetching goroutine starts each page's decode and goes on to the
+	// next page; the caller waits for a page's events when it takes it. At
+	// most two pages wait for sink, which bounds memory. The fetch never
+	// waits for a decode: it is what an unchanged run's time hangs on
+	// (docs/benchmarks.md, "Unchanged runs").
 	type page struct {
 		n      int
-		events []decoded
+		events func() []decoded // waits for the page's decode
 	}
-	pages := make(chan page, 1)
-	send := func(p page) error {
-		select {
-		case pages <- p:
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
+	pages := make(chan page, 2)
 	var g errgroup.Group
 	g.Go(func() error {
 		defer close(pages)
-		var ahead page                // decoding while the next page is fetched
-		var decoding func() []decoded // waits for ahead's events
-		err := f.fetchPages(ctx, next, &snap.Pages, func(n int, p pageInfo) error {
-			ready := ahead
-			if decoding != nil {
-				ready.events = decoding()
+		return f.fetchPages(ctx, next, &snap.Pages, func(n int, p pageInfo) error {
+			pg := page{n: n, events: f.startDecode(p, stored)}
+			select {
+			case pages <- pg:
+				return nil
+			case <-ctx.Done():
+				pg.events() // its body goes back to the client
+				return context.Cause(ctx)
 			}
-			ahead, decoding = page{n: n}, f.startDecode(p, stored)
-			if ready.n == 0 {
-				return nil // p is the first page
-			}
-			return send(ready)
 		})
-		if decoding != nil { // the last page, or the one before a failed one
-			ahead.events = decoding()
-			if sent := send(ahead); err == nil {
-				err = sent
-			}
-		}
-		return err
 	})
 	var sinkErr error
 	ids := map[string]bool{}
 	for p := range pages {
-		events := make([]traffic.Event, 0, len(p.events))
-		for _, d := range p.events {
+		decoded := p.events()
+		events := make([]traffic.Event, 0, len(decoded))
+		for _, d := range decoded {
 			if f.accept(&snap, ids, d, p.n) {
 				events = append(events, d.ev)
 			}

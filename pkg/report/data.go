@@ -324,7 +324,7 @@ func buildScope(d *Data, p *page, name string, feed int) scope {
 	}
 
 	sc.Series = buildSeries(d.Counts, d.Every, p.Categories, in)
-	sc.KM, sc.Summary.SeenAtStart = buildCurves(d.Lifetimes, d.Events, p.Categories, in)
+	sc.KM, sc.Summary.SeenAtStart = buildCurves(d.Lifetimes, p.Categories, in)
 
 	// Top roads and the longest-open events.
 	roadCount := map[string]int{}
@@ -449,11 +449,7 @@ func buildSeries(counts []store.IntervalCount, every time.Duration, categories [
 
 // buildCurves estimates survival for all the scope's events and per
 // category. Open events are right-censored at their duration so far.
-func buildCurves(lifetimes []store.Lifetime, evs []Event, categories []string, in func(string) bool) ([]curve, int) {
-	category := map[[2]string]string{}
-	for _, e := range evs {
-		category[[2]string{e.Feed, e.ID}] = e.Category
-	}
+func buildCurves(lifetimes []store.Lifetime, categories []string, in func(string) bool) ([]curve, int) {
 	type group struct {
 		obs               []Observation
 		censored, started []float64
@@ -465,10 +461,7 @@ func buildCurves(lifetimes []store.Lifetime, evs []Event, categories []string, i
 		if !in(l.Feed) {
 			continue
 		}
-		cat, ok := category[[2]string{l.Feed, l.ID}]
-		if !ok {
-			cat = categoryOf(l.Category)
-		}
+		cat := categoryOf(l.Category)
 		if groups[cat] == nil {
 			groups[cat] = &group{}
 		}

@@ -277,10 +277,12 @@ func build(d *Data) *page {
 		ev.Link = append(ev.Link, safeLink(e.Link))
 	}
 
-	p.Scopes = append(p.Scopes, buildScope(d, p, "All feeds", -1))
+	runs := slices.Clone(d.Runs)
+	slices.SortStableFunc(runs, func(a, b store.FetchRun) int { return a.StartedAt.Compare(b.StartedAt) })
+	p.Scopes = append(p.Scopes, buildScope(d, p, runs, feedIndex, "All feeds", -1))
 	if len(p.Feeds) > 1 {
 		for i, f := range p.Feeds {
-			p.Scopes = append(p.Scopes, buildScope(d, p, f, i))
+			p.Scopes = append(p.Scopes, buildScope(d, p, runs, feedIndex, f, i))
 		}
 	}
 	return p
@@ -288,21 +290,20 @@ func build(d *Data) *page {
 
 func ptr[T any](v T) *T { return &v }
 
-// buildScope is the view of one feed (feed >= 0) or of all.
-func buildScope(d *Data, p *page, name string, feed int) scope {
+// buildScope is the view of one feed (feed >= 0) or of all; runs are
+// d.Runs by start time and feedIndex gives each feed's index in p.Feeds.
+func buildScope(d *Data, p *page, runs []store.FetchRun, feedIndex map[string]int, name string, feed int) scope {
 	in := func(f string) bool { return feed < 0 || p.Feeds[feed] == f }
 	sc := scope{Name: name, Feed: feed, Gaps: [][2]int64{}, Roads: []road{}, NoRoads: []string{}, Longest: []int{}}
 
 	// Runs and gaps.
-	rs := slices.Clone(d.Runs)
-	slices.SortStableFunc(rs, func(a, b store.FetchRun) int { return a.StartedAt.Compare(b.StartedAt) })
 	ok := map[string][]store.RunStart{}
-	for _, r := range rs {
+	for _, r := range runs {
 		if !in(r.Feed) {
 			continue
 		}
 		sc.Runs.T = append(sc.Runs.T, r.StartedAt.Unix())
-		sc.Runs.Feed = append(sc.Runs.Feed, slices.Index(p.Feeds, r.Feed))
+		sc.Runs.Feed = append(sc.Runs.Feed, feedIndex[r.Feed])
 		sc.Runs.OK = append(sc.Runs.OK, r.Status == store.RunSucceeded)
 		sc.Runs.Received = append(sc.Runs.Received, r.EventsReceived)
 		sc.Runs.Error = append(sc.Runs.Error, r.Error)

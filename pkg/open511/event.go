@@ -45,7 +45,7 @@ func decodeEvent(v *fastjson.Value, sc *traffic.Scratch, stored func(id, content
 		return traffic.Event{}, nil, err
 	}
 	if stored != nil && stored(id, hash) {
-		return traffic.Event{ID: id, ContentHash: hash, HashOnly: true}, nil, nil
+		return traffic.Unchanged(id, hash), nil, nil
 	}
 	var warnings []string
 	warn := func(format string, args ...any) {

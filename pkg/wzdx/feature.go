@@ -41,7 +41,7 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 	}
 	props := v.Get("properties")
 	if stored != nil && stored(id, hash) {
-		return traffic.Event{ID: id, ContentHash: hash, HashOnly: true}, nil, nil
+		return traffic.Unchanged(id, hash), nil, nil
 	}
 	e := traffic.Event{ID: id, Raw: string(raw), ContentHash: hash}
 	f := fields{id: id}

@@ -37,9 +37,6 @@ func DecodeEvent(obj []byte, loc *time.Location) (traffic.Event, []string, error
 // ContentHash are filled in: nothing else of it is needed, and nothing
 // else is allocated.
 func decodeEvent(v *fastjson.Value, sc *traffic.Scratch, stored func(id, contentHash string) bool, loc *time.Location) (traffic.Event, []string, error) {
-	if v.Type() != fastjson.TypeObject {
-		return traffic.Event{}, nil, fmt.Errorf("event is a JSON %s, not an object", v.Type())
-	}
 	id, raw, hash, err := sc.Identify("event", v, eventID)
 	if err != nil {
 		return traffic.Event{}, nil, err

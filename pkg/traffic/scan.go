@@ -70,8 +70,8 @@ func skipString(b []byte, i int) int {
 	}
 }
 
-// Parse parses one event object with p; what names it in errors ("event",
-// "feature"). Each \u escape of a lone UTF-16
+// Parse parses one event object with p; valid JSON that is not an object
+// is an error too. What names it in errors ("event", "feature"). Each \u escape of a lone UTF-16
 // surrogate in obj ("\ud800" with no low half after it) is first
 // rewritten in place as \ufffd: fastjson keeps such an escape as the six
 // characters \ud800, which were stored as that text, where encoding/json
@@ -81,6 +81,9 @@ func Parse(p *fastjson.Parser, what string, obj []byte) (*fastjson.Value, error)
 	v, err := p.ParseBytes(obj)
 	if err != nil {
 		return nil, parseError(what, err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, fmt.Errorf("%s is a JSON %s, not an object", what, v.Type())
 	}
 	return v, nil
 }

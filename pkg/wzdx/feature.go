@@ -32,9 +32,6 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 	if err != nil {
 		return traffic.Event{}, nil, err
 	}
-	if v.Type() != fastjson.TypeObject {
-		return traffic.Event{}, nil, fmt.Errorf("feature is a JSON %s, not an object", v.Type())
-	}
 	id, raw, hash, err := d.Identify("feature", v, featureID)
 	if err != nil {
 		return traffic.Event{}, nil, err

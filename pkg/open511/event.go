@@ -21,7 +21,8 @@ var parsers fastjson.ParserPool
 // bad timestamp, a bad geometry, a field of the wrong type) do not fail the
 // event: the field becomes empty or NULL and a warning is returned for
 // each. An event without an id, or one that is not a JSON object, returns
-// an error and should be skipped.
+// an error and should be skipped. DecodeEvent modifies obj in place (see
+// traffic.Parse); pass a copy to keep its bytes as they were.
 func DecodeEvent(obj []byte, loc *time.Location) (traffic.Event, []string, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)

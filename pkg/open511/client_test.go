@@ -423,10 +423,9 @@ func fetch(ctx context.Context, f *open511.Feed) (*result, error) {
 	return &result{events, snap}, nil
 }
 
-// The fetch goes on to the next pages while a page decodes: decoding page
-// 1 here waits until page 3 is requested. A fetch that waited for page 1's
-// decode before it fetched page 3 would only go on after the guard's
-// minute, and fail.
+// The fetch is not held by a page's decode: page 1's decode here waits
+// until page 3 is requested, so the test passes only if pages are fetched
+// while an earlier one is still decoding.
 func TestStreamFetchesAheadOfDecoding(t *testing.T) {
 	t.Parallel()
 	srv := feedtest.New()

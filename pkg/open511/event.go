@@ -21,7 +21,8 @@ var parsers fastjson.ParserPool
 // bad timestamp, a bad geometry, a field of the wrong type) do not fail the
 // event: the field becomes empty or NULL and a warning is returned for
 // each. An event without an id, or one that is not a JSON object, returns
-// an error and should be skipped.
+// an error and should be skipped. DecodeEvent modifies obj in place (see
+// traffic.Parse); pass a copy to keep its bytes as they were.
 func DecodeEvent(obj []byte, loc *time.Location) (traffic.Event, []string, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
@@ -37,15 +38,12 @@ func DecodeEvent(obj []byte, loc *time.Location) (traffic.Event, []string, error
 // ContentHash are filled in: nothing else of it is needed, and nothing
 // else is allocated.
 func decodeEvent(v *fastjson.Value, sc *traffic.Scratch, stored func(id, contentHash string) bool, loc *time.Location) (traffic.Event, []string, error) {
-	if v.Type() != fastjson.TypeObject {
-		return traffic.Event{}, nil, fmt.Errorf("event is a JSON %s, not an object", v.Type())
-	}
 	id, raw, hash, err := sc.Identify("event", v, eventID)
 	if err != nil {
 		return traffic.Event{}, nil, err
 	}
 	if stored != nil && stored(id, hash) {
-		return traffic.Event{ID: id, ContentHash: hash, HashOnly: true}, nil, nil
+		return traffic.Unchanged(id, hash), nil, nil
 	}
 	var warnings []string
 	warn := func(format string, args ...any) {

@@ -359,7 +359,7 @@ func decodePage(data []byte) (pageInfo, error) {
 		for i, obj := range objs {
 			ev, warnings, err := DecodeEvent(obj, loc)
 			if err == nil && stored != nil && stored(ev.ID, ev.ContentHash) {
-				ev = traffic.Event{ID: ev.ID, ContentHash: ev.ContentHash, HashOnly: true}
+				ev = traffic.Unchanged(ev.ID, ev.ContentHash)
 			}
 			out[i] = decoded{ev, warnings, err}
 		}

@@ -277,10 +277,12 @@ func build(d *Data) *page {
 		ev.Link = append(ev.Link, safeLink(e.Link))
 	}
 
-	p.Scopes = append(p.Scopes, buildScope(d, p, "All feeds", -1))
+	runs := slices.Clone(d.Runs)
+	slices.SortStableFunc(runs, func(a, b store.FetchRun) int { return a.StartedAt.Compare(b.StartedAt) })
+	p.Scopes = append(p.Scopes, buildScope(d, p, runs, feedIndex, "All feeds", -1))
 	if len(p.Feeds) > 1 {
 		for i, f := range p.Feeds {
-			p.Scopes = append(p.Scopes, buildScope(d, p, f, i))
+			p.Scopes = append(p.Scopes, buildScope(d, p, runs, feedIndex, f, i))
 		}
 	}
 	return p
@@ -288,21 +290,20 @@ func build(d *Data) *page {
 
 func ptr[T any](v T) *T { return &v }
 
-// buildScope is the view of one feed (feed >= 0) or of all.
-func buildScope(d *Data, p *page, name string, feed int) scope {
+// buildScope is the view of one feed (feed >= 0) or of all; runs are
+// d.Runs by start time and feedIndex gives each feed's index in p.Feeds.
+func buildScope(d *Data, p *page, runs []store.FetchRun, feedIndex map[string]int, name string, feed int) scope {
 	in := func(f string) bool { return feed < 0 || p.Feeds[feed] == f }
 	sc := scope{Name: name, Feed: feed, Gaps: [][2]int64{}, Roads: []road{}, NoRoads: []string{}, Longest: []int{}}
 
 	// Runs and gaps.
-	rs := slices.Clone(d.Runs)
-	slices.SortStableFunc(rs, func(a, b store.FetchRun) int { return a.StartedAt.Compare(b.StartedAt) })
 	ok := map[string][]store.RunStart{}
-	for _, r := range rs {
+	for _, r := range runs {
 		if !in(r.Feed) {
 			continue
 		}
 		sc.Runs.T = append(sc.Runs.T, r.StartedAt.Unix())
-		sc.Runs.Feed = append(sc.Runs.Feed, slices.Index(p.Feeds, r.Feed))
+		sc.Runs.Feed = append(sc.Runs.Feed, feedIndex[r.Feed])
 		sc.Runs.OK = append(sc.Runs.OK, r.Status == store.RunSucceeded)
 		sc.Runs.Received = append(sc.Runs.Received, r.EventsReceived)
 		sc.Runs.Error = append(sc.Runs.Error, r.Error)
@@ -324,7 +325,7 @@ func buildScope(d *Data, p *page, name string, feed int) scope {
 	}
 
 	sc.Series = buildSeries(d.Counts, d.Every, p.Categories, in)
-	sc.KM, sc.Summary.SeenAtStart = buildCurves(d.Lifetimes, d.Events, p.Categories, in)
+	sc.KM, sc.Summary.SeenAtStart = buildCurves(d.Lifetimes, p.Categories, in)
 
 	// Top roads and the longest-open events.
 	roadCount := map[string]int{}
@@ -449,11 +450,7 @@ func buildSeries(counts []store.IntervalCount, every time.Duration, categories [
 
 // buildCurves estimates survival for all the scope's events and per
 // category. Open events are right-censored at their duration so far.
-func buildCurves(lifetimes []store.Lifetime, evs []Event, categories []string, in func(string) bool) ([]curve, int) {
-	category := map[[2]string]string{}
-	for _, e := range evs {
-		category[[2]string{e.Feed, e.ID}] = e.Category
-	}
+func buildCurves(lifetimes []store.Lifetime, categories []string, in func(string) bool) ([]curve, int) {
 	type group struct {
 		obs               []Observation
 		censored, started []float64
@@ -465,10 +462,7 @@ func buildCurves(lifetimes []store.Lifetime, evs []Event, categories []string, i
 		if !in(l.Feed) {
 			continue
 		}
-		cat, ok := category[[2]string{l.Feed, l.ID}]
-		if !ok {
-			cat = categoryOf(l.Category)
-		}
+		cat := categoryOf(l.Category)
 		if groups[cat] == nil {
 			groups[cat] = &group{}
 		}

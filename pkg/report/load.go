@@ -139,16 +139,16 @@ const maxIntervals = 1500
 // covers its own runs only, so feeds collected in different years do not
 // stretch each other's.
 func chooseEvery(runs []store.FetchRun, since, until time.Time) time.Duration {
-	perFeed := map[string][]store.RunStart{}
+	perFeed := map[string][]time.Time{}
 	for _, r := range runs {
 		if r.Status == store.RunSucceeded {
-			perFeed[r.Feed] = append(perFeed[r.Feed], store.RunStart{ID: r.ID, Feed: r.Feed, Started: r.StartedAt})
+			perFeed[r.Feed] = append(perFeed[r.Feed], r.StartedAt)
 		}
 	}
 	var want time.Duration
 	for _, rs := range perFeed {
-		slices.SortFunc(rs, func(a, b store.RunStart) int { return a.Started.Compare(b.Started) })
-		first, last := rs[0].Started, rs[len(rs)-1].Started
+		slices.SortFunc(rs, time.Time.Compare)
+		first, last := rs[0], rs[len(rs)-1]
 		// The mean time between runs, not the median: runs in bursts
 		// (by hand, or archives of a tutorial) have a median of minutes
 		// and would leave most intervals without a run.

@@ -44,6 +44,12 @@ type Event struct {
 	HashOnly bool
 }
 
+// Unchanged is the event of an object already stored with this content:
+// its id and hash only (see HashOnly).
+func Unchanged(id, contentHash string) Event {
+	return Event{ID: id, ContentHash: contentHash, HashOnly: true}
+}
+
 // ErrNoID marks an event object without a usable id; it is skipped.
 var ErrNoID = errors.New("event has no id")
 

@@ -22,11 +22,11 @@ func TestParseReadsLoneSurrogatesAsEncodingJSONDoes(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 		var p fastjson.Parser
-		v, err := Parse(&p, "event", []byte(s))
+		v, err := Parse(&p, "event", []byte(`{"s":`+s+`}`))
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
-		if got := string(v.GetStringBytes()); got != want {
+		if got := string(v.GetStringBytes("s")); got != want {
 			t.Errorf("%s read as %q, want %q", s, got, want)
 		}
 	}
@@ -44,5 +44,15 @@ func TestParseSaysAnEventIsNestedTooDeep(t *testing.T) {
 	_, err = Parse(&p, "event", []byte(`{"id":"bad","x":[`+strings.Repeat(`"long text",`, 1000)+`}`))
 	if err == nil || !strings.HasPrefix(err.Error(), "event is not valid JSON: ") || len(err.Error()) > 300 {
 		t.Errorf("err = %v (%d bytes), want a short one", err, len(fmt.Sprint(err)))
+	}
+}
+
+// Valid JSON that is not an object is not an event, and the error says
+// what it is.
+func TestParseSaysAnEventIsNotAnObject(t *testing.T) {
+	var p fastjson.Parser
+	_, err := Parse(&p, "feature", []byte(`[1]`))
+	if err == nil || err.Error() != "feature is a JSON array, not an object" {
+		t.Errorf("err = %v, want: feature is a JSON array, not an object", err)
 	}
 }

@@ -32,16 +32,13 @@ func (d *decoder) decode(obj []byte, stored func(id, contentHash string) bool) (
 	if err != nil {
 		return traffic.Event{}, nil, err
 	}
-	if v.Type() != fastjson.TypeObject {
-		return traffic.Event{}, nil, fmt.Errorf("feature is a JSON %s, not an object", v.Type())
-	}
 	id, raw, hash, err := d.Identify("feature", v, featureID)
 	if err != nil {
 		return traffic.Event{}, nil, err
 	}
 	props := v.Get("properties")
 	if stored != nil && stored(id, hash) {
-		return traffic.Event{ID: id, ContentHash: hash, HashOnly: true}, nil, nil
+		return traffic.Unchanged(id, hash), nil, nil
 	}
 	e := traffic.Event{ID: id, Raw: string(raw), ContentHash: hash}
 	f := fields{id: id}

@@ -148,8 +148,10 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 			return fmt.Errorf("--category %q: use %s", c, strings.Join(traffic.Categories, ", "))
 		}
 	}
-	if opts.Table == export.Runs && len(opts.Filter.IDs) > 0 {
-		return fmt.Errorf("--id: the runs table has no event id (see --table snapshots --id)")
+	if opts.Table == export.Runs {
+		if given := eventFilters(opts.Filter, fl.bbox); len(given) > 0 {
+			return fmt.Errorf("%s: the runs table has no events (see --table snapshots)", strings.Join(given, ", "))
+		}
 	}
 	if err := fl.applySeries(opts); err != nil {
 		return err
@@ -177,6 +179,28 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return fmt.Errorf("with --partition, --since and --until take dates (whole UTC days)")
 	}
 	return nil
+}
+
+// eventFilters names the flags given that keep some events, which the runs
+// table cannot honour: its rows are fetches, not events.
+func eventFilters(f store.Filter, bbox string) []string {
+	var given []string
+	for _, flag := range []struct {
+		name string
+		set  bool
+	}{
+		{"--id", len(f.IDs) > 0},
+		{"--category", len(f.Categories) > 0},
+		{"--event-type", len(f.EventTypes) > 0},
+		{"--severity", len(f.Severities) > 0},
+		{"--status", len(f.Statuses) > 0},
+		{"--bbox", bbox != ""},
+	} {
+		if flag.set {
+			given = append(given, flag.name)
+		}
+	}
+	return given
 }
 
 // applySeries checks --every, --by and --tz, which only counts takes.

@@ -160,14 +160,8 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return err
 	}
 	var err error
-	if opts.Filter.Since, err = parseWhen(fl.since, false, opts.Series.Location); err != nil {
-		return fmt.Errorf("--since: %w", err)
-	}
-	if opts.Filter.Until, err = parseWhen(fl.until, true, opts.Series.Location); err != nil {
-		return fmt.Errorf("--until: %w", err)
-	}
-	if !opts.Filter.Since.IsZero() && !opts.Filter.Until.IsZero() && !opts.Filter.Since.Before(opts.Filter.Until) {
-		return fmt.Errorf("--since must be before --until")
+	if opts.Filter.Since, opts.Filter.Until, err = parseWindow(fl.since, fl.until, opts.Series.Location); err != nil {
+		return err
 	}
 	if fl.bbox != "" {
 		if opts.Filter.BBox, err = parseBBox(fl.bbox); err != nil {
@@ -267,7 +261,7 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 // onDay says whether t is unset or a midnight UTC.
 func onDay(t time.Time) bool { return t.IsZero() || t.Equal(t.Truncate(24*time.Hour)) }
 
-// loadZone reads --tz: an IANA zone name.
+// loadZone reads --tz: an IANA zone name; "" is UTC.
 func loadZone(name string) (*time.Location, error) {
 	if strings.EqualFold(name, "local") {
 		// time.LoadLocation("Local") is whatever the machine is set to: a

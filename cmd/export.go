@@ -99,7 +99,7 @@ of an event: feed, id, version, changed_at, field, old and new (as text).
 		},
 	}
 	fs := c.Flags()
-	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs, snapshots, lifetimes, counts or changes")
+	fs.StringVar(&opts.Table, "table", export.Events, "table: "+strings.Join(export.Tables, ", "))
 	fs.StringVar(&fl.format, "format", "", "format: csv, jsonl, geojson or parquet (default csv)")
 	fs.BoolVar(&fl.csv, "csv", false, "shorthand for --format csv")
 	fs.BoolVar(&fl.jsonl, "jsonl", false, "shorthand for --format jsonl")
@@ -141,7 +141,7 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return fmt.Errorf("unknown format %q: use csv, jsonl, geojson or parquet", opts.Format)
 	}
 	if !slices.Contains(export.Tables, opts.Table) {
-		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes, counts or changes", opts.Table)
+		return fmt.Errorf("unknown table %q: use %s", opts.Table, strings.Join(export.Tables, ", "))
 	}
 	for _, c := range opts.Filter.Categories {
 		if !slices.Contains(traffic.Categories, c) {

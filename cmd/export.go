@@ -230,14 +230,13 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 	switch {
 	case fl.raw && fl.noRaw:
 		return fmt.Errorf("choose --raw or --no-raw, not both")
-	case fl.raw && !slices.Contains([]string{export.Events, export.Versions, export.Snapshots}, opts.Table):
+	case fl.raw && !export.EventRows(opts.Table):
 		return fmt.Errorf("--raw: the %s table has no raw column", opts.Table)
 	case fl.raw || fl.noRaw:
 		raw := fl.raw
 		opts.Raw = &raw
 	}
-	hasGeometry := slices.ContainsFunc(export.Header(opts.Table, export.CSV), func(c export.Column) bool { return c.Name == export.GeometryColumn })
-	if opts.Format == export.GeoJSON && !hasGeometry {
+	if opts.Format == export.GeoJSON && !export.EventRows(opts.Table) {
 		return fmt.Errorf("the %s table has no geometry to write as GeoJSON: use csv, jsonl or parquet", opts.Table)
 	}
 	toStdout := opts.Output == "" || opts.Output == "-"

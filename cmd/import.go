@@ -151,8 +151,10 @@ func runImport(ctx context.Context, opts *ImportOptions) error {
 		opts.Logger.Info("import finished", attrs...)
 	})
 	if runs > 0 {
-		fmt.Fprintf(opts.IO.Out, "feed %s: %d of %d files imported as runs from %s to %s (%d failed)\n", feed.Name, runs, len(archives),
-			archives[0].ObservedAt.UTC().Format(time.RFC3339), archives[runs-1].ObservedAt.UTC().Format(time.RFC3339), failed)
+		if _, werr := fmt.Fprintf(opts.IO.Out, "feed %s: %d of %d files imported as runs from %s to %s (%d failed)\n", feed.Name, runs, len(archives),
+			archives[0].ObservedAt.UTC().Format(time.RFC3339), archives[runs-1].ObservedAt.UTC().Format(time.RFC3339), failed); werr != nil {
+			return werr
+		}
 	}
 	if err != nil {
 		return oneLine{err}

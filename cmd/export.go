@@ -99,7 +99,7 @@ of an event: feed, id, version, changed_at, field, old and new (as text).
 		},
 	}
 	fs := c.Flags()
-	fs.StringVar(&opts.Table, "table", export.Events, "table: events, versions, runs, snapshots, lifetimes, counts or changes")
+	fs.StringVar(&opts.Table, "table", export.Events, "table: "+strings.Join(export.Tables, ", "))
 	fs.StringVar(&fl.format, "format", "", "format: csv, jsonl, geojson or parquet (default csv)")
 	fs.BoolVar(&fl.csv, "csv", false, "shorthand for --format csv")
 	fs.BoolVar(&fl.jsonl, "jsonl", false, "shorthand for --format jsonl")
@@ -141,15 +141,17 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return fmt.Errorf("unknown format %q: use csv, jsonl, geojson or parquet", opts.Format)
 	}
 	if !slices.Contains(export.Tables, opts.Table) {
-		return fmt.Errorf("unknown table %q: use events, versions, runs, snapshots, lifetimes, counts or changes", opts.Table)
+		return fmt.Errorf("unknown table %q: use %s", opts.Table, strings.Join(export.Tables, ", "))
 	}
 	for _, c := range opts.Filter.Categories {
 		if !slices.Contains(traffic.Categories, c) {
 			return fmt.Errorf("--category %q: use %s", c, strings.Join(traffic.Categories, ", "))
 		}
 	}
-	if opts.Table == export.Runs && len(opts.Filter.IDs) > 0 {
-		return fmt.Errorf("--id: the runs table has no event id (see --table snapshots --id)")
+	if opts.Table == export.Runs {
+		if given := eventFilters(opts.Filter, fl.bbox); len(given) > 0 {
+			return fmt.Errorf("%s: the runs table has no events (see --table snapshots)", strings.Join(given, ", "))
+		}
 	}
 	if err := fl.applySeries(opts); err != nil {
 		return err
@@ -158,14 +160,8 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return err
 	}
 	var err error
-	if opts.Filter.Since, err = parseWhen(fl.since, false, opts.Series.Location); err != nil {
-		return fmt.Errorf("--since: %w", err)
-	}
-	if opts.Filter.Until, err = parseWhen(fl.until, true, opts.Series.Location); err != nil {
-		return fmt.Errorf("--until: %w", err)
-	}
-	if !opts.Filter.Since.IsZero() && !opts.Filter.Until.IsZero() && !opts.Filter.Since.Before(opts.Filter.Until) {
-		return fmt.Errorf("--since must be before --until")
+	if opts.Filter.Since, opts.Filter.Until, err = parseWindow(fl.since, fl.until, opts.Series.Location); err != nil {
+		return err
 	}
 	if fl.bbox != "" {
 		if opts.Filter.BBox, err = parseBBox(fl.bbox); err != nil {
@@ -177,6 +173,28 @@ func (fl *exportFlags) apply(opts *ExportOptions) error {
 		return fmt.Errorf("with --partition, --since and --until take dates (whole UTC days)")
 	}
 	return nil
+}
+
+// eventFilters names the flags given that keep some events, which the runs
+// table cannot honour: its rows are fetches, not events.
+func eventFilters(f store.Filter, bbox string) []string {
+	var given []string
+	for _, flag := range []struct {
+		name string
+		set  bool
+	}{
+		{"--id", len(f.IDs) > 0},
+		{"--category", len(f.Categories) > 0},
+		{"--event-type", len(f.EventTypes) > 0},
+		{"--severity", len(f.Severities) > 0},
+		{"--status", len(f.Statuses) > 0},
+		{"--bbox", bbox != ""},
+	} {
+		if flag.set {
+			given = append(given, flag.name)
+		}
+	}
+	return given
 }
 
 // applySeries checks --every, --by and --tz, which only counts takes.
@@ -212,14 +230,13 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 	switch {
 	case fl.raw && fl.noRaw:
 		return fmt.Errorf("choose --raw or --no-raw, not both")
-	case fl.raw && !slices.Contains([]string{export.Events, export.Versions, export.Snapshots}, opts.Table):
+	case fl.raw && !export.EventRows(opts.Table):
 		return fmt.Errorf("--raw: the %s table has no raw column", opts.Table)
 	case fl.raw || fl.noRaw:
 		raw := fl.raw
 		opts.Raw = &raw
 	}
-	hasGeometry := slices.ContainsFunc(export.Header(opts.Table, export.CSV), func(c export.Column) bool { return c.Name == export.GeometryColumn })
-	if opts.Format == export.GeoJSON && !hasGeometry {
+	if opts.Format == export.GeoJSON && !export.EventRows(opts.Table) {
 		return fmt.Errorf("the %s table has no geometry to write as GeoJSON: use csv, jsonl or parquet", opts.Table)
 	}
 	toStdout := opts.Output == "" || opts.Output == "-"
@@ -243,7 +260,7 @@ func (fl *exportFlags) applyOutput(opts *ExportOptions) error {
 // onDay says whether t is unset or a midnight UTC.
 func onDay(t time.Time) bool { return t.IsZero() || t.Equal(t.Truncate(24*time.Hour)) }
 
-// loadZone reads --tz: an IANA zone name.
+// loadZone reads --tz: an IANA zone name; "" is UTC.
 func loadZone(name string) (*time.Location, error) {
 	if strings.EqualFold(name, "local") {
 		// time.LoadLocation("Local") is whatever the machine is set to: a

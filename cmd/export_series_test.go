@@ -70,13 +70,17 @@ func TestExportTZDates(t *testing.T) {
 }
 
 // TestExportIDFlag: --id is repeatable, keeps commas inside an id, and is
-// refused for the runs table, which has no event id.
+// refused, like every event filter, for the runs table, which has no events.
 func TestExportIDFlag(t *testing.T) {
 	got := parseExportFlags(t, []string{"--table", "changes", "--id", "511.org/1", "--id", "a,b"}, false, "")
 	if want := []string{"511.org/1", "a,b"}; !slices.Equal(got.Filter.IDs, want) {
 		t.Errorf("ids %q, want %q", got.Filter.IDs, want)
 	}
-	parseExportFlags(t, []string{"--table", "runs", "--id", "511.org/1"}, false, "the runs table has no event id")
+	parseExportFlags(t, []string{"--table", "runs", "--id", "511.org/1"}, false, "--id: the runs table has no events")
+	parseExportFlags(t, []string{"--table", "runs", "--category", "incident"}, false, "--category: the runs table has no events")
+	parseExportFlags(t, []string{"--table", "runs", "--event-type", "INCIDENT", "--severity", "Major", "--status", "ACTIVE", "--bbox", "-123,37,-121,38"},
+		false, "--event-type, --severity, --status, --bbox: the runs table has no events")
+	parseExportFlags(t, []string{"--table", "runs", "--feed", "511.org", "--since", "2026-11-01"}, false, "")
 	parseExportFlags(t, []string{"--table", "changes", "--geojson"}, false, "no geometry")
 	parseExportFlags(t, []string{"--table", "changes", "--raw"}, false, "no raw column")
 }

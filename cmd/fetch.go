@@ -191,14 +191,15 @@ func (o oneLine) Unwrap() error { return o.error }
 
 // newFeed builds the decoder of a configured feed.
 func newFeed(opts *FetchOptions, f config.Feed) traffic.Feed {
-	return feedDecoder(f, newSource(opts, f))
+	return feedDecoder(f, newSource(f, opts.HTTPClient, opts.Backoff, opts.Logger))
 }
 
-// newSource is the HTTP client of feed f's requests.
-func newSource(opts *FetchOptions, f config.Feed) *source.Client {
+// newSource is the HTTP client of feed f's requests, through hc; backoff
+// is the first retry's delay (zero is source.DefaultBackoff).
+func newSource(f config.Feed, hc *http.Client, backoff time.Duration, log *slog.Logger) *source.Client {
 	return &source.Client{
-		HTTP: opts.HTTPClient, APIKey: f.APIKey, Timeout: f.Timeout, Retries: f.Retries, Backoff: opts.Backoff,
-		MaxBody: f.MaxBody, UserAgent: "trafficctl/" + Version() + " (+https://github.com/trafficctl/trafficctl)", Logger: opts.Logger.With("feed", f.Name),
+		HTTP: hc, APIKey: f.APIKey, Timeout: f.Timeout, Retries: f.Retries, Backoff: backoff,
+		MaxBody: f.MaxBody, UserAgent: "trafficctl/" + Version() + " (+https://github.com/trafficctl/trafficctl)", Logger: log.With("feed", f.Name),
 	}
 }
 

@@ -129,7 +129,7 @@ func runImport(ctx context.Context, opts *ImportOptions) error {
 	// (a file says the same again), no key, and errors that name the file.
 	// Its URL is never requested, only parsed.
 	feed.Retries, feed.URL, feed.APIKey = 0, "http://import.invalid/", ""
-	src := newSource(&FetchOptions{HTTPClient: archive.Client(), Logger: opts.Logger}, feed)
+	src := newSource(feed, archive.Client(), 0, opts.Logger)
 	src.Name = archive.Name
 	decoder := feedDecoder(feed, src)
 	p := collect.Params{Feed: decoder, FeedName: feed.Name, Store: st, Version: Version(), Deadline: feed.Deadline, Logger: opts.Logger, Secrets: opts.Secrets}
@@ -151,8 +151,10 @@ func runImport(ctx context.Context, opts *ImportOptions) error {
 		opts.Logger.Info("import finished", attrs...)
 	})
 	if runs > 0 {
-		fmt.Fprintf(opts.IO.Out, "feed %s: %d of %d files imported as runs from %s to %s (%d failed)\n", feed.Name, runs, len(archives),
-			archives[0].ObservedAt.UTC().Format(time.RFC3339), archives[runs-1].ObservedAt.UTC().Format(time.RFC3339), failed)
+		if _, werr := fmt.Fprintf(opts.IO.Out, "feed %s: %d of %d files imported as runs from %s to %s (%d failed)\n", feed.Name, runs, len(archives),
+			archives[0].ObservedAt.UTC().Format(time.RFC3339), archives[runs-1].ObservedAt.UTC().Format(time.RFC3339), failed); werr != nil {
+			return werr
+		}
 	}
 	if err != nil {
 		return oneLine{err}

@@ -84,23 +84,13 @@ func applyReportFlags(opts *ReportOptions, since, until, tz string, noBasemap bo
 	if noBasemap {
 		opts.Report.Tiles = ""
 	}
-	loc := time.UTC
-	if tz != "" {
-		var err error
-		if loc, err = loadZone(tz); err != nil {
-			return err
-		}
+	loc, err := loadZone(tz)
+	if err != nil {
+		return err
 	}
 	opts.Report.Location = loc
-	var err error
-	if opts.Report.Since, err = parseWhen(since, false, loc); err != nil {
-		return fmt.Errorf("--since: %w", err)
-	}
-	if opts.Report.Until, err = parseWhen(until, true, loc); err != nil {
-		return fmt.Errorf("--until: %w", err)
-	}
-	if !opts.Report.Since.IsZero() && !opts.Report.Until.IsZero() && !opts.Report.Since.Before(opts.Report.Until) {
-		return fmt.Errorf("--since must be before --until")
+	if opts.Report.Since, opts.Report.Until, err = parseWindow(since, until, loc); err != nil {
+		return err
 	}
 	if every := opts.Report.Every; every != 0 {
 		if every < time.Minute {

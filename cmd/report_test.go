@@ -41,6 +41,7 @@ func TestReportFlagsLandInTheOptions(t *testing.T) {
 		{args: []string{"--every", "30s"}, err: "at least 1m"},
 		{args: []string{"--tz", "Europe/Paris", "--every", "7m"}, err: "--every: in time zone Europe/Paris the interval must divide a day"},
 		{args: []string{"--since", "soon"}, err: "--since: "},
+		{args: []string{"--since", "2026-11-02", "--until", "2026-11-01"}, err: "--since must be before --until"},
 		{args: []string{"-o", ""}, err: "give a file name"},
 	}
 	for _, tt := range tests {

@@ -31,9 +31,12 @@ type StatusOptions struct {
 	DatabaseURL string
 	Feeds       []config.Feed // the configured feeds
 	Names       []string      // the feeds to report; empty means all
-	OpenStore   func(context.Context) (*store.Store, error)
-	JSON        bool
-	MaxAge      time.Duration // 0: no health check
+	// ConfiguredFeeds are the names of the configured feeds: with the
+	// database's, what FEED may name.
+	ConfiguredFeeds []string
+	OpenStore       func(context.Context) (*store.Store, error)
+	JSON            bool
+	MaxAge          time.Duration // 0: no health check
 }
 
 // NewCmdStatus builds "trafficctl status".
@@ -59,7 +62,7 @@ status never creates or migrates a database.`,
   trafficctl status --max-age 30m || echo "trafficctl: no fresh data" | mail -s trafficctl me@example.com`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.IO, opts.Now, opts.OpenStore = f.IO, f.Now, f.OpenStoreForReading
-			opts.DatabaseURL, opts.Feeds, opts.Names = f.Config.Database.URL, f.Config.Feeds, args
+			opts.DatabaseURL, opts.Feeds, opts.ConfiguredFeeds, opts.Names = f.Config.Database.URL, f.Config.Feeds, f.Config.FeedNames(), args
 			if opts.MaxAge < 0 {
 				return usageError{fmt.Errorf("--max-age must not be negative")}
 			}
@@ -94,7 +97,7 @@ func runStatus(ctx context.Context, opts *StatusOptions) error {
 			return err
 		}
 	}
-	rep, err := newStatusReport(st, opts.Feeds, opts.Names, now, opts.MaxAge)
+	rep, err := newStatusReport(st, opts.Feeds, opts.ConfiguredFeeds, opts.Names, now, opts.MaxAge)
 	if err != nil {
 		return err
 	}
@@ -177,7 +180,7 @@ type gapReport struct {
 
 // newStatusReport reports the configured feeds and any other feed the
 // database holds runs of, or only the feeds named.
-func newStatusReport(st store.Status, feeds []config.Feed, names []string, now time.Time, maxAge time.Duration) (*statusReport, error) {
+func newStatusReport(st store.Status, feeds []config.Feed, configured, names []string, now time.Time, maxAge time.Duration) (*statusReport, error) {
 	r := &statusReport{
 		Database: st.Display, Migrated: st.Migrated(), SchemaVersion: st.SchemaVersion(), Pending: st.Pending, Now: now,
 		ledgerReport: ledgerReport{
@@ -189,10 +192,7 @@ func newStatusReport(st store.Status, feeds []config.Feed, names []string, now t
 	if r.Pending == nil {
 		r.Pending = []string{}
 	}
-	var configured, stored []string
-	for _, f := range feeds {
-		configured = append(configured, f.Name)
-	}
+	var stored []string
 	for _, f := range st.Feeds {
 		stored = append(stored, f.Feed)
 	}

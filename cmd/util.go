@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -113,4 +114,19 @@ func requireSchema(ctx context.Context, st *store.Store) error {
 		return fmt.Errorf("%s has no trafficctl data yet: run trafficctl fetch (or trafficctl migrate) first", st.Display())
 	}
 	return nil
+}
+
+// parseWindow reads --since and --until (dates in loc; nil is UTC) and
+// checks that the window they give is not empty.
+func parseWindow(since, until string, loc *time.Location) (from, to time.Time, err error) {
+	if from, err = parseWhen(since, false, loc); err != nil {
+		return from, to, fmt.Errorf("--since: %w", err)
+	}
+	if to, err = parseWhen(until, true, loc); err != nil {
+		return from, to, fmt.Errorf("--until: %w", err)
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return from, to, fmt.Errorf("--since must be before --until")
+	}
+	return from, to, nil
 }

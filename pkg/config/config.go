@@ -299,7 +299,6 @@ func resolveFeeds(global Source, section map[string]any) ([]Feed, error) {
 		}
 		feeds = append(feeds, f)
 	}
-	slices.SortFunc(feeds, func(a, b Feed) int { return strings.Compare(a.Name, b.Name) })
 	return feeds, nil
 }
 

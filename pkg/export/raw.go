@@ -8,7 +8,7 @@ package export
 // when set, decides instead. Runs have none.
 func includeRaw(table string, format Format, override *bool) bool {
 	switch {
-	case !eventRows(table):
+	case !EventRows(table):
 		return false // no event's raw in them
 	case override != nil:
 		return *override
@@ -20,7 +20,8 @@ func includeRaw(table string, format Format, override *bool) bool {
 	return false
 }
 
-// eventRows says whether a table's rows are events, with their raw and geometry.
-func eventRows(table string) bool {
+// EventRows says whether a table's rows are events, with their raw column
+// and geometry.
+func EventRows(table string) bool {
 	return table == Events || table == Versions || table == Snapshots
 }

@@ -267,7 +267,7 @@ func tableList() string {
 
 // hasGeometry says whether a table's rows have a geometry to write as GeoJSON.
 func hasGeometry(table string) bool {
-	return eventRows(table)
+	return EventRows(table)
 }
 
 func withRaw(cols []Column, raw bool) []Column {

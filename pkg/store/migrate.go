@@ -58,12 +58,10 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 	db := s.db.WithContext(ctx)
 	applied := map[string]bool{}
 	if s.hasMigrationsTable(db) {
-		if err := s.checkMigrationsTable(db); err != nil {
-			return st, err
-		}
 		var ids []string
-		if err := db.Table(migrationsTable).Pluck("id", &ids).Error; err != nil {
-			return st, s.dbError("read applied migrations", err)
+		readErr := db.Table(migrationsTable).Pluck("id", &ids).Error
+		if err := s.checkMigrationsTable(db, ids, readErr); err != nil {
+			return st, err
 		}
 		for _, id := range ids {
 			applied[id] = true

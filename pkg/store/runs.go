@@ -51,6 +51,16 @@ type RunCounts struct {
 	Closed    int // open events absent from the snapshot
 }
 
+// LastRun is feed's latest run of any status, or the zero run.
+func (s *Store) LastRun(ctx context.Context, feed string) (FetchRun, error) {
+	var r FetchRun
+	if err := s.db.WithContext(ctx).Where("feed = ?", feed).Order("id DESC").Limit(1).Find(&r).Error; err != nil {
+		return r, s.dbError("read the ledger", err)
+	}
+	r.StartedAt, r.FinishedAt = r.StartedAt.UTC(), r.FinishedAt.UTC()
+	return r, nil
+}
+
 // lastSucceeded is the feed's latest successful run, or the zero RunStart,
 // and how many events it saw (the open events after it).
 func lastSucceeded(db *gorm.DB, feed string) (r RunStart, events int, err error) {

@@ -315,8 +315,8 @@ func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	if err := f.flush(tx); err != nil {
 		return FetchRun{}, err
 	}
-	counts := f.plan.counts()
 	gone := f.plan.closing()
+	counts := f.plan.counts(gone)
 	if err := f.s.endSpells(tx, f.feed, f.prev, gone); err != nil {
 		return FetchRun{}, err
 	}

@@ -230,7 +230,7 @@ func (f *RunTx) Start(ctx context.Context, run RunInfo) error {
 		return errors.New("the run's transaction is already finished")
 	}
 	tx := f.tx.WithContext(ctx)
-	f.at = dbTime(run.StartedAt)
+	f.at = DBTime(run.StartedAt)
 	f.rec = FetchRun{Feed: f.feed, StartedAt: f.at, FinishedAt: f.at, Status: RunSucceeded, SourceURL: traffic.CleanText([]byte(run.SourceURL)), Version: run.Version}
 	return f.s.dbError("record the run", tx.Create(&f.rec).Error)
 }
@@ -326,7 +326,7 @@ func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	rec := f.rec
 	rec.Pages, rec.EventsReceived, rec.EventsSkipped = run.Pages, run.Received, run.Skipped
 	rec.EventsNew, rec.EventsChanged, rec.EventsUnchanged, rec.EventsClosed = counts.New, counts.Changed, counts.Unchanged, counts.Closed
-	rec.FinishedAt = dbTime(run.FinishedAt)
+	rec.FinishedAt = DBTime(run.FinishedAt)
 	if rec.FinishedAt.Before(rec.StartedAt) {
 		rec.FinishedAt = rec.StartedAt // an injected clock may run behind the real one
 	}

@@ -135,10 +135,11 @@ func (s *Store) migrateOnce(ctx context.Context, target string) ([]string, error
 			return nil, s.dbError("connect", err)
 		}
 		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+		restore, err := shortBusyTimeout(ctx, conn)
+		if err != nil {
 			return nil, s.dbError("migrate", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000")
+		defer restore()
 		db.Statement.ConnPool = conn
 	}
 	err = db.Transaction(func(tx *gorm.DB) error {

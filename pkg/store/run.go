@@ -160,10 +160,11 @@ func (f *RunTx) begin(ctx context.Context) error {
 		}
 		return nil
 	}
-	if _, err := f.conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+	restore, err := shortBusyTimeout(ctx, f.conn)
+	if err != nil {
 		return f.s.dbError("begin the run's transaction", err)
 	}
-	defer f.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000")
+	defer restore()
 	for {
 		tx := on.Begin()
 		if tx.Error == nil {

@@ -87,17 +87,18 @@ func (a *Archive) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the archived file: %w", err)
 	}
-	var body io.Reader = bufio.NewReader(f)
+	br := bufio.NewReader(f)
 	closer := io.Closer(f)
-	if magic, _ := body.(*bufio.Reader).Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(body)
+	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("the archived file is not valid gzip: %w", err)
 		}
-		body, closer = bufio.NewReader(zr), multiCloser{zr, f}
+		br, closer = bufio.NewReader(zr), multiCloser{zr, f}
 	}
-	if br := body.(*bufio.Reader); a.Open511 && startsList(br) {
+	var body io.Reader = br
+	if a.Open511 && startsList(br) {
 		// The list is the page's events; the decoder still checks it all.
 		// A byte-order mark would end up inside the page: it goes.
 		skipped := 0

@@ -167,7 +167,7 @@ func deferFailure(ctx context.Context, p Params, start time.Time, err error, log
 		log.Warn("the failed run is recorded by the feed's next run: the database's write lock is still held", "feed", p.FeedName)
 	}
 	for _, r := range recs {
-		if r.StartedAt.Equal(start.UTC().Truncate(time.Second)) {
+		if r.StartedAt.Equal(store.DBTime(start)) {
 			return r.ID
 		}
 	}

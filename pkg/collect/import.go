@@ -87,17 +87,18 @@ func (a *Archive) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the archived file: %w", err)
 	}
-	var body io.Reader = bufio.NewReader(f)
+	br := bufio.NewReader(f)
 	closer := io.Closer(f)
-	if magic, _ := body.(*bufio.Reader).Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(body)
+	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("the archived file is not valid gzip: %w", err)
 		}
-		body, closer = bufio.NewReader(zr), multiCloser{zr, f}
+		br, closer = bufio.NewReader(zr), multiCloser{zr, f}
 	}
-	if br := body.(*bufio.Reader); a.Open511 && startsList(br) {
+	var body io.Reader = br
+	if a.Open511 && startsList(br) {
 		// The list is the page's events; the decoder still checks it all.
 		// A byte-order mark would end up inside the page: it goes.
 		skipped := 0
@@ -178,16 +179,6 @@ func (m multiCloser) Close() error {
 // run: runs are appended in time order, which the ledger's order is.
 var ErrNotAfter = errors.New("not after the feed's latest run")
 
-// LatestRun is feed's latest run (of any status), or the zero run.
-func LatestRun(ctx context.Context, st *store.Store, feed string) (store.FetchRun, error) {
-	var latest store.FetchRun
-	err := st.Runs(ctx, store.Filter{Feeds: []string{feed}}, func(r *store.FetchRun) error {
-		latest = *r
-		return nil
-	})
-	return latest, err
-}
-
 // appendable says whether a run observed at can follow latest: after it,
 // or at its very time when latest failed (the retry of a file that failed
 // to import; the failed run stays in the ledger, as a failed fetch does).
@@ -217,7 +208,7 @@ func Import(ctx context.Context, p Params, a *Archive, archives []Archived, done
 	if _, err := p.Store.Migrate(ctx); err != nil {
 		return err
 	}
-	latest, err := LatestRun(ctx, p.Store, p.FeedName)
+	latest, err := p.Store.LastRun(ctx, p.FeedName)
 	if err != nil {
 		return err
 	}
@@ -241,7 +232,7 @@ func Import(ctx context.Context, p Params, a *Archive, archives []Archived, done
 		run.SourceURL = fileURL(arc.Path)
 		run.Locked = func(ctx context.Context) error {
 			// Another process may have fetched since the first check.
-			latest, err := LatestRun(ctx, p.Store, p.FeedName)
+			latest, err := p.Store.LastRun(ctx, p.FeedName)
 			if err == nil && !appendable(at, latest) {
 				err = notAfter(p.FeedName, arc, latest)
 			}

@@ -1,6 +1,7 @@
 package collect_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,16 +37,27 @@ func TestSnapshotWithNoReadableEventFailsAndClosesNothing(t *testing.T) {
 				}
 			}
 			var runs []store.FetchRun
-			h.st.Runs(ctx, store.Filter{Feeds: []string{format}}, func(r *store.FetchRun) error { runs = append(runs, *r); return nil })
+			if err := h.st.Runs(ctx, store.Filter{Feeds: []string{format}}, func(r *store.FetchRun) error { runs = append(runs, *r); return nil }); err != nil {
+				t.Fatal(err)
+			}
 			if len(runs) != 2 || runs[1].Status != store.RunFailed || runs[1].EventsSkipped != 3 || runs[1].EventsClosed != 0 {
 				t.Errorf("%s: ledger %+v, want the second run failed with 3 skipped", format, runs)
 			}
-			h.st.Events(ctx, store.Filter{Feeds: []string{format}}, func(e *store.Event) error {
+			// The first run's events are all still there, and open.
+			var events []string
+			if err := h.st.Events(ctx, store.Filter{Feeds: []string{format}}, func(e *store.Event) error {
 				if e.ClosedAt != nil {
-					t.Errorf("%s: event %s was closed", format, e.ID)
+					events = append(events, e.ID+" (closed)")
+				} else {
+					events = append(events, e.ID)
 				}
 				return nil
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(events, []string{"a", "b"}) {
+				t.Errorf("%s: events %q, want a and b open", format, events)
+			}
 		}
 	})
 }

@@ -108,7 +108,7 @@ func (p *planner) planCounts(events []traffic.Event) (RunCounts, error) {
 	if _, err := p.page(events); err != nil {
 		return RunCounts{}, err
 	}
-	return p.counts(), nil
+	return p.counts(p.closing()), nil
 }
 
 // inBatches calls fn with consecutive slices of at most size ids.

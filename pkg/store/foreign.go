@@ -23,8 +23,13 @@ const firstMigration = "0001_initial"
 // checkMigrationsTable refuses a schema_migrations table that trafficctl
 // did not make: gormigrate's has one column, id, and holds firstMigration
 // once any migration is applied. Rails' has version only; goose's has id
-// too, with version_id, is_applied and tstamp.
-func (s *Store) checkMigrationsTable(db *gorm.DB) error {
+// too, with version_id, is_applied and tstamp. ids and readErr are the
+// result of reading its id column; the columns are read only when that
+// failed or did not find firstMigration.
+func (s *Store) checkMigrationsTable(db *gorm.DB, ids []string, readErr error) error {
+	if readErr == nil && slices.Contains(ids, firstMigration) {
+		return nil
+	}
 	var cols []string
 	q := "SELECT name FROM pragma_table_info('" + migrationsTable + "') ORDER BY cid"
 	if s.dialect == Postgres {
@@ -35,11 +40,10 @@ func (s *Store) checkMigrationsTable(db *gorm.DB) error {
 		return s.dbError("read the columns of "+migrationsTable, err)
 	}
 	if slices.Equal(cols, []string{"id"}) {
-		var ids []string
-		if err := db.Table(migrationsTable).Limit(1000).Pluck("id", &ids).Error; err != nil {
-			return s.dbError("read applied migrations", err)
+		if readErr != nil {
+			return s.dbError("read applied migrations", readErr)
 		}
-		if len(ids) == 0 || slices.Contains(ids, firstMigration) {
+		if len(ids) == 0 {
 			return nil
 		}
 	}

@@ -58,12 +58,10 @@ func (s *Store) Migrations(ctx context.Context) (MigrationStatus, error) {
 	db := s.db.WithContext(ctx)
 	applied := map[string]bool{}
 	if s.hasMigrationsTable(db) {
-		if err := s.checkMigrationsTable(db); err != nil {
-			return st, err
-		}
 		var ids []string
-		if err := db.Table(migrationsTable).Pluck("id", &ids).Error; err != nil {
-			return st, s.dbError("read applied migrations", err)
+		readErr := db.Table(migrationsTable).Pluck("id", &ids).Error
+		if err := s.checkMigrationsTable(db, ids, readErr); err != nil {
+			return st, err
 		}
 		for _, id := range ids {
 			applied[id] = true
@@ -137,10 +135,11 @@ func (s *Store) migrateOnce(ctx context.Context, target string) ([]string, error
 			return nil, s.dbError("connect", err)
 		}
 		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+		restore, err := shortBusyTimeout(ctx, conn)
+		if err != nil {
 			return nil, s.dbError("migrate", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000")
+		defer restore()
 		db.Statement.ConnPool = conn
 	}
 	err = db.Transaction(func(tx *gorm.DB) error {

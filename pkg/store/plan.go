@@ -180,8 +180,9 @@ func (p *planner) closing() []spellKey {
 	return gone
 }
 
-// counts is what the planned snapshot changed.
-func (p *planner) counts() RunCounts {
+// counts is what the planned snapshot changed, closing being p.closing()
+// (which the caller often needs too: it is computed once).
+func (p *planner) counts(closing []spellKey) RunCounts {
 	var c RunCounts
 	for _, m := range p.seen {
 		switch m.change {
@@ -193,6 +194,6 @@ func (p *planner) counts() RunCounts {
 			c.Unchanged++
 		}
 	}
-	c.Closed = len(p.closing())
+	c.Closed = len(closing)
 	return c
 }

@@ -110,7 +110,7 @@ func TestPlanDecidesEachEventOfAPage(t *testing.T) {
 			if got := said(plan); !reflect.DeepEqual(got, tt.last) {
 				t.Errorf("plan of the last page:\n got %+v\nwant %+v", got, tt.last)
 			}
-			if got := p.counts(); got != tt.counts {
+			if got := p.counts(p.closing()); got != tt.counts {
 				t.Errorf("counts %+v, want %+v", got, tt.counts)
 			}
 			closing := ids(p.closing())

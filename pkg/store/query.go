@@ -268,10 +268,10 @@ func (s *Store) spanFilter(db *gorm.DB, f Filter, id, start, end string) (*where
 			param = "CAST(? AS TIMESTAMPTZ)"
 		}
 		expr, args := latest.startedSQL(param)
-		w.add("COALESCE("+end+", "+expr+") >= ?", append(args, dbTime(f.Since))...)
+		w.add("COALESCE("+end+", "+expr+") >= ?", append(args, DBTime(f.Since))...)
 	}
 	if !f.Until.IsZero() {
-		w.add(start+" < ?", dbTime(f.Until))
+		w.add(start+" < ?", DBTime(f.Until))
 	}
 	return w, latest, nil
 }
@@ -435,10 +435,10 @@ func (s *Store) runsQuery(db *gorm.DB, f Filter) *gorm.DB {
 		q = q.Where("feed IN ?", f.Feeds)
 	}
 	if !f.Since.IsZero() {
-		q = q.Where("started_at >= ?", dbTime(f.Since))
+		q = q.Where("started_at >= ?", DBTime(f.Since))
 	}
 	if !f.Until.IsZero() {
-		q = q.Where("started_at < ?", dbTime(f.Until))
+		q = q.Where("started_at < ?", DBTime(f.Until))
 	}
 	return q
 }

@@ -160,10 +160,11 @@ func (f *RunTx) begin(ctx context.Context) error {
 		}
 		return nil
 	}
-	if _, err := f.conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+	restore, err := shortBusyTimeout(ctx, f.conn)
+	if err != nil {
 		return f.s.dbError("begin the run's transaction", err)
 	}
-	defer f.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000")
+	defer restore()
 	for {
 		tx := on.Begin()
 		if tx.Error == nil {
@@ -230,7 +231,7 @@ func (f *RunTx) Start(ctx context.Context, run RunInfo) error {
 		return errors.New("the run's transaction is already finished")
 	}
 	tx := f.tx.WithContext(ctx)
-	f.at = dbTime(run.StartedAt)
+	f.at = DBTime(run.StartedAt)
 	f.rec = FetchRun{Feed: f.feed, StartedAt: f.at, FinishedAt: f.at, Status: RunSucceeded, SourceURL: traffic.CleanText([]byte(run.SourceURL)), Version: run.Version}
 	return f.s.dbError("record the run", tx.Create(&f.rec).Error)
 }
@@ -315,8 +316,8 @@ func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	if err := f.flush(tx); err != nil {
 		return FetchRun{}, err
 	}
-	counts := f.plan.counts()
 	gone := f.plan.closing()
+	counts := f.plan.counts(gone)
 	if err := f.s.endSpells(tx, f.feed, f.prev, gone); err != nil {
 		return FetchRun{}, err
 	}
@@ -326,7 +327,7 @@ func (f *RunTx) Finish(ctx context.Context, run RunInfo) (FetchRun, error) {
 	rec := f.rec
 	rec.Pages, rec.EventsReceived, rec.EventsSkipped = run.Pages, run.Received, run.Skipped
 	rec.EventsNew, rec.EventsChanged, rec.EventsUnchanged, rec.EventsClosed = counts.New, counts.Changed, counts.Unchanged, counts.Closed
-	rec.FinishedAt = dbTime(run.FinishedAt)
+	rec.FinishedAt = DBTime(run.FinishedAt)
 	if rec.FinishedAt.Before(rec.StartedAt) {
 		rec.FinishedAt = rec.StartedAt // an injected clock may run behind the real one
 	}

@@ -9,9 +9,9 @@ import (
 	"github.com/trafficctl/trafficctl/pkg/traffic"
 )
 
-// dbTime is how times are stored: UTC, whole seconds. SQLite keeps times as
+// DBTime is how times are stored: UTC, whole seconds. SQLite keeps times as
 // text, and a fixed width keeps text order equal to time order.
-func dbTime(t time.Time) time.Time {
+func DBTime(t time.Time) time.Time {
 	// SQLite compares times as text, in which year 10000 sorts before
 	// 2026: --until 9999-12-31 (the end of that day) would match nothing.
 	if t.After(maxTime) {
@@ -51,6 +51,16 @@ type RunCounts struct {
 	Closed    int // open events absent from the snapshot
 }
 
+// LastRun is feed's latest run of any status, or the zero run.
+func (s *Store) LastRun(ctx context.Context, feed string) (FetchRun, error) {
+	var r FetchRun
+	if err := s.db.WithContext(ctx).Where("feed = ?", feed).Order("id DESC").Limit(1).Find(&r).Error; err != nil {
+		return r, s.dbError("read the ledger", err)
+	}
+	r.StartedAt, r.FinishedAt = r.StartedAt.UTC(), r.FinishedAt.UTC()
+	return r, nil
+}
+
 // lastSucceeded is the feed's latest successful run, or the zero RunStart,
 // and how many events it saw (the open events after it).
 func lastSucceeded(db *gorm.DB, feed string) (r RunStart, events int, err error) {
@@ -75,7 +85,7 @@ func (s *Store) RecordFailedRun(ctx context.Context, run RunInfo, reason string,
 	// The reason can quote the feed (a next_url it sent, say): it is made
 	// valid text, as PostgreSQL refuses invalid UTF-8 and NUL.
 	rec := FetchRun{
-		Feed: run.Feed, StartedAt: dbTime(run.StartedAt), FinishedAt: dbTime(finished), Status: RunFailed,
+		Feed: run.Feed, StartedAt: DBTime(run.StartedAt), FinishedAt: DBTime(finished), Status: RunFailed,
 		SourceURL: traffic.CleanText([]byte(run.SourceURL)), Pages: run.Pages, EventsReceived: run.Received, EventsSkipped: run.Skipped,
 		Error: traffic.CleanText([]byte(reason)), Version: run.Version,
 	}

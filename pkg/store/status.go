@@ -179,7 +179,7 @@ func (s *Store) Status(ctx context.Context, failuresSince time.Time) (Status, er
 	}
 	// Through the index on started_at: the runs of the window only.
 	var failures []FetchRun
-	err = s.runs(db, Filter{Since: failuresSince}).Where("status = ? AND started_at >= ?", RunFailed, dbTime(failuresSince)).Order("id DESC").Find(&failures).Error
+	err = s.runs(db, Filter{Since: failuresSince}).Where("status = ? AND started_at >= ?", RunFailed, DBTime(failuresSince)).Order("id DESC").Find(&failures).Error
 	if err != nil {
 		return st, s.dbError("read failed runs", err)
 	}

@@ -232,6 +232,18 @@ func sqliteDriver() string {
 // sqliteBusyTimeout is the _busy_timeout of the SQLite DSN.
 const sqliteBusyTimeout = 5 * time.Second
 
+// shortBusyTimeout makes conn wait 100 ms at most for SQLite's write lock,
+// for a caller that retries in its own loop until ctx ends; restore sets
+// the DSN's timeout back.
+func shortBusyTimeout(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+		return nil, err
+	}
+	return func() {
+		conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout = %d", sqliteBusyTimeout.Milliseconds()))
+	}, nil
+}
+
 // switchToWAL turns WAL on. On a new file that takes the write lock, and
 // SQLite fails the switch at once, without calling the busy handler, when
 // another connection holds that lock: several first runs at once (each

@@ -254,6 +254,9 @@ type decoded struct {
 // is not a well-formed Open511 page goes to the streaming decodePage,
 // whose errors say what is wrong with it.
 func readPage(data []byte) (pageInfo, error) {
+	if traffic.NestedDeeperThan(data, traffic.MaxNesting) {
+		return pageInfo{}, traffic.ErrTooDeep
+	}
 	if fastjson.ValidateBytes(data) == nil {
 		if env, ok := readEnvelope(data); ok {
 			page := pageInfo{next: env.next, decode: func(stored func(string, string) bool, loc *time.Location) func() []decoded {

@@ -162,3 +162,44 @@ func hex4(b []byte) (rune, bool) {
 	}
 	return r, true
 }
+
+// MaxNesting is the deepest a response body may nest. fastjson's validator
+// recurses once a level with no limit of its own, and a body of 2,000,000
+// '[' overflowed the goroutine stack, which kills the process; Go's
+// encoding/json stops at the same depth.
+const MaxNesting = 10000
+
+// NestedDeeperThan reports whether the JSON text data nests deeper than
+// max (brackets inside strings do not count). Counting the brackets first
+// keeps the byte loop off ordinary bodies, whose brackets are far fewer.
+func NestedDeeperThan(data []byte, max int) bool {
+	if bytes.Count(data, []byte{'['})+bytes.Count(data, []byte{'{'}) <= max {
+		return false
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			if depth++; depth > max {
+				return true
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return false
+}
+
+// ErrTooDeep is the error of a body that nests deeper than MaxNesting.
+var ErrTooDeep = fmt.Errorf("the response is nested deeper than %d levels", MaxNesting)

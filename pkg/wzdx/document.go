@@ -19,6 +19,9 @@ import (
 // document is never held as one tree: memory stays at the body plus one
 // feature. What it buys: docs/benchmarks.md, "What each fast path buys".
 func readDocument(body []byte) ([][]byte, error) {
+	if traffic.NestedDeeperThan(body, traffic.MaxNesting) {
+		return nil, traffic.ErrTooDeep
+	}
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return nil, invalid(body)
 	}
